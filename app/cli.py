@@ -1,0 +1,103 @@
+"""The `specloom` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from app.core.settings import Settings, get_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `specloom` console script."""
+    parser = argparse.ArgumentParser(prog="specloom", description="Spec-driven agent platform.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="migrate the database and serve the API")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--load-specs", action="store_true", help="push and publish specs/ first")
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="bring the schema to the newest migration")
+
+    specs = commands.add_parser("specs", help="spec files")
+    spec_commands = specs.add_subparsers(dest="specs_command", required=True)
+    push = spec_commands.add_parser("push", help="load spec files into the registry")
+    push.add_argument("files", nargs="+", type=Path)
+    push.add_argument("--publish", action="store_true", help="make the pushed versions live")
+
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    if args.command == "serve":
+        return _serve(settings, args.host, args.port, load_specs=args.load_specs)
+    if args.command == "db":
+        return _db_upgrade(settings)
+    if args.command == "specs":
+        return asyncio.run(_push(settings, args.files, publish=args.publish))
+    return 2  # pragma: no cover - argparse rejects unknown commands first
+
+
+def _db_upgrade(settings: Settings) -> int:
+    from app.core.database import database_url, upgrade_to_head
+
+    upgrade_to_head(database_url(settings))
+    print("database at the newest migration")
+    return 0
+
+
+async def _push(settings: Settings, files: Sequence[Path], *, publish: bool) -> int:
+    from app.core.database import database_url, make_engine, make_sessionmaker, upgrade_to_head
+    from app.registry.files import SpecFileError, load_spec_file, push_document
+
+    try:
+        documents = [load_spec_file(path) for path in files]
+    except SpecFileError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    url = database_url(settings)
+    upgrade_to_head(url)
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            for document in documents:
+                result = await push_document(session, document, author="cli", publish=publish)
+                live = ", published" if result.published else ""
+                print(f"{result.name}: {result.action} (version {result.version}{live})")
+    finally:
+        await engine.dispose()
+    return 0
+
+
+def _serve(settings: Settings, host: str | None, port: int | None, *, load_specs: bool) -> int:
+    import uvicorn
+
+    from app.core.auth import load_admin_key
+    from app.core.database import database_url, upgrade_to_head
+    from app.main import create_app
+    from app.registry.files import spec_files
+
+    upgrade_to_head(database_url(settings))
+    if load_specs and settings.specs_dir.is_dir():
+        code = asyncio.run(_push(settings, spec_files(settings.specs_dir), publish=True))
+        if code:
+            return code
+    host = host or settings.host
+    port = port or settings.port
+    key, generated = load_admin_key(settings)
+    base = f"http://{host}:{port}"
+    print(f"Specloom serving on {base}  (API docs: {base}/docs)")
+    if generated:
+        print(f"Admin key (shown once, stored in {settings.data_dir / 'admin_key'}): {key}")
+    else:
+        print(f"Admin key: stored in {settings.data_dir / 'admin_key'} or SPECLOOM_ADMIN_KEY")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""The database engine, one session per request, and schema upgrades."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Annotated
+
+from alembic import command
+from alembic.config import Config
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from app.core.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def database_url(settings: Settings) -> str:
+    """The async SQLAlchemy URL: the configured Postgres, or the embedded one."""
+    if settings.database_url:
+        url = settings.database_url
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+    from app.core.embedded import embedded_database_url
+
+    return embedded_database_url(settings.data_dir)
+
+
+def make_engine(url: str) -> AsyncEngine:
+    """A pooled async engine (psycopg 3)."""
+    return create_async_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
+
+
+def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded objects usable after commit."""
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One session per request; the request boundary commits once, before the response."""
+    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    async with sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def alembic_config(url: str) -> Config:
+    """An Alembic config for `url`, using the repository's alembic.ini and migrations/."""
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade_to_head(url: str) -> None:
+    """Bring the database at `url` to the newest migration (synchronous; call before serving)."""
+    command.upgrade(alembic_config(url), "head")

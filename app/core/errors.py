@@ -1,0 +1,209 @@
+"""Errors as RFC 9457 problem+json: one base class, one renderer, every status explained."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.registry.document import Issue, pointer
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://specloom.dev/problems/"
+
+
+class ProblemIssue(BaseModel):
+    """One invalid value: where (JSON Pointer into the request body) and why."""
+
+    pointer: str
+    message: str
+
+
+class Problem(BaseModel):
+    """The body of every error response (RFC 9457)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[ProblemIssue] | None = None
+    retryable: bool = False
+
+
+class ProblemError(Exception):
+    """A domain error that knows its HTTP status; raised by services, rendered by one handler."""
+
+    status: ClassVar[int] = 500
+    slug: ClassVar[str] = "internal-error"
+    title: ClassVar[str] = "Internal error"
+    retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        issues: Iterable[Issue] | None = None,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.issues = list(issues) if issues is not None else None
+        self.headers = headers or {}
+        self.extra = extra or {}
+
+    def problem(self, request_id: str | None = None) -> dict[str, Any]:
+        """The problem+json body of this error."""
+        body = Problem(
+            type=TYPE_BASE + self.slug,
+            title=self.title,
+            status=self.status,
+            detail=self.detail,
+            request_id=request_id,
+            retryable=self.retryable,
+            errors=[ProblemIssue(pointer=i.pointer, message=i.message) for i in self.issues]
+            if self.issues is not None
+            else None,
+        ).model_dump(exclude_none=True)
+        body.update(self.extra)
+        return body
+
+
+class NotFound(ProblemError):
+    status = 404
+    slug = "not-found"
+    title = "Not found"
+
+
+class Conflict(ProblemError):
+    status = 409
+    slug = "conflict"
+    title = "Conflict"
+
+
+class InvalidInput(ProblemError):
+    status = 422
+    slug = "invalid-input"
+    title = "Invalid input"
+
+
+class BadRequest(ProblemError):
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+
+class UpstreamInvalidOutput(ProblemError):
+    status = 502
+    slug = "invalid-model-output"
+    title = "The models gave no valid output"
+    retryable = True
+
+
+class NoModelAvailable(ProblemError):
+    status = 503
+    slug = "no-model-available"
+    title = "No model available"
+    retryable = True
+
+
+class DeadlineExceeded(ProblemError):
+    status = 504
+    slug = "deadline-exceeded"
+    title = "Deadline exceeded"
+    retryable = True
+
+
+def problem_response(
+    status: int, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """A JSONResponse with the problem+json media type."""
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def responses(*errors: type[ProblemError]) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` entry of a route: each error status documented as problem+json."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for error in errors:
+        out[error.status] = {
+            "description": error.title,
+            "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+    return out
+
+
+def _request_id(request: Request) -> str | None:
+    value = request.scope.get("state", {}).get("request_id")
+    return value if isinstance(value, str) else None
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render every error, ours, FastAPI's and unexpected ones, as problem+json."""
+
+    async def on_problem(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ProblemError)
+        return problem_response(exc.status, exc.problem(_request_id(request)), exc.headers)
+
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        issues = [_issue_from_pydantic(err) for err in exc.errors()]
+        body_error: ProblemError = InvalidInput("the request is not valid", issues=issues)
+        if any(err.get("type") == "json_invalid" for err in exc.errors()):
+            body_error = BadRequest("the request body is not valid JSON", issues=issues)
+        return problem_response(body_error.status, body_error.problem(_request_id(request)))
+
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        titles = {404: "Not found", 405: "Method not allowed", 413: "Payload too large"}
+        title = titles.get(exc.status_code, "HTTP error")
+        detail = exc.detail if isinstance(exc.detail, str) else title
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no route for {request.method} {request.url.path}"
+        body = Problem(
+            type=TYPE_BASE + title.lower().replace(" ", "-"),
+            title=title,
+            status=exc.status_code,
+            detail=detail,
+            request_id=_request_id(request),
+        ).model_dump(exclude_none=True)
+        return problem_response(exc.status_code, body, dict(exc.headers or {}))
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        request_id = _request_id(request)
+        log.exception("unhandled error", request_id=request_id, path=request.url.path)
+        body = Problem(
+            type=TYPE_BASE + "internal-error",
+            title="Internal error",
+            status=500,
+            detail=f"an unexpected error occurred; quote request id {request_id} when reporting it",
+            request_id=request_id,
+            retryable=True,
+        ).model_dump(exclude_none=True)
+        return problem_response(500, body)
+
+    app.add_exception_handler(ProblemError, on_problem)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def _issue_from_pydantic(err: Any) -> Issue:
+    loc = list(err.get("loc", ()))
+    # FastAPI prefixes the location with where the value came from; a pointer is into the body.
+    where = (
+        loc.pop(0) if loc and loc[0] in ("body", "query", "path", "header", "cookie") else "body"
+    )
+    ptr = pointer(*loc)
+    if where != "body":
+        ptr = f"{where}:{ptr or '/'}"
+    return Issue(ptr, str(err.get("msg", "invalid value")))

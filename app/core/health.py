@@ -1,0 +1,48 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from alembic.script import ScriptDirectory
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.core.database import alembic_config
+
+router = APIRouter(tags=["health"])
+
+
+@lru_cache(maxsize=1)
+def migration_head() -> str | None:
+    """The newest migration in migrations/ (read once per process)."""
+    return ScriptDirectory.from_config(alembic_config("postgresql://unused")).get_current_head()
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", responses={503: {"description": "Database unreachable or not migrated"}})
+async def readyz(request: Request) -> JSONResponse:
+    """The database is reachable and its schema is at the newest migration."""
+    engine: AsyncEngine = request.app.state.engine
+    head = migration_head()
+    try:
+        async with engine.connect() as conn:
+            current = await conn.scalar(text("SELECT version_num FROM alembic_version"))
+    except Exception as exc:  # any database failure means "not ready", and says why
+        return JSONResponse(
+            {"status": "unavailable", "detail": f"database unreachable: {type(exc).__name__}"},
+            status_code=503,
+        )
+    if current != head:
+        return JSONResponse(
+            {"status": "unavailable", "detail": f"schema at {current}, code expects {head}"},
+            status_code=503,
+        )
+    return JSONResponse({"status": "ok", "migration": current})

@@ -1,0 +1,9 @@
+"""All tables, imported here so Alembic and the app see the whole schema."""
+
+from app.models.base import Base
+from app.models.execution import Attempt, Execution
+from app.models.release import Release
+from app.models.spec import Spec
+from app.models.spec_version import SpecVersion
+
+__all__ = ["Attempt", "Base", "Execution", "Release", "Spec", "SpecVersion"]

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import Base, IdMixin
+
+
+class Execution(IdMixin, Base):
+    """One call of an agent, successful or not, with every model attempt it made."""
+
+    __tablename__ = "execution"
+    __table_args__ = (
+        CheckConstraint("status IN ('succeeded', 'failed')", name="status"),
+        Index("ix_execution_agent_created", "agent", "created_at"),
+    )
+
+    agent: Mapped[str] = mapped_column(String(63))
+    version: Mapped[int | None]
+    status: Mapped[str] = mapped_column(String(16))
+    input: Mapped[dict[str, Any]]
+    output: Mapped[dict[str, Any] | None]
+    error: Mapped[dict[str, Any] | None]
+    cache: Mapped[str] = mapped_column(String(8), default="miss")
+    model: Mapped[str | None] = mapped_column(String(200))
+    offline: Mapped[bool] = mapped_column(default=False)
+    latency_ms: Mapped[float]
+    prompt_tokens: Mapped[int] = mapped_column(default=0)
+    completion_tokens: Mapped[int] = mapped_column(default=0)
+    cost_usd: Mapped[Decimal] = mapped_column(Numeric(14, 8), default=Decimal(0))
+    request_id: Mapped[str | None] = mapped_column(String(100))
+
+    attempts: Mapped[list[Attempt]] = relationship(
+        back_populates="execution", lazy="raise", order_by="Attempt.number"
+    )
+
+
+class Attempt(IdMixin, Base):
+    """One model call inside an execution: the first ask, a retry, a fallback or a re-ask."""
+
+    __tablename__ = "attempt"
+
+    execution_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("execution.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int]
+    kind: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str] = mapped_column(String(200))
+    outcome: Mapped[str] = mapped_column(String(32))
+    raw_text: Mapped[str | None] = mapped_column(Text)
+    issues: Mapped[list[Any] | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    latency_ms: Mapped[float]
+    prompt_tokens: Mapped[int] = mapped_column(default=0)
+    completion_tokens: Mapped[int] = mapped_column(default=0)
+    cost_usd: Mapped[Decimal] = mapped_column(Numeric(14, 8), default=Decimal(0))
+
+    execution: Mapped[Execution] = relationship(back_populates="attempts", lazy="raise")

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, IdMixin
+
+
+class Release(IdMixin, Base):
+    """One move of a spec's live pointer: a publish or a rollback, with who and why."""
+
+    __tablename__ = "release"
+    __table_args__ = (CheckConstraint("action IN ('publish', 'rollback')", name="action"),)
+
+    spec_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("spec.id", ondelete="CASCADE"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(16))
+    from_version: Mapped[int | None]
+    to_version: Mapped[int]
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(String(2000))
+    forced: Mapped[bool] = mapped_column(default=False)

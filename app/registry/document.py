@@ -1,0 +1,226 @@
+"""The spec document: what a spec file, the management API and the web form all exchange.
+
+Shape is checked by pydantic; meaning (valid JSON Schema, object roots, examples that
+follow their schemas, size bounds) by `check_document`, which reports every problem with a
+JSON Pointer into the document so a caller can fix them all in one go.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+NAME_PATTERN = r"^[a-z][a-z0-9-]{1,62}$"
+
+JsonObject = dict[str, Any]
+
+
+class DocumentModel(BaseModel):
+    """Base of every part of the document: unknown keys are mistakes, not extensions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ModelChoice(DocumentModel):
+    """Which model serves the spec: an alias from the models file or a litellm model string."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    fallbacks: list[str] = Field(default_factory=list, max_length=10)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1, le=200_000)
+    timeout_s: float | None = Field(default=None, gt=0, le=600)
+
+
+class Example(DocumentModel):
+    """A few-shot pair: an input and the output the agent should give for it."""
+
+    input: JsonObject
+    output: JsonObject
+
+
+class Assertion(DocumentModel):
+    """One check on a field of the output, addressed by JSON Pointer."""
+
+    path: str = Field(default="", max_length=500)
+    equals: Any = None
+    one_of: list[Any] | None = None
+    matches: str | None = None
+    contains: Any = None
+    min: float | None = None
+    max: float | None = None
+    tolerance: float | None = Field(default=None, ge=0)
+    length: int | None = Field(default=None, ge=0)
+    exists: bool | None = None
+    judge: str | None = None
+
+
+class SpecTest(DocumentModel):
+    """A test case as written in a spec file."""
+
+    name: str = Field(min_length=1, max_length=200)
+    input: JsonObject
+    expect: list[Assertion] = Field(default_factory=list)
+    repeat: int = Field(default=1, ge=1, le=100)
+    min_pass_rate: float = Field(default=1.0, ge=0, le=1)
+
+
+class SpecDocument(DocumentModel):
+    """The whole spec: behaviour (rules, examples, model) and contract (the two schemas)."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    title: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=5000)
+    input_schema: JsonObject
+    rules: list[str] = Field(default_factory=list)
+    output_schema: JsonObject
+    examples: list[Example] = Field(default_factory=list, max_length=50)
+    model: ModelChoice | None = None
+    tests: list[SpecTest] = Field(default_factory=list, max_length=500)
+
+    def canonical(self) -> JsonObject:
+        """The document as plain JSON, without defaults that carry no meaning."""
+        return self.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on a document, from settings."""
+
+    max_bytes: int = 256 * 1024
+    max_rules: int = 100
+    max_rule_chars: int = 2000
+    max_schema_depth: int = 32
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem in a document: where (JSON Pointer) and what."""
+
+    pointer: str
+    message: str
+
+
+class InvalidDocument(Exception):
+    """The document does not describe a valid spec; `issues` says every reason."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        super().__init__("; ".join(f"{i.pointer or '/'}: {i.message}" for i in issues))
+        self.issues = issues
+
+
+def pointer(*parts: str | int) -> str:
+    """A JSON Pointer (RFC 6901) from path parts."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def canonical_json(value: Any) -> str:
+    """Stable JSON text: sorted keys, no whitespace, UTF-8 kept."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def content_hash(document: SpecDocument) -> str:
+    """SHA-256 of the canonical document: equal documents always hash equal."""
+    return hashlib.sha256(canonical_json(document.canonical()).encode()).hexdigest()
+
+
+def parse_document(data: Any, limits: Limits | None = None) -> SpecDocument:
+    """Validate raw JSON into a `SpecDocument`, or raise `InvalidDocument` with every issue."""
+    limits = limits or Limits()
+    size = len(canonical_json(data).encode()) if isinstance(data, dict) else 0
+    if size > limits.max_bytes:
+        raise InvalidDocument(
+            [Issue("", f"document is {size} bytes; the limit is {limits.max_bytes}")]
+        )
+    try:
+        document = SpecDocument.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidDocument(
+            [Issue(pointer(*err["loc"]), err["msg"]) for err in exc.errors()]
+        ) from None
+    issues = check_document(document, limits)
+    if issues:
+        raise InvalidDocument(issues)
+    return document
+
+
+def check_document(document: SpecDocument, limits: Limits) -> list[Issue]:
+    """Every semantic problem of a structurally valid document."""
+    issues: list[Issue] = []
+    validators: dict[str, Draft202012Validator] = {}
+    for field in ("input_schema", "output_schema"):
+        schema = getattr(document, field)
+        schema_issues = _check_schema(field, schema, limits)
+        issues.extend(schema_issues)
+        if not schema_issues:
+            validators[field] = Draft202012Validator(schema)
+
+    if len(document.rules) > limits.max_rules:
+        issues.append(
+            Issue("/rules", f"at most {limits.max_rules} rules, got {len(document.rules)}")
+        )
+    for i, rule in enumerate(document.rules):
+        if not rule.strip():
+            issues.append(Issue(pointer("rules", i), "a rule must not be empty"))
+        elif len(rule) > limits.max_rule_chars:
+            issues.append(
+                Issue(pointer("rules", i), f"a rule has at most {limits.max_rule_chars} characters")
+            )
+
+    pairs: list[tuple[tuple[str | int, ...], JsonObject, str]] = []
+    for i, example in enumerate(document.examples):
+        pairs.append((("examples", i, "input"), example.input, "input_schema"))
+        pairs.append((("examples", i, "output"), example.output, "output_schema"))
+    for i, test in enumerate(document.tests):
+        pairs.append((("tests", i, "input"), test.input, "input_schema"))
+    for location, value, schema_field in pairs:
+        validator = validators.get(schema_field)
+        if validator is None:
+            continue
+        for error in validator.iter_errors(value):
+            issues.append(
+                Issue(
+                    pointer(*location, *error.absolute_path),
+                    f"does not follow {schema_field}: {error.message}",
+                )
+            )
+
+    names = [t.name for t in document.tests]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            issues.append(Issue(pointer("tests", i, "name"), f"duplicate test name {name!r}"))
+    return issues
+
+
+def _check_schema(field: str, schema: JsonObject, limits: Limits) -> list[Issue]:
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        return [Issue(pointer(field, *exc.path), f"not a valid JSON Schema: {exc.message}")]
+    issues: list[Issue] = []
+    if schema.get("type") != "object":
+        issues.append(
+            Issue(pointer(field, "type"), 'the root of the schema must be "type": "object"')
+        )
+    depth = _depth(schema)
+    if depth > limits.max_schema_depth:
+        issues.append(
+            Issue(
+                pointer(field),
+                f"nested {depth} levels deep; the limit is {limits.max_schema_depth}",
+            )
+        )
+    return issues
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max((_depth(v) for v in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(v) for v in value), default=0)
+    return 0

@@ -1,0 +1,92 @@
+"""Spec files (YAML or JSON) in and out of the registry."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.registry import service
+from app.registry.document import (
+    InvalidDocument,
+    Limits,
+    SpecDocument,
+    content_hash,
+    parse_document,
+)
+
+
+class SpecFileError(Exception):
+    """A spec file that cannot be read or is not a valid document."""
+
+
+def load_spec_file(path: Path, limits: Limits | None = None) -> SpecDocument:
+    """Read and validate one spec file; errors name the file and every problem in it."""
+    try:
+        raw = path.read_text(encoding="utf-8")
+        data = json.loads(raw) if path.suffix == ".json" else yaml.safe_load(raw)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise SpecFileError(f"{path}: cannot read: {exc}") from None
+    try:
+        return parse_document(data, limits)
+    except InvalidDocument as exc:
+        lines = "\n".join(f"  {i.pointer or '/'}: {i.message}" for i in exc.issues)
+        raise SpecFileError(f"{path}: not a valid spec document:\n{lines}") from None
+
+
+def spec_files(directory: Path) -> list[Path]:
+    """The spec files of a directory, in name order."""
+    return sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
+
+
+PushAction = Literal["created", "versioned", "unchanged"]
+
+
+@dataclass(frozen=True)
+class PushResult:
+    name: str
+    action: PushAction
+    version: int
+    published: bool
+
+
+async def push_document(
+    session: AsyncSession, document: SpecDocument, *, author: str, publish: bool
+) -> PushResult:
+    """Create the spec or a new version when the content changed; unchanged content is a no-op.
+
+    With `publish`, the resulting version is made live unless it already is.
+    """
+    try:
+        spec = await service.get_spec(session, document.name)
+    except service.SpecNotFound:
+        spec, version = await service.create_spec(
+            session, document=document, message="Pushed from file", author=author
+        )
+        action: PushAction = "created"
+        number = version.version
+    else:
+        latest = await service.get_version(session, spec, spec.latest_version)
+        if latest.content_hash == content_hash(document):
+            action, number = "unchanged", latest.version
+        else:
+            created = await service.create_version(
+                session,
+                spec=spec,
+                document=document,
+                base_version=spec.latest_version,
+                message="Pushed from file",
+                author=author,
+            )
+            action, number = "versioned", created.version
+    published = False
+    if publish and spec.live_version != number:
+        await service.publish(
+            session, name=document.name, version=number, actor=author, reason="Pushed from file"
+        )
+        published = True
+    return PushResult(document.name, action, number, published)

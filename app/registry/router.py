@@ -1,0 +1,202 @@
+"""Management API for specs, versions and releases (admin scope)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+
+from app.core.auth import AdminDep, Unauthorized, require_admin
+from app.core.database import SessionDep
+from app.core.errors import InvalidInput, responses
+from app.core.settings import Settings
+from app.models import Spec
+from app.registry import service
+from app.registry.diff import diff_documents
+from app.registry.document import NAME_PATTERN, Limits
+from app.registry.schemas import (
+    DiffChange,
+    DiffRead,
+    PublishRequest,
+    ReleaseList,
+    ReleaseRead,
+    RollbackRequest,
+    SpecCreate,
+    SpecList,
+    SpecRead,
+    VersionCreate,
+    VersionList,
+    VersionRead,
+    VersionSummary,
+)
+
+router = APIRouter(
+    prefix="/api/specs",
+    tags=["specs"],
+    dependencies=[Depends(require_admin)],
+    responses=responses(Unauthorized, InvalidInput),
+)
+
+NameParam = Annotated[str, Path(pattern=NAME_PATTERN, description="The spec's name (a slug).")]
+
+
+async def spec_by_name(session: SessionDep, name: NameParam) -> Spec:
+    """Load the spec named in the path, or 404."""
+    return await service.get_spec(session, name)
+
+
+SpecDep = Annotated[Spec, Depends(spec_by_name)]
+
+
+def limits(request: Request) -> Limits:
+    """Document bounds from the settings."""
+    settings: Settings = request.app.state.settings
+    return Limits(
+        max_bytes=settings.max_document_bytes,
+        max_rules=settings.max_rules,
+        max_rule_chars=settings.max_rule_chars,
+        max_schema_depth=settings.max_schema_depth,
+    )
+
+
+LimitsDep = Annotated[Limits, Depends(limits)]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(service.SpecExists, service.DocumentInvalid),
+)
+async def create_spec(
+    body: SpecCreate,
+    session: SessionDep,
+    principal: AdminDep,
+    bounds: LimitsDep,
+    response: Response,
+) -> SpecRead:
+    """Create a spec from its document; the document becomes version 1."""
+    document = service.validate_document(body.document, bounds)
+    spec, _ = await service.create_spec(
+        session, document=document, message=body.message, author=principal.name
+    )
+    response.headers["Location"] = f"/api/specs/{spec.name}"
+    return SpecRead.model_validate(spec)
+
+
+@router.get("")
+async def list_specs(session: SessionDep) -> SpecList:
+    """List every spec with its live and latest version."""
+    return SpecList(items=[SpecRead.model_validate(s) for s in await service.list_specs(session)])
+
+
+@router.get("/{name}", responses=responses(service.SpecNotFound))
+async def get_spec(spec: SpecDep) -> SpecRead:
+    """One spec with its live and latest version."""
+    return SpecRead.model_validate(spec)
+
+
+@router.post(
+    "/{name}/versions",
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(service.SpecNotFound, service.VersionConflict, service.DocumentInvalid),
+)
+async def create_version(
+    body: VersionCreate,
+    spec: SpecDep,
+    session: SessionDep,
+    principal: AdminDep,
+    bounds: LimitsDep,
+    response: Response,
+) -> VersionRead:
+    """Save a new version on top of `base_version`; 409 if someone saved in between."""
+    document = service.validate_document(body.document, bounds)
+    version = await service.create_version(
+        session,
+        spec=spec,
+        document=document,
+        base_version=body.base_version,
+        message=body.message,
+        author=principal.name,
+    )
+    response.headers["Location"] = f"/api/specs/{spec.name}/versions/{version.version}"
+    return VersionRead.model_validate(version)
+
+
+@router.get("/{name}/versions", responses=responses(service.SpecNotFound))
+async def list_versions(spec: SpecDep, session: SessionDep) -> VersionList:
+    """The version history of a spec, oldest first."""
+    versions = await service.list_versions(session, spec)
+    return VersionList(
+        items=[
+            VersionSummary.model_validate(v).model_copy(
+                update={"live": v.version == spec.live_version}
+            )
+            for v in versions
+        ]
+    )
+
+
+@router.get(
+    "/{name}/versions/{number}",
+    responses=responses(service.SpecNotFound, service.VersionNotFound),
+)
+async def get_version(spec: SpecDep, number: int, session: SessionDep) -> VersionRead:
+    """One version with its full document."""
+    return VersionRead.model_validate(await service.get_version(session, spec, number))
+
+
+@router.get("/{name}/diff", responses=responses(service.SpecNotFound, service.VersionNotFound))
+async def diff_versions(
+    spec: SpecDep,
+    session: SessionDep,
+    from_version: Annotated[int, Query(alias="from", ge=1)],
+    to_version: Annotated[int, Query(alias="to", ge=1)],
+) -> DiffRead:
+    """Structural diff between two versions' documents (JSON Pointer paths)."""
+    before = await service.get_version(session, spec, from_version)
+    after = await service.get_version(session, spec, to_version)
+    changes = [
+        DiffChange(op=op, path=path, before=old, after=new)
+        for op, path, old, new in diff_documents(before.document, after.document)
+    ]
+    return DiffRead(from_version=from_version, to_version=to_version, changes=changes)
+
+
+@router.post(
+    "/{name}/publish",
+    responses=responses(service.SpecNotFound, service.VersionNotFound),
+)
+async def publish(
+    name: NameParam, body: PublishRequest, session: SessionDep, principal: AdminDep
+) -> ReleaseRead:
+    """Make a version live: one atomic move of the live pointer, recorded as a release."""
+    release = await service.publish(
+        session,
+        name=name,
+        version=body.version,
+        actor=principal.name,
+        reason=body.reason,
+        forced=body.force,
+    )
+    return ReleaseRead.model_validate(release)
+
+
+@router.post(
+    "/{name}/rollback",
+    responses=responses(service.SpecNotFound, service.VersionNotFound, service.NothingToRollBack),
+)
+async def rollback(
+    name: NameParam, body: RollbackRequest, session: SessionDep, principal: AdminDep
+) -> ReleaseRead:
+    """Move the live pointer back to a version (default: the previous live one)."""
+    release = await service.rollback(
+        session, name=name, version=body.version, actor=principal.name, reason=body.reason
+    )
+    return ReleaseRead.model_validate(release)
+
+
+@router.get("/{name}/releases", responses=responses(service.SpecNotFound))
+async def list_releases(spec: SpecDep, session: SessionDep) -> ReleaseList:
+    """Every publish and rollback of the spec, oldest first."""
+    releases = await service.list_releases(session, spec)
+    return ReleaseList(items=[ReleaseRead.model_validate(r) for r in releases])

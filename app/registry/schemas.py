@@ -1,0 +1,103 @@
+"""API shapes of the registry: what callers send and what they get back."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Schema(BaseModel):
+    """Shared base: read from ORM objects, no unknown fields accepted."""
+
+    model_config = ConfigDict(from_attributes=True, extra="forbid")
+
+
+class SpecCreate(Schema):
+    """`POST /api/specs`: the first version of a new spec."""
+
+    document: dict[str, Any] = Field(description="The spec document (see the README).")
+    message: str = Field(default="Initial version", max_length=2000)
+
+
+class VersionCreate(Schema):
+    """`POST /api/specs/{name}/versions`: a new version on top of `base_version`."""
+
+    document: dict[str, Any]
+    base_version: int = Field(ge=1, description="The latest version the author started from.")
+    message: str = Field(default="", max_length=2000)
+
+
+class PublishRequest(Schema):
+    version: int = Field(ge=1)
+    force: bool = False
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class RollbackRequest(Schema):
+    version: int | None = Field(default=None, ge=1, description="Default: the previous live one.")
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class SpecRead(Schema):
+    name: str
+    title: str
+    live_version: int | None
+    latest_version: int
+    created_at: datetime
+
+
+class SpecList(Schema):
+    items: list[SpecRead]
+
+
+class VersionRead(Schema):
+    version: int
+    document: dict[str, Any]
+    content_hash: str
+    parent_version: int | None
+    message: str
+    author: str
+    created_at: datetime
+
+
+class VersionSummary(Schema):
+    version: int
+    content_hash: str
+    parent_version: int | None
+    message: str
+    author: str
+    created_at: datetime
+    live: bool = False
+
+
+class VersionList(Schema):
+    items: list[VersionSummary]
+
+
+class ReleaseRead(Schema):
+    action: Literal["publish", "rollback"]
+    from_version: int | None
+    to_version: int
+    actor: str
+    reason: str | None
+    forced: bool
+    at: datetime = Field(validation_alias="created_at")
+
+
+class ReleaseList(Schema):
+    items: list[ReleaseRead]
+
+
+class DiffChange(Schema):
+    op: Literal["add", "remove", "replace"]
+    path: str = Field(description="JSON Pointer into the document.")
+    before: Any = None
+    after: Any = None
+
+
+class DiffRead(Schema):
+    from_version: int
+    to_version: int
+    changes: list[DiffChange]

@@ -1,0 +1,266 @@
+"""The spec registry: specs, immutable versions and the moves of the live pointer.
+
+Services take the session first, flush when they need ids, and never commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import Conflict, InvalidInput, NotFound
+from app.models import Release, Spec, SpecVersion
+from app.registry.document import (
+    InvalidDocument,
+    Issue,
+    Limits,
+    SpecDocument,
+    content_hash,
+    parse_document,
+)
+
+LIVE_CHANNEL = "specloom_live"
+
+
+class SpecNotFound(NotFound):
+    slug = "spec-not-found"
+    title = "Spec not found"
+
+
+class VersionNotFound(NotFound):
+    slug = "version-not-found"
+    title = "Version not found"
+
+
+class SpecExists(Conflict):
+    slug = "spec-exists"
+    title = "Spec already exists"
+
+
+class VersionConflict(Conflict):
+    slug = "version-conflict"
+    title = "Stale base version"
+
+
+class NothingToRollBack(Conflict):
+    slug = "nothing-to-roll-back"
+    title = "Nothing to roll back to"
+
+
+class DocumentInvalid(InvalidInput):
+    slug = "invalid-spec-document"
+    title = "Invalid spec document"
+
+
+def validate_document(data: Any, limits: Limits, *, prefix: str = "/document") -> SpecDocument:
+    """Parse a document from a request body, or raise 422 with pointers into that body."""
+    try:
+        return parse_document(data, limits)
+    except InvalidDocument as exc:
+        issues = [Issue(prefix + i.pointer, i.message) for i in exc.issues]
+        raise DocumentInvalid(
+            f"the spec document has {len(issues)} problem(s)", issues=issues
+        ) from None
+
+
+async def create_spec(
+    session: AsyncSession, *, document: SpecDocument, message: str, author: str
+) -> tuple[Spec, SpecVersion]:
+    """Create a spec and its version 1; 409 when the name is taken."""
+    taken = await session.scalar(select(Spec.id).where(Spec.name == document.name))
+    if taken is not None:
+        raise SpecExists(f"a spec named {document.name!r} already exists")
+    spec = Spec(name=document.name, title=document.title, latest_version=1, live_version=None)
+    session.add(spec)
+    await session.flush()
+    version = _new_version(spec, document, 1, None, message, author)
+    session.add(version)
+    await session.flush()
+    return spec, version
+
+
+async def list_specs(session: AsyncSession) -> Sequence[Spec]:
+    """Every spec, by name."""
+    return (await session.scalars(select(Spec).order_by(Spec.name))).all()
+
+
+async def get_spec(session: AsyncSession, name: str, *, for_update: bool = False) -> Spec:
+    """The spec called `name`, or 404."""
+    query = select(Spec).where(Spec.name == name)
+    if for_update:
+        query = query.with_for_update()
+    spec = await session.scalar(query)
+    if spec is None:
+        raise SpecNotFound(f"no spec named {name!r}")
+    return spec
+
+
+async def create_version(
+    session: AsyncSession,
+    *,
+    spec: Spec,
+    document: SpecDocument,
+    base_version: int,
+    message: str,
+    author: str,
+) -> SpecVersion:
+    """Add the next version on top of `base_version`; 409 unless that is still the latest.
+
+    The check and the increment are one compare-and-set UPDATE, so of any number of writers
+    starting from the same base exactly one wins.
+    """
+    if document.name != spec.name:
+        raise DocumentInvalid(
+            "the document's name must match the spec it is added to",
+            issues=[Issue("/document/name", f"expected {spec.name!r}, got {document.name!r}")],
+        )
+    new_number = await session.scalar(
+        update(Spec)
+        .where(Spec.id == spec.id, Spec.latest_version == base_version)
+        .values(latest_version=Spec.latest_version + 1, title=document.title)
+        .returning(Spec.latest_version)
+    )
+    if new_number is None:
+        latest = await session.scalar(select(Spec.latest_version).where(Spec.id == spec.id))
+        raise VersionConflict(
+            f"version {latest} was saved after version {base_version}; "
+            "rebase your change on it and try again",
+            extra={"latest_version": latest},
+        )
+    version = _new_version(spec, document, new_number, base_version, message, author)
+    session.add(version)
+    await session.flush()
+    await session.refresh(spec)
+    return version
+
+
+async def list_versions(session: AsyncSession, spec: Spec) -> Sequence[SpecVersion]:
+    """All versions of a spec, oldest first."""
+    query = select(SpecVersion).where(SpecVersion.spec_id == spec.id).order_by(SpecVersion.version)
+    return (await session.scalars(query)).all()
+
+
+async def get_version(session: AsyncSession, spec: Spec, number: int) -> SpecVersion:
+    """Version `number` of `spec`, or 404."""
+    version = await session.scalar(
+        select(SpecVersion).where(SpecVersion.spec_id == spec.id, SpecVersion.version == number)
+    )
+    if version is None:
+        raise VersionNotFound(
+            f"spec {spec.name!r} has no version {number} (latest is {spec.latest_version})"
+        )
+    return version
+
+
+async def publish(
+    session: AsyncSession,
+    *,
+    name: str,
+    version: int,
+    actor: str,
+    reason: str | None = None,
+    forced: bool = False,
+) -> Release:
+    """Point the spec's live pointer at `version` and record the release."""
+    spec = await get_spec(session, name, for_update=True)
+    await get_version(session, spec, version)
+    return await _move_live(session, spec, "publish", version, actor, reason, forced)
+
+
+async def rollback(
+    session: AsyncSession,
+    *,
+    name: str,
+    version: int | None,
+    actor: str,
+    reason: str | None = None,
+) -> Release:
+    """Move the live pointer back: to `version`, or to the one live before the current one."""
+    spec = await get_spec(session, name, for_update=True)
+    if spec.live_version is None:
+        raise NothingToRollBack(f"spec {name!r} has never been published")
+    if version is None:
+        stack = live_stack(await list_releases(session, spec))
+        if len(stack) < 2:
+            raise NothingToRollBack(
+                f"version {spec.live_version} is the first live version of {name!r}; "
+                "there is no earlier live version to roll back to"
+            )
+        version = stack[-2]
+    else:
+        await get_version(session, spec, version)
+    if version == spec.live_version:
+        raise NothingToRollBack(f"version {version} of {name!r} is already live")
+    return await _move_live(session, spec, "rollback", version, actor, reason, False)
+
+
+def live_stack(releases: Sequence[Release]) -> list[int]:
+    """The versions that were live, as a stack: a publish pushes, a rollback pops back to its
+    target, so rolling back twice walks further back in time rather than flip-flopping."""
+    stack: list[int] = []
+    for release in releases:
+        if release.action == "rollback" and release.to_version in stack:
+            del stack[stack.index(release.to_version) + 1 :]
+        else:
+            stack.append(release.to_version)
+    return stack
+
+
+async def list_releases(session: AsyncSession, spec: Spec) -> Sequence[Release]:
+    """Every move of the spec's live pointer, oldest first."""
+    query = (
+        select(Release).where(Release.spec_id == spec.id).order_by(Release.created_at, Release.id)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def _move_live(
+    session: AsyncSession,
+    spec: Spec,
+    action: str,
+    version: int,
+    actor: str,
+    reason: str | None,
+    forced: bool,
+) -> Release:
+    release = Release(
+        spec_id=spec.id,
+        action=action,
+        from_version=spec.live_version,
+        to_version=version,
+        actor=actor,
+        reason=reason,
+        forced=forced,
+    )
+    spec.live_version = version
+    session.add(release)
+    # Every server process listens on this channel and drops its cached live version; the
+    # notification is delivered on commit, so nobody sees a pointer that was rolled back.
+    await session.execute(
+        text("SELECT pg_notify(:channel, :name)"), {"channel": LIVE_CHANNEL, "name": spec.name}
+    )
+    await session.flush()
+    await session.refresh(release)
+    return release
+
+
+def _new_version(
+    spec: Spec,
+    document: SpecDocument,
+    number: int,
+    parent: int | None,
+    message: str,
+    author: str,
+) -> SpecVersion:
+    return SpecVersion(
+        spec_id=spec.id,
+        version=number,
+        document=document.canonical(),
+        content_hash=content_hash(document),
+        parent_version=parent,
+        author=author,
+        message=message,
+    )
