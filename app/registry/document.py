@@ -84,8 +84,13 @@ class SpecDocument(DocumentModel):
     tests: list[SpecTest] = Field(default_factory=list, max_length=500)
 
     def canonical(self) -> JsonObject:
-        """The document as plain JSON, without defaults that carry no meaning."""
-        return self.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+        """The document as plain JSON with exactly the fields its author wrote.
+
+        Unset fields are left out rather than filled with defaults, so an explicit
+        `equals: null` survives (it asserts that a field is null) and a stored document
+        reads back as written.
+        """
+        return self.model_dump(mode="json", exclude_unset=True)
 
 
 @dataclass(frozen=True)
