@@ -6,30 +6,75 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from sqlalchemy.orm import Session
 
 from app.core import health
 from app.core.auth import load_admin_key
-from app.core.database import database_url, make_engine, make_sessionmaker
+from app.core.database import database_url, make_engine, make_sessionmaker, sync_conninfo
 from app.core.errors import install_error_handlers
 from app.core.logging import RequestIdMiddleware, configure_logging
 from app.core.settings import Settings, get_settings
 from app.registry.router import router as registry_router
+from app.registry.service import LIVE_CHANGED
+from app.runtime import openapi
+from app.runtime.context import Runtime
+from app.runtime.executions import ExecutionWriter
+from app.runtime.live import LiveAgents
+from app.runtime.llm import warm_up
+from app.runtime.models_config import load_catalog
+from app.runtime.pipeline import CallOptions
+from app.runtime.router import admin_router as executions_router
+from app.runtime.router import router as runtime_router
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; resources (database, background tasks) start in its lifespan."""
     settings = settings or get_settings()
+    catalog = load_catalog(settings.models_file)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = database_url(settings)
         engine = make_engine(url)
+        live: LiveAgents | None = None
+
+        def after_commit(session: Session) -> None:
+            # This process sees its own publish at once; others hear the NOTIFY.
+            for name in session.info.pop(LIVE_CHANGED, ()):
+                if live is not None:
+                    live.invalidate(name)
+
+        sessionmaker = make_sessionmaker(engine, on_commit=after_commit)
+        live = LiveAgents(sessionmaker)
+        writer = ExecutionWriter(
+            sessionmaker,
+            flush_interval_s=settings.execution_flush_interval_s,
+            batch_size=settings.execution_batch_size,
+        )
         app.state.engine = engine
-        app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.sessionmaker = sessionmaker
         app.state.admin_key, _ = load_admin_key(settings)
+        app.state.runtime = Runtime(
+            live=live,
+            writer=writer,
+            catalog=catalog,
+            options=CallOptions(
+                default_model=settings.default_model,
+                max_reasks=settings.max_reasks,
+                attempt_timeout_s=settings.attempt_timeout_s,
+                deadline_s=settings.call_deadline_s,
+            ),
+        )
+        openapi.install(app, live)
+        if not catalog.offline:
+            await warm_up()
+        writer.start()
+        live.start(sync_conninfo(url))
         try:
             yield
         finally:
+            await live.stop()
+            await writer.stop()
             await engine.dispose()
 
     configure_logging(settings.log_level, settings.log_json)
@@ -38,10 +83,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="Versioned specs served as typed, validated agent endpoints.",
         lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     app.include_router(registry_router)
+    app.include_router(runtime_router)
+    app.include_router(executions_router)
+    app.include_router(openapi.router)
     return app

@@ -18,7 +18,8 @@ def test_stairway_upgrade_downgrade_upgrade(database_url: str) -> None:
     assert revisions, "no migrations found"
     for revision in reversed(revisions):  # oldest first
         command.upgrade(config, revision.revision)
-        command.downgrade(config, revision.down_revision or "base")
+        down = revision.down_revision
+        command.downgrade(config, down if isinstance(down, str) else "base")
         command.upgrade(config, revision.revision)
 
 

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Annotated
 
 from alembic import command
 from alembic.config import Config
 from fastapi import Depends, Request
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 from app.core.settings import Settings
 
@@ -39,9 +41,23 @@ def make_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800)
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions that keep loaded objects usable after commit."""
-    return async_sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(
+    engine: AsyncEngine, *, on_commit: Callable[[Session], None] | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions that keep loaded objects usable after commit.
+
+    `on_commit` runs after every successful commit of these sessions (and only theirs): the
+    place to act on what a transaction changed, such as dropping cached live versions.
+    """
+    session_class = type("AppSession", (Session,), {})
+    if on_commit is not None:
+        event.listen(session_class, "after_commit", on_commit)
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=session_class)
+
+
+def sync_conninfo(url: str) -> str:
+    """A libpq connection string (for LISTEN) from a SQLAlchemy URL."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     # Output pipeline
     max_reasks: int = Field(default=2, ge=0, le=5, description="Re-asks after invalid output.")
     attempt_timeout_s: float = Field(default=30.0, gt=0, description="Per-attempt model timeout.")
+    call_deadline_s: float = Field(default=60.0, gt=0, description="Overall deadline of a call.")
 
     # Execution log writer
     execution_flush_interval_s: float = Field(default=0.05, gt=0)

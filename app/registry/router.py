@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
+from app.compiler import compile_spec
 from app.core.auth import AdminDep, Unauthorized, require_admin
 from app.core.database import SessionDep
 from app.core.errors import InvalidInput, responses
@@ -13,7 +14,7 @@ from app.core.settings import Settings
 from app.models import Spec
 from app.registry import service
 from app.registry.diff import diff_documents
-from app.registry.document import NAME_PATTERN, Limits
+from app.registry.document import NAME_PATTERN, Limits, SpecDocument
 from app.registry.schemas import (
     DiffChange,
     DiffRead,
@@ -143,6 +144,17 @@ async def list_versions(spec: SpecDep, session: SessionDep) -> VersionList:
 async def get_version(spec: SpecDep, number: int, session: SessionDep) -> VersionRead:
     """One version with its full document."""
     return VersionRead.model_validate(await service.get_version(session, spec, number))
+
+
+@router.get(
+    "/{name}/versions/{number}/compiled",
+    responses=responses(service.SpecNotFound, service.VersionNotFound),
+)
+async def get_compiled(spec: SpecDep, number: int, session: SessionDep) -> dict[str, Any]:
+    """What the compiler makes of a version: prompt messages, provider schema, strictness."""
+    version = await service.get_version(session, spec, number)
+    document = SpecDocument.model_validate(version.document)
+    return compile_spec(document, version.content_hash).public()
 
 
 @router.get("/{name}/diff", responses=responses(service.SpecNotFound, service.VersionNotFound))

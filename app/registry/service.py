@@ -23,6 +23,8 @@ from app.registry.document import (
 )
 
 LIVE_CHANNEL = "specloom_live"
+# session.info key: names of specs whose live pointer this transaction moved.
+LIVE_CHANGED = "specloom_live_changed"
 
 
 class SpecNotFound(NotFound):
@@ -237,6 +239,7 @@ async def _move_live(
     )
     spec.live_version = version
     session.add(release)
+    session.info.setdefault(LIVE_CHANGED, set()).add(spec.name)
     # Every server process listens on this channel and drops its cached live version; the
     # notification is delivered on commit, so nobody sees a pointer that was rolled back.
     await session.execute(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -13,7 +14,7 @@ from app.core.settings import Settings
 from tests.factories import make_document
 
 
-def write_spec(path: Path, **overrides: object) -> Path:
+def write_spec(path: Path, **overrides: Any) -> Path:
     path.write_text(yaml.safe_dump(make_document(**overrides), sort_keys=False))
     return path
 

@@ -1,0 +1,30 @@
+"""The runtime's process-wide parts, created in the app's lifespan and shared by requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.runtime.executions import ExecutionWriter
+from app.runtime.live import LiveAgents
+from app.runtime.models_config import ModelCatalog
+from app.runtime.pipeline import CallOptions
+
+
+@dataclass
+class Runtime:
+    live: LiveAgents
+    writer: ExecutionWriter
+    catalog: ModelCatalog
+    options: CallOptions
+
+
+def get_runtime(request: Request) -> Runtime:
+    """The runtime of this app."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

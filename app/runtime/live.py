@@ -1,0 +1,212 @@
+"""Which version of an agent serves a call: held in memory, invalidated through Postgres.
+
+Publishing or rolling back sends a NOTIFY on commit; every server process LISTENs and drops
+what it cached, so a move of the live pointer is seen everywhere within milliseconds and
+without a restart. Pinned versions are immutable, so they are cached for good.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.compiler import CompiledSpec, compile_spec
+from app.core.errors import NotFound
+from app.models import Spec, SpecVersion
+from app.registry.document import SpecDocument
+from app.registry.service import LIVE_CHANNEL
+
+log = structlog.get_logger(__name__)
+
+
+class AgentNotFound(NotFound):
+    slug = "agent-not-found"
+    title = "Agent not found"
+
+
+class AgentNotLive(NotFound):
+    slug = "agent-not-live"
+    title = "Agent not published"
+
+
+class AgentVersionNotFound(NotFound):
+    slug = "agent-version-not-found"
+    title = "Agent version not found"
+
+
+@dataclass(frozen=True)
+class AgentVersion:
+    """One version of an agent, ready to serve: its document and its compiled form."""
+
+    name: str
+    version: int
+    document: SpecDocument
+    compiled: CompiledSpec
+    offline_hints: dict[str, Any]
+
+
+def agent_version(name: str, version: int, document: dict[str, Any], digest: str) -> AgentVersion:
+    """Build the serving form of a stored version (compiled once per content hash)."""
+    parsed = SpecDocument.model_validate(document)
+    return AgentVersion(
+        name=name,
+        version=version,
+        document=parsed,
+        compiled=compile_spec(parsed, digest),
+        offline_hints=offline_hints(parsed),
+    )
+
+
+def offline_hints(document: SpecDocument) -> dict[str, Any]:
+    """What the offline model may know of a spec: its examples and its tests' expectations."""
+    expectations = []
+    for test in document.tests:
+        equals = {a.path: a.equals for a in test.expect if "equals" in a.model_fields_set}
+        if equals:
+            expectations.append({"input": test.input, "equals": equals})
+    return {
+        "specloom": {
+            "examples": [e.model_dump(mode="json") for e in document.examples],
+            "expectations": expectations,
+        }
+    }
+
+
+class LiveAgents:
+    """The in-memory map of agent name → live version, kept current by LISTEN/NOTIFY."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+        self._live: dict[str, AgentVersion | None] = {}
+        self._pinned: dict[tuple[str, int], AgentVersion] = {}
+        self._generation = 0
+        self._listeners: list[Callable[[], None]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Call `callback` whenever any live pointer may have moved."""
+        self._listeners.append(callback)
+
+    def invalidate(self, name: str | None = None) -> None:
+        """Forget the live version of `name` (or of every agent)."""
+        self._generation += 1
+        if name is None:
+            self._live.clear()
+        else:
+            self._live.pop(name, None)
+        for callback in self._listeners:
+            callback()
+
+    async def get(self, name: str, version: int | None = None) -> AgentVersion:
+        """The version serving a call: the live one, or `version` when pinned."""
+        if version is not None:
+            pinned = self._pinned.get((name, version))
+            if pinned is None:
+                pinned = await self._load_pinned(name, version)
+                self._pinned[(name, version)] = pinned
+            return pinned
+        if name in self._live:
+            cached = self._live[name]
+        else:
+            generation = self._generation
+            cached = await self._load_live(name)
+            # A NOTIFY that arrived while loading means what we read may be stale already.
+            if generation == self._generation:
+                self._live[name] = cached
+        if cached is None:
+            raise AgentNotLive(
+                f"agent {name!r} has no live version yet; publish one, or pin ?version=N"
+            )
+        return cached
+
+    async def all_live(self) -> list[AgentVersion]:
+        """Every live agent, by name (for the OpenAPI document and tool lists)."""
+        async with self._sessionmaker() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        Spec.name, Spec.live_version, SpecVersion.document, SpecVersion.content_hash
+                    )
+                    .join(
+                        SpecVersion,
+                        (SpecVersion.spec_id == Spec.id)
+                        & (SpecVersion.version == Spec.live_version),
+                    )
+                    .order_by(Spec.name)
+                )
+            ).all()
+        return [agent_version(n, v, d, h) for n, v, d, h in rows if v is not None]
+
+    async def _load_live(self, name: str) -> AgentVersion | None:
+        async with self._sessionmaker() as session:
+            row = (
+                await session.execute(
+                    select(Spec.live_version, SpecVersion.document, SpecVersion.content_hash)
+                    .outerjoin(
+                        SpecVersion,
+                        (SpecVersion.spec_id == Spec.id)
+                        & (SpecVersion.version == Spec.live_version),
+                    )
+                    .where(Spec.name == name)
+                )
+            ).first()
+        if row is None:
+            raise AgentNotFound(f"no agent named {name!r}")
+        live_version, document, digest = row
+        if live_version is None:
+            return None
+        return agent_version(name, live_version, document, digest)
+
+    async def _load_pinned(self, name: str, version: int) -> AgentVersion:
+        async with self._sessionmaker() as session:
+            spec_id = await session.scalar(select(Spec.id).where(Spec.name == name))
+            if spec_id is None:
+                raise AgentNotFound(f"no agent named {name!r}")
+            row = (
+                await session.execute(
+                    select(SpecVersion.document, SpecVersion.content_hash).where(
+                        SpecVersion.spec_id == spec_id, SpecVersion.version == version
+                    )
+                )
+            ).first()
+        if row is None:
+            raise AgentVersionNotFound(f"agent {name!r} has no version {version}")
+        return agent_version(name, version, row[0], row[1])
+
+    def start(self, conninfo: str) -> None:
+        """Start listening for live-pointer moves in the background."""
+        self._task = asyncio.create_task(self._listen(conninfo), name="live-agents-listener")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _listen(self, conninfo: str) -> None:
+        delay = 0.1
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {LIVE_CHANNEL}")
+                    # Anything may have moved while we were not listening.
+                    self.invalidate()
+                    delay = 0.1
+                    async for notice in conn.notifies():
+                        self.invalidate(notice.payload or None)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database went away: keep serving, reconnect
+                log.warning("live listener lost its connection", error=str(exc), retry_in_s=delay)
+                self.invalidate()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)

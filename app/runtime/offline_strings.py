@@ -1,0 +1,214 @@
+"""Plausible strings for the offline model: free text, formats and regex patterns.
+
+Every choice comes from the `random.Random` the caller seeds from a SHA-256 digest, so the
+same input always yields the same string, in every process.
+
+Patterns are handled by walking Python's own regex parse tree (jsonschema checks `pattern`
+with `re.search`, so Python's dialect is the one that matters). Literals, classes,
+categories, alternation, groups, back-references and bounded or unbounded repeats are
+generated; anchors and look-arounds are skipped. When a pattern uses anything else, or no
+attempt fits the length bounds, `from_pattern` returns None and the caller falls back to
+plain text (which the final validation may then reject: patterns are best effort).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import re
+import string
+import uuid
+from collections.abc import Callable
+from functools import lru_cache
+from random import Random
+from typing import Any
+
+# `re._parser` is the stdlib's regex parser; `sre_parse`, its public alias, warns on import.
+_sre: Any = importlib.import_module("re._parser")
+
+_EPOCH = dt.date(2024, 1, 1)
+_WORD = string.ascii_lowercase + string.digits
+_PRINTABLE = string.ascii_letters + string.digits + " -_.,"
+_CATEGORY_CHARS = {
+    "CATEGORY_DIGIT": string.digits,
+    "CATEGORY_NOT_DIGIT": string.ascii_letters,
+    "CATEGORY_WORD": string.ascii_letters + string.digits + "_",
+    "CATEGORY_NOT_WORD": " -.,",
+    "CATEGORY_SPACE": " ",
+    "CATEGORY_NOT_SPACE": string.ascii_letters + string.digits,
+}
+# Unbounded repeats (`*`, `+`, `{n,}`) get at most this many extra copies per attempt step.
+_REPEAT_STEPS = (2, 0, 6, 16, 40, 100)
+
+
+class _Unsupported(Exception):
+    """The pattern uses a construct the tiny generator does not know."""
+
+
+@lru_cache(maxsize=1024)
+def label(name: str) -> str:
+    """A field name as words: `customerEmail` and `customer_email` give `customer email`."""
+    words = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name).replace("_", " ").replace("-", " ")
+    return " ".join(words.split()).lower() or "value"
+
+
+@lru_cache(maxsize=1024)
+def slug(name: str) -> str:
+    """A field name as a URL/email-safe word."""
+    return re.sub(r"[^a-z0-9]+", "-", label(name)).strip("-") or "item"
+
+
+def fit_text(text: str, min_length: int, max_length: int | None) -> str:
+    """`text` padded (by repeating it) or cut to fit the length bounds."""
+    if len(text) < min_length:
+        filler = text or "offline"
+        while len(text) < min_length:
+            text = f"{text} {filler}"
+    if max_length is not None and len(text) > max_length:
+        text = text[:max_length].rstrip() if max_length >= min_length else text[:max_length]
+        if len(text) < min_length:  # rstrip went below the minimum
+            text = text.ljust(min_length, "x")
+    return text
+
+
+def free_text(name: str, rng: Random, min_length: int, max_length: int | None) -> str:
+    """An honest placeholder: says it is offline, names the field, varies with the seed.
+
+    Shorter forms are used under a tight `maxLength`; the seed-derived reference is kept
+    as long as possible so array items stay distinct (uniqueItems).
+    """
+    ref = _ref(rng)
+    words = label(name)
+    forms = (f"offline answer for {words} ({ref})", f"offline {words} {ref}", f"{words} {ref}")
+    for text in forms:
+        if max_length is None or len(text) <= max_length:
+            return fit_text(text, min_length, max_length)
+    return fit_text(ref, min_length, max_length)
+
+
+def formatted(fmt: str, name: str, rng: Random) -> str | None:
+    """A value of a known `format`, or None for formats this generator does not know."""
+    maker = _FORMATS.get(fmt)
+    return maker(slug(name), rng) if maker else None
+
+
+def _day(rng: Random) -> str:
+    return (_EPOCH + dt.timedelta(days=rng.randrange(730))).isoformat()
+
+
+def _clock(rng: Random) -> str:
+    return f"{rng.randrange(24):02d}:{rng.randrange(0, 60, 5):02d}:00Z"
+
+
+def _ref(rng: Random) -> str:
+    return f"{rng.getrandbits(24):06x}"
+
+
+_FORMATS: dict[str, Callable[[str, Random], str]] = {
+    "date": lambda _, rng: _day(rng),
+    "date-time": lambda _, rng: f"{_day(rng)}T{_clock(rng)}",
+    "time": lambda _, rng: _clock(rng),
+    "duration": lambda _, rng: f"P{rng.randrange(1, 30)}D",
+    "email": lambda word, rng: f"{word}.{_ref(rng)}@example.com",
+    "idn-email": lambda word, rng: f"{word}.{_ref(rng)}@example.com",
+    "hostname": lambda word, rng: f"{word}-{_ref(rng)}.example.com",
+    "idn-hostname": lambda word, rng: f"{word}-{_ref(rng)}.example.com",
+    "ipv4": lambda _, rng: f"192.0.2.{rng.randrange(1, 255)}",
+    "ipv6": lambda _, rng: f"2001:db8::{rng.getrandbits(16):x}",
+    "uri": lambda word, rng: f"https://example.com/{word}/{_ref(rng)}",
+    "url": lambda word, rng: f"https://example.com/{word}/{_ref(rng)}",
+    "iri": lambda word, rng: f"https://example.com/{word}/{_ref(rng)}",
+    "uri-reference": lambda word, rng: f"/{word}/{_ref(rng)}",
+    "iri-reference": lambda word, rng: f"/{word}/{_ref(rng)}",
+    "uri-template": lambda word, _: f"https://example.com/{word}/{{id}}",
+    "uuid": lambda _, rng: str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+    "json-pointer": lambda word, _: f"/{word}",
+    "relative-json-pointer": lambda _, __: "0",
+    "regex": lambda _, __: "^[a-z]+$",
+}
+
+
+def from_pattern(
+    pattern: str, rng: Random, min_length: int = 0, max_length: int | None = None
+) -> str | None:
+    """A string that `re.search(pattern, ...)` accepts and that fits the length bounds."""
+    try:
+        compiled = re.compile(pattern)
+        tree = _sre.parse(pattern)
+    except (re.error, RecursionError):
+        return None
+    for extra in _REPEAT_STEPS:
+        for _ in range(3):
+            try:
+                text = _walk(tree, rng, extra, {})
+            except _Unsupported:
+                return None
+            if (
+                len(text) >= min_length
+                and (max_length is None or len(text) <= max_length)
+                and compiled.search(text)
+            ):
+                return text
+    return None
+
+
+def _walk(items: Any, rng: Random, extra: int, groups: dict[int, str]) -> str:
+    out: list[str] = []
+    for op, arg in items:
+        name = str(op)
+        if name == "LITERAL":
+            out.append(chr(arg))
+        elif name == "NOT_LITERAL":
+            out.append(rng.choice([c for c in _WORD if ord(c) != arg]))
+        elif name == "ANY":
+            out.append(rng.choice(_WORD))
+        elif name == "IN":
+            out.append(_char_in(arg, rng))
+        elif name == "BRANCH":
+            out.append(_walk(rng.choice(arg[1]), rng, extra, groups))
+        elif name == "SUBPATTERN":
+            group, _add, _del, sub = arg
+            text = _walk(sub, rng, extra, groups)
+            if group is not None:
+                groups[group] = text
+            out.append(text)
+        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            low, high, sub = arg
+            upper = min(high, low + extra)
+            count = rng.randint(low, max(low, upper))
+            out.extend(_walk(sub, rng, extra, groups) for _ in range(count))
+        elif name == "GROUPREF":
+            out.append(groups.get(arg, ""))
+        elif name in ("AT", "ASSERT", "ASSERT_NOT"):
+            continue  # anchors and look-arounds consume nothing; validation re-checks
+        elif name == "ATOMIC_GROUP":
+            out.append(_walk(arg, rng, extra, groups))
+        else:
+            raise _Unsupported(name)
+    return "".join(out)
+
+
+def _char_in(items: Any, rng: Random) -> str:
+    negate = False
+    allowed: list[str] = []
+    for op, arg in items:
+        name = str(op)
+        if name == "NEGATE":
+            negate = True
+        elif name == "LITERAL":
+            allowed.append(chr(arg))
+        elif name == "RANGE":
+            low, high = arg
+            # Prefer printable characters inside wide ranges such as [\x00-\x7f].
+            printable = [c for c in _PRINTABLE if low <= ord(c) <= high]
+            allowed.extend(printable or [chr(low + rng.randrange(min(high - low + 1, 64)))])
+        elif name == "CATEGORY":
+            allowed.extend(_CATEGORY_CHARS.get(str(arg), ""))
+        else:
+            raise _Unsupported(name)
+    if negate:
+        excluded = set(allowed)
+        allowed = [c for c in _PRINTABLE if c not in excluded]
+    if not allowed:
+        raise _Unsupported("empty character class")
+    return rng.choice(allowed)

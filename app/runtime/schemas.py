@@ -1,0 +1,64 @@
+"""API shapes of executions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, field_serializer
+
+
+class _Read(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class AttemptRead(_Read):
+    number: int
+    kind: str
+    model: str
+    outcome: str
+    latency_ms: float
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: Decimal
+    raw_text: str | None
+    issues: list[dict[str, Any]] | None
+    error: str | None
+
+    @field_serializer("cost_usd")
+    def _cost(self, value: Decimal) -> float:
+        return float(value)
+
+
+class ExecutionSummary(_Read):
+    id: uuid.UUID
+    agent: str
+    version: int | None
+    status: Literal["succeeded", "failed"]
+    cache: Literal["hit", "miss"]
+    model: str | None
+    offline: bool
+    latency_ms: float
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: Decimal
+    request_id: str | None
+    created_at: datetime
+
+    @field_serializer("cost_usd")
+    def _cost(self, value: Decimal) -> float:
+        return float(value)
+
+
+class ExecutionRead(ExecutionSummary):
+    input: dict[str, Any]
+    output: dict[str, Any] | None
+    error: dict[str, Any] | None
+    attempts: list[AttemptRead]
+
+
+class ExecutionPage(BaseModel):
+    items: list[ExecutionSummary]
+    next_cursor: str | None

@@ -1,0 +1,286 @@
+"""A fake OpenAI-compatible model server over real HTTP on loopback, scriptable per test.
+
+    with running_upstream() as fake:
+        fake.script(Text("```json\\n{...}\\n```"), Status(429, headers={"Retry-After": "1"}))
+        await litellm.acompletion(model="openai/m", api_base=fake.base_url, api_key="sk-fake", ...)
+        assert fake.calls() == 1
+
+Each request to `POST /v1/chat/completions` (or `/chat/completions`) takes the next scripted
+behaviour for its model, else the next unscoped one, else `default`. The server (uvicorn in a
+background thread, its own event loop) handles many concurrent keep-alive connections.
+
+For benchmarks, run it as a process: `python -m tests.fakes.upstream --port N --latency-ms X`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from app.runtime.offline_answer import count_tokens, offline_answer
+
+
+@dataclass(frozen=True)
+class Valid:
+    """A successful answer: `content` as JSON, or (None) a schema-valid offline answer."""
+
+    content: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Text:
+    """A successful answer whose content is this raw string (fenced, broken, prose…)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Status:
+    """An HTTP error: `code` with an OpenAI-style error body unless `body` is given."""
+
+    code: int
+    body: dict[str, Any] | None = None
+    headers: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Hang:
+    """Sleep `seconds` before answering validly: long enough to trip the caller's timeout."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Delay:
+    """Wait `seconds`, then behave as `then`."""
+
+    seconds: float
+    then: Behaviour
+
+
+Behaviour = Valid | Text | Status | Hang | Delay
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One request as the fake saw it."""
+
+    model: str | None
+    body: dict[str, Any]
+    headers: dict[str, str]
+    received_at: float  # time.monotonic()
+    behaviour: Behaviour
+    peer: str = ""  # client "host:port": equal for requests over one keep-alive connection
+
+
+@dataclass
+class FakeUpstream:
+    """The scriptable server state; start it with `running_upstream()` (or `serve()`)."""
+
+    latency_s: float = 0.0  # added before every answer: a benchmark's network+model time
+    default: Behaviour = field(default_factory=Valid)
+    base_url: str = ""
+    requests: list[RecordedRequest] = field(default_factory=list, repr=False)
+    _queues: dict[str | None, deque[Behaviour]] = field(default_factory=dict, repr=False)
+    # The server thread and the test thread both touch the queues and the log.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)
+    # Set when the server stops, so hung requests end and shutdown stays quick and clean.
+    _stopping: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def script(self, *behaviours: Behaviour, model: str | None = None) -> None:
+        """Queue behaviours for the next requests (of `model` only, if given)."""
+        with self._lock:
+            self._queues.setdefault(model, deque()).extend(behaviours)
+
+    def calls(self, model: str | None = None) -> int:
+        """How many requests arrived (for `model`, if given)."""
+        with self._lock:
+            return sum(1 for r in self.requests if model is None or r.model == model)
+
+    def reset(self) -> None:
+        """Forget scripts and recorded requests; answer validly by default again."""
+        with self._lock:
+            self._queues.clear()
+            self.requests.clear()
+            self.default = Valid()
+
+    def app(self) -> Starlette:
+        """The ASGI application serving the chat completions routes."""
+        routes = [
+            Route(path, self._chat, methods=["POST"])
+            for path in ("/v1/chat/completions", "/chat/completions")
+        ]
+        return Starlette(routes=routes)
+
+    def _next(
+        self, model: str | None, body: dict[str, Any], headers: Mapping[str, str], peer: str
+    ) -> Behaviour:
+        with self._lock:
+            for key in (model, None):
+                queue = self._queues.get(key)
+                if queue:
+                    behaviour = queue.popleft()
+                    break
+            else:
+                behaviour = self.default
+            received = time.monotonic()
+            record = RecordedRequest(model, body, dict(headers), received, behaviour, peer)
+            self.requests.append(record)
+        return behaviour
+
+    async def _chat(self, request: Request) -> Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "the body is not JSON")
+        if not isinstance(body, dict):
+            return _error(400, "the body must be a JSON object")
+        model = body.get("model") if isinstance(body.get("model"), str) else None
+        peer = f"{request.client.host}:{request.client.port}" if request.client else ""
+        behaviour = self._next(model, body, request.headers, peer)
+        if self.latency_s:
+            await self._sleep(self.latency_s)
+        return await self._respond(behaviour, body)
+
+    async def _respond(self, behaviour: Behaviour, body: dict[str, Any]) -> Response:
+        if isinstance(behaviour, Delay):
+            await self._sleep(behaviour.seconds)
+            return await self._respond(behaviour.then, body)
+        if isinstance(behaviour, Hang):
+            await self._sleep(behaviour.seconds)
+            return await self._respond(Valid(), body)
+        if isinstance(behaviour, Status):
+            payload = behaviour.body or {
+                "error": {
+                    "message": f"fake upstream answered {behaviour.code}",
+                    "type": "fake_upstream_error",
+                    "code": behaviour.code,
+                }
+            }
+            return JSONResponse(payload, behaviour.code, headers=behaviour.headers)
+        if isinstance(behaviour, Text):
+            return self._completion(body, behaviour.text)
+        if behaviour.content is not None:
+            return self._completion(body, json.dumps(behaviour.content))
+        answer = offline_answer(_messages(body), body.get("response_format"))
+        return self._completion(body, answer)
+
+    async def _sleep(self, seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while not self._stopping.is_set():
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                return
+            await asyncio.sleep(min(remaining, 0.05))
+
+    def _completion(self, body: dict[str, Any], content: str) -> JSONResponse:
+        prompt = sum(count_tokens(json.dumps(m.get("content", ""))) + 3 for m in _messages(body))
+        completion = count_tokens(content)
+        return JSONResponse(
+            {
+                "id": f"chatcmpl-fake-{next(self._ids)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", "fake"),
+                "system_fingerprint": "fake-upstream",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content},
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": prompt,
+                    "completion_tokens": completion,
+                    "total_tokens": prompt + completion,
+                },
+            }
+        )
+
+
+def _messages(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    messages = body.get("messages")
+    return [m for m in messages if isinstance(m, Mapping)] if isinstance(messages, list) else []
+
+
+def _error(code: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": "invalid_request_error"}}, code)
+
+
+def _server(fake: FakeUpstream, sock: socket.socket) -> uvicorn.Server:
+    host, port = sock.getsockname()[:2]
+    fake.base_url = f"http://{host}:{port}/v1"
+    config = uvicorn.Config(
+        fake.app(),
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        backlog=4096,  # a benchmark opens a thousand connections at once
+        timeout_keep_alive=30,
+        timeout_graceful_shutdown=1,
+    )
+    return uvicorn.Server(config)
+
+
+def _bound_socket(port: int = 0) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
+
+
+@contextmanager
+def running_upstream(latency_s: float = 0.0) -> Iterator[FakeUpstream]:
+    """A started fake on 127.0.0.1 (a free port) for the duration of the block."""
+    fake = FakeUpstream(latency_s=latency_s)
+    sock = _bound_socket()
+    server = _server(fake, sock)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the fake upstream did not start")
+        time.sleep(0.005)
+    try:
+        yield fake
+    finally:
+        fake._stopping.set()
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the fake in the foreground (every request answered validly after the latency)."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    args = parser.parse_args(argv)
+    fake = FakeUpstream(latency_s=args.latency_ms / 1000)
+    sock = _bound_socket(args.port)
+    server = _server(fake, sock)
+    print(f"fake upstream at {fake.base_url}", flush=True)
+    server.run(sockets=[sock])
+
+
+if __name__ == "__main__":
+    main()
