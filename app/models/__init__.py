@@ -3,7 +3,20 @@
 from app.models.base import Base
 from app.models.execution import Attempt, Execution
 from app.models.release import Release
+from app.models.resilience import BreakerState, Budget, RateWindow, ResponseCacheEntry, Spend
 from app.models.spec import Spec
 from app.models.spec_version import SpecVersion
 
-__all__ = ["Attempt", "Base", "Execution", "Release", "Spec", "SpecVersion"]
+__all__ = [
+    "Attempt",
+    "Base",
+    "BreakerState",
+    "Budget",
+    "Execution",
+    "RateWindow",
+    "Release",
+    "ResponseCacheEntry",
+    "Spec",
+    "SpecVersion",
+    "Spend",
+]
