@@ -31,6 +31,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     push.add_argument("files", nargs="+", type=Path)
     push.add_argument("--publish", action="store_true", help="make the pushed versions live")
 
+    keys = commands.add_parser("keys", help="API keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    create = key_commands.add_parser("create", help="create a key and print its secret once")
+    create.add_argument("--name", required=True)
+    create.add_argument(
+        "--scope", action="append", choices=["admin", "invoke"], required=True, dest="scopes"
+    )
+    create.add_argument("--agent", action="append", dest="agents", help="limit to this agent")
+    create.add_argument("--rpm", type=int, default=None, help="requests per minute")
+
     args = parser.parse_args(argv)
     settings = get_settings()
     if args.command == "serve":
@@ -39,6 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _db_upgrade(settings)
     if args.command == "specs":
         return asyncio.run(_push(settings, args.files, publish=args.publish))
+    if args.command == "keys":
+        return asyncio.run(_create_key(settings, args.name, args.scopes, args.agents, args.rpm))
     return 2  # pragma: no cover - argparse rejects unknown commands first
 
 
@@ -70,6 +82,45 @@ async def _push(settings: Settings, files: Sequence[Path], *, publish: bool) -> 
                 print(f"{result.name}: {result.action} (version {result.version}{live})")
     finally:
         await engine.dispose()
+    return 0
+
+
+async def _create_key(
+    settings: Settings,
+    name: str,
+    scopes: Sequence[str],
+    agents: Sequence[str] | None,
+    rpm: int | None,
+) -> int:
+    from app.core.database import database_url, make_engine, make_sessionmaker, upgrade_to_head
+    from app.security import audit, keys
+
+    known: tuple[keys.Scope, ...] = ("admin", "invoke")
+
+    url = database_url(settings)
+    upgrade_to_head(url)
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            created = await keys.create_key(
+                session,
+                name=name,
+                scopes=[scope for scope in known if scope in scopes],  # argparse checked them
+                agents=agents,
+                rpm=rpm,
+            )
+            key = created.key
+            await audit.record(
+                session,
+                actor="cli",
+                action="key.created",
+                target=f"key:{key.id}",
+                details={"name": key.name, "scopes": key.scopes, "agents": key.agents, "rpm": rpm},
+            )
+    finally:
+        await engine.dispose()
+    print(f"key {key.id} ({key.name}), scopes {', '.join(key.scopes)}")
+    print(f"secret (shown once, store it now): {created.secret}")
     return 0
 
 

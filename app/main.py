@@ -10,21 +10,31 @@ from sqlalchemy.orm import Session
 
 from app.core import health
 from app.core.auth import load_admin_key
+from app.core.clock import SystemClock
 from app.core.database import database_url, make_engine, make_sessionmaker, sync_conninfo
 from app.core.errors import install_error_handlers
+from app.core.limits import BodyLimitMiddleware
 from app.core.logging import RequestIdMiddleware, configure_logging
 from app.core.settings import Settings, get_settings
 from app.registry.router import router as registry_router
 from app.registry.service import LIVE_CHANGED
 from app.runtime import openapi
+from app.runtime.breakers import BreakerConfig, CircuitBreakers
+from app.runtime.budgets import BudgetGuard
+from app.runtime.cache import ResponseCache
 from app.runtime.context import Runtime
 from app.runtime.executions import ExecutionWriter
 from app.runtime.live import LiveAgents
 from app.runtime.llm import warm_up
 from app.runtime.models_config import load_catalog
-from app.runtime.pipeline import CallOptions
+from app.runtime.ops_router import router as ops_router
+from app.runtime.pipeline import CallOptions, CallServices
+from app.runtime.ratelimit import RateLimiter
+from app.runtime.retry import RetryPolicy
 from app.runtime.router import admin_router as executions_router
 from app.runtime.router import router as runtime_router
+from app.security.router import router as security_router
+from app.security.store import KeyStore
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -37,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         url = database_url(settings)
         engine = make_engine(url)
         live: LiveAgents | None = None
+        clock = SystemClock()
 
         def after_commit(session: Session) -> None:
             # This process sees its own publish at once; others hear the NOTIFY.
@@ -51,30 +62,55 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             flush_interval_s=settings.execution_flush_interval_s,
             batch_size=settings.execution_batch_size,
         )
+        cache = ResponseCache(  # response cache (issue 4)
+            sessionmaker,
+            clock=clock,
+            max_entries=settings.cache_max_entries,
+            default_ttl_s=settings.cache_ttl_s,
+        )
         app.state.engine = engine
         app.state.sessionmaker = sessionmaker
         app.state.admin_key, _ = load_admin_key(settings)
+        app.state.keys = KeyStore(  # API keys (issue 7)
+            sessionmaker,
+            clock=clock,
+            admin_key=app.state.admin_key,
+            limiter=RateLimiter(sessionmaker, clock=clock),
+            ttl_s=settings.key_cache_ttl_s,
+        )
         app.state.runtime = Runtime(
             live=live,
             writer=writer,
-            catalog=catalog,
-            options=CallOptions(
-                default_model=settings.default_model,
-                max_reasks=settings.max_reasks,
-                attempt_timeout_s=settings.attempt_timeout_s,
-                deadline_s=settings.call_deadline_s,
+            services=CallServices(
+                catalog=catalog,
+                options=call_options(settings),
+                clock=clock,
+                budgets=BudgetGuard(sessionmaker, clock=clock, refresh_s=settings.budget_refresh_s),
+                breakers=CircuitBreakers(
+                    sessionmaker,
+                    clock=clock,
+                    config=BreakerConfig(
+                        failure_threshold=settings.breaker_failures,
+                        cooldown_s=settings.breaker_cooldown_s,
+                    ),
+                ),
+                limiter=RateLimiter(sessionmaker, clock=clock),
             ),
+            cache=cache,  # response cache (issue 4)
+            max_deadline_s=settings.max_call_deadline_s,
         )
         openapi.install(app, live)
         if not catalog.offline:
             await warm_up()
         writer.start()
+        cache.start()  # response cache (issue 4)
         live.start(sync_conninfo(url))
         try:
             yield
         finally:
             await live.stop()
             await writer.stop()
+            await cache.stop()  # response cache (issue 4)
             await engine.dispose()
 
     configure_logging(settings.log_level, settings.log_json)
@@ -89,10 +125,31 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_middleware(  # inside the request id, so its problems carry one (issue 7)
+        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth
+    )
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
     app.include_router(registry_router)
     app.include_router(runtime_router)
     app.include_router(executions_router)
+    app.include_router(ops_router)
+    app.include_router(security_router)
     app.include_router(openapi.router)
     return app
+
+
+def call_options(settings: Settings) -> CallOptions:
+    """The knobs of every call, from the settings."""
+    return CallOptions(
+        default_model=settings.default_model,
+        max_reasks=settings.max_reasks,
+        attempt_timeout_s=settings.attempt_timeout_s,
+        deadline_s=settings.call_deadline_s,
+        rate_limit_wait_s=settings.rate_limit_wait_s,
+        retry=RetryPolicy(
+            max_retries=settings.max_retries,
+            base_s=settings.retry_base_s,
+            cap_s=settings.retry_cap_s,
+        ),
+    )

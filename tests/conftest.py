@@ -14,11 +14,13 @@ import socket
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from fastapi import FastAPI
 
@@ -101,17 +103,24 @@ def pg_server() -> Iterator[PgServer]:
     server.cleanup()
 
 
-@pytest.fixture
-def database_url(pg_server: PgServer) -> Iterator[str]:
-    """A fresh database for one test, copied from the migrated template."""
+@contextmanager
+def fresh_database(pg_server: PgServer) -> Iterator[str]:
+    """A new database copied from the migrated template, dropped afterwards."""
     name = f"t_{uuid.uuid4().hex[:16]}"
     admin = pg_server.url("postgres", "postgresql")
     ensure_database(admin, name, template=TEMPLATE_DB)
-    yield pg_server.url(name)
-    import psycopg
+    try:
+        yield pg_server.url(name)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+@pytest.fixture
+def database_url(pg_server: PgServer) -> Iterator[str]:
+    """A fresh database for one test."""
+    with fresh_database(pg_server) as url:
+        yield url
 
 
 @pytest.fixture

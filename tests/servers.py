@@ -36,11 +36,8 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace")
 
 
-@contextmanager
-def running_server(
-    env: dict[str, str], *args: str, log_path: Path, timeout_s: float = 60
-) -> Iterator[ServerProcess]:
-    """Start `specloom serve` with `env`, wait for /readyz 200, stop it with SIGTERM after."""
+def start_server(env: dict[str, str], *args: str, log_path: Path) -> ServerProcess:
+    """Launch `specloom serve` with `env` on a free port (not waiting for it)."""
     port = free_port()
     full_env = {**os.environ, **env, "SPECLOOM_PORT": str(port), "SPECLOOM_HOST": "127.0.0.1"}
     with log_path.open("wb") as log:
@@ -51,26 +48,55 @@ def running_server(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    server = ServerProcess(f"http://127.0.0.1:{port}", process, log_path)
+    return ServerProcess(f"http://127.0.0.1:{port}", process, log_path)
+
+
+def wait_ready(server: ServerProcess, timeout_s: float = 90) -> None:
+    """Wait until the server's /readyz answers 200 (or fail with its log)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited with {server.process.returncode}:\n{server.log()}")
+        try:
+            if httpx.get(server.base_url + "/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"server not ready after {timeout_s}s:\n{server.log()}")
+        time.sleep(0.1)
+
+
+def stop_server(server: ServerProcess) -> None:
+    """SIGTERM (a graceful shutdown), then SIGKILL if it does not end in 20 s."""
+    if server.process.poll() is None:
+        server.process.send_signal(signal.SIGTERM)
+        try:
+            server.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.process.kill()
+            server.process.wait()
+
+
+@contextmanager
+def running_servers(env: dict[str, str], logs: list[Path]) -> Iterator[list[ServerProcess]]:
+    """Several servers with the same `env`, started side by side, stopped after the block."""
+    servers = [start_server(env, log_path=log) for log in logs]
     try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()}")
-            try:
-                if httpx.get(server.base_url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server not ready after {timeout_s}s:\n{server.log()}")
-            time.sleep(0.1)
+        for server in servers:
+            wait_ready(server)
+        yield servers
+    finally:
+        for server in servers:
+            stop_server(server)
+
+
+@contextmanager
+def running_server(env: dict[str, str], *args: str, log_path: Path) -> Iterator[ServerProcess]:
+    """One `specloom serve`, ready, for the duration of the block."""
+    server = start_server(env, *args, log_path=log_path)
+    try:
+        wait_ready(server)
         yield server
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_server(server)

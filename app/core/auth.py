@@ -1,15 +1,16 @@
-"""Who is calling: bearer keys, compared in constant time.
+"""Who is calling and what they may do: bearer keys with scopes, checked per route.
 
-Until per-key scopes exist, the one admin key (SPECLOOM_ADMIN_KEY, or generated on first
-start and kept under the data dir) opens every protected route.
+Scopes: `admin` opens everything under /api (and calling agents); `invoke` opens calling
+agents (only the listed ones when the key names agents), their OpenAPI documents and the
+executions the key itself created. The bootstrap admin key (SPECLOOM_ADMIN_KEY, or generated
+on first start and kept under the data dir) is never stored in the database.
 """
 
 from __future__ import annotations
 
-import hmac
+import math
 import os
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, ClassVar
 
@@ -17,8 +18,22 @@ from fastapi import Depends, Request
 
 from app.core.errors import ProblemError
 from app.core.settings import Settings
+from app.security.keys import KEY_PREFIX
+from app.security.store import KeyStore, Principal
 
-KEY_PREFIX = "sk-sl-"
+__all__ = [
+    "KEY_PREFIX",
+    "AdminDep",
+    "Forbidden",
+    "InvokeDep",
+    "Principal",
+    "PrincipalDep",
+    "RateLimited",
+    "Unauthorized",
+    "load_admin_key",
+    "require_admin",
+    "require_invoke",
+]
 
 
 class Unauthorized(ProblemError):
@@ -31,12 +46,17 @@ class Unauthorized(ProblemError):
         super().__init__(detail, headers=self.auth_headers)
 
 
-@dataclass(frozen=True)
-class Principal:
-    """The authenticated caller."""
+class Forbidden(ProblemError):
+    status = 403
+    slug = "forbidden"
+    title = "Forbidden"
 
-    name: str
-    scopes: frozenset[str]
+
+class RateLimited(ProblemError):
+    status = 429
+    slug = "key-rate-limited"
+    title = "Rate limited"
+    retryable = True
 
 
 def load_admin_key(settings: Settings) -> tuple[str, bool]:
@@ -67,15 +87,46 @@ def bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-async def require_admin(request: Request) -> Principal:
-    """Dependency: the caller must present the admin key."""
+async def authenticate(request: Request) -> Principal:
+    """Dependency: the caller's key, valid and within its rate limit (401 / 429 otherwise)."""
     token = bearer_token(request)
     if token is None:
         raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
-    admin_key: str = request.app.state.admin_key
-    if not hmac.compare_digest(token.encode(), admin_key.encode()):
-        raise Unauthorized("the API key is not valid")
-    return Principal(name="admin", scopes=frozenset({"admin", "invoke"}))
+    store: KeyStore = request.app.state.keys
+    principal = await store.authenticate(token)
+    if principal is None:
+        raise Unauthorized("the API key is not valid (unknown or revoked)")
+    retry_after = await store.allow(principal)
+    if retry_after is not None:
+        raise RateLimited(
+            f"this key may make {principal.rpm} requests per minute",
+            headers={"Retry-After": str(math.ceil(retry_after))},
+        )
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(authenticate)]
+
+
+async def require_admin(principal: PrincipalDep) -> Principal:
+    """Dependency: the caller's key has the `admin` scope (403 otherwise)."""
+    if not principal.is_admin:
+        raise Forbidden("this route needs a key with the 'admin' scope")
+    return principal
+
+
+async def require_invoke(principal: PrincipalDep) -> Principal:
+    """Dependency: the caller's key may call agents (`invoke` or `admin`; 403 otherwise)."""
+    if not (principal.is_admin or "invoke" in principal.scopes):
+        raise Forbidden("this route needs a key with the 'invoke' scope")
+    return principal
+
+
+def check_agent(principal: Principal, agent: str) -> None:
+    """403 unless the key may call `agent` (keys limited to some agents)."""
+    if not principal.may_call(agent):
+        raise Forbidden(f"this key may not call the agent {agent!r}")
 
 
 AdminDep = Annotated[Principal, Depends(require_admin)]
+InvokeDep = Annotated[Principal, Depends(require_invoke)]

@@ -26,8 +26,10 @@ def configure_logging(level: str = "INFO", json_logs: bool = False) -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level.upper(), format="%(message)s")
-    # litellm is chatty at INFO; its warnings still come through.
-    for name in ("LiteLLM", "litellm", "httpx"):
+    # litellm is chatty at INFO; its warnings still come through. At DEBUG, litellm and the
+    # openai SDK log whole requests (agent inputs, possibly sensitive fields): never below
+    # WARNING, whatever SPECLOOM_LOG_LEVEL says.
+    for name in ("LiteLLM", "litellm", "openai", "httpx", "httpcore", "pgserver"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 

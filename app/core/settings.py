@@ -31,16 +31,43 @@ class Settings(BaseSettings):
     max_reasks: int = Field(default=2, ge=0, le=5, description="Re-asks after invalid output.")
     attempt_timeout_s: float = Field(default=30.0, gt=0, description="Per-attempt model timeout.")
     call_deadline_s: float = Field(default=60.0, gt=0, description="Overall deadline of a call.")
+    max_call_deadline_s: float = Field(
+        default=300.0, gt=0, description="Upper bound of a deadline a request may ask for."
+    )
+    max_retries: int = Field(default=2, ge=0, le=10, description="Retries per model on 429/5xx.")
+    retry_base_s: float = Field(default=0.1, ge=0, description="First backoff; doubles each retry.")
+    retry_cap_s: float = Field(default=5.0, ge=0, description="Longest backoff between retries.")
+    rate_limit_wait_s: float = Field(
+        default=2.0, ge=0, description="Longest wait for a model at its rpm/tpm before a fallback."
+    )
+    budget_refresh_s: float = Field(
+        default=1.0, ge=0, description="How stale the budget view of a process may be."
+    )
+    breaker_failures: int = Field(default=5, ge=1, description="Failures in a row that open it.")
+    breaker_cooldown_s: float = Field(default=30.0, gt=0, description="Open time before a probe.")
 
     # Execution log writer
     execution_flush_interval_s: float = Field(default=0.05, gt=0)
     execution_batch_size: int = Field(default=200, ge=1)
+
+    # Response cache (issue 4)
+    cache_ttl_s: float = Field(default=3600, gt=0, description="Lifetime of a cached output.")
+    cache_max_entries: int = Field(default=10_000, ge=1, description="In-process LRU size.")
 
     # Bounds on spec documents
     max_document_bytes: int = Field(default=256 * 1024, ge=1024)
     max_rules: int = Field(default=100, ge=1)
     max_rule_chars: int = Field(default=2000, ge=10)
     max_schema_depth: int = Field(default=32, ge=4)
+
+    # Security (issue 7)
+    max_body_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest request body (413 beyond)."
+    )
+    max_json_depth: int = Field(default=64, ge=4, le=500, description="Deepest JSON nesting.")
+    key_cache_ttl_s: float = Field(
+        default=5.0, ge=0, description="How long a process trusts a key lookup (revocation lag)."
+    )
 
     log_level: str = "INFO"
     log_json: bool = Field(default=False, description="JSON logs instead of console lines.")

@@ -1,5 +1,7 @@
 """All tables, imported here so Alembic and the app see the whole schema."""
 
+from app.models.api_key import ApiKey
+from app.models.audit_event import AuditEvent
 from app.models.base import Base
 from app.models.execution import Attempt, Execution
 from app.models.release import Release
@@ -8,7 +10,9 @@ from app.models.spec import Spec
 from app.models.spec_version import SpecVersion
 
 __all__ = [
+    "ApiKey",
     "Attempt",
+    "AuditEvent",
     "Base",
     "BreakerState",
     "Budget",

@@ -33,6 +33,10 @@ class Execution(IdMixin, Base):
     completion_tokens: Mapped[int] = mapped_column(default=0)
     cost_usd: Mapped[Decimal] = mapped_column(Numeric(14, 8), default=Decimal(0))
     request_id: Mapped[str | None] = mapped_column(String(100))
+    # The key that made the call (None: the bootstrap admin key), so an invoke key can read
+    # back its own executions and nobody else's. No foreign key: revoked keys stay as rows,
+    # and the execution writer must never fail on a key deleted by hand.
+    api_key_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
 
     attempts: Mapped[list[Attempt]] = relationship(
         back_populates="execution", lazy="raise", order_by="Attempt.number"

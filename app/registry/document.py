@@ -31,10 +31,22 @@ class ModelChoice(DocumentModel):
     """Which model serves the spec: an alias from the models file or a litellm model string."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    fallbacks: list[str] = Field(default_factory=list, max_length=10)
+    fallbacks: list[str] = Field(
+        default_factory=list, max_length=10, description="Used when a model is unavailable."
+    )
+    escalation: list[str] = Field(
+        default_factory=list,
+        max_length=5,
+        description="Stronger models, used only when the output stays invalid after re-asks.",
+    )
     temperature: float | None = Field(default=None, ge=0, le=2)
     max_tokens: int | None = Field(default=None, ge=1, le=200_000)
-    timeout_s: float | None = Field(default=None, gt=0, le=600)
+    timeout_s: float | None = Field(
+        default=None, gt=0, le=600, description="Deadline of a whole call, all attempts included."
+    )
+    # response cache (issue 4): unset caches at temperature 0 only; true/false force it.
+    cache: bool | None = Field(default=None, description="Cache outputs; unset: at temperature 0.")
+    cache_ttl_s: float | None = Field(default=None, gt=0, le=31_536_000)  # at most a year
 
 
 class Example(DocumentModel):

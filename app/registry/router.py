@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from app.compiler import compile_spec
-from app.core.auth import AdminDep, Unauthorized, require_admin
+from app.core.auth import AdminDep, Forbidden, RateLimited, Unauthorized, require_admin
 from app.core.database import SessionDep
 from app.core.errors import InvalidInput, responses
 from app.core.settings import Settings
@@ -30,12 +30,13 @@ from app.registry.schemas import (
     VersionRead,
     VersionSummary,
 )
+from app.security import audit
 
 router = APIRouter(
     prefix="/api/specs",
     tags=["specs"],
     dependencies=[Depends(require_admin)],
-    responses=responses(Unauthorized, InvalidInput),
+    responses=responses(Unauthorized, Forbidden, RateLimited, InvalidInput),
 )
 
 NameParam = Annotated[str, Path(pattern=NAME_PATTERN, description="The spec's name (a slug).")]
@@ -77,8 +78,15 @@ async def create_spec(
 ) -> SpecRead:
     """Create a spec from its document; the document becomes version 1."""
     document = service.validate_document(body.document, bounds)
-    spec, _ = await service.create_spec(
-        session, document=document, message=body.message, author=principal.name
+    spec, version = await service.create_spec(
+        session, document=document, message=body.message, author=principal.label
+    )
+    await audit.record(
+        session,
+        actor=principal.actor,
+        action="spec.created",
+        target=f"spec:{spec.name}",
+        details={"version": 1, "content_hash": version.content_hash},
     )
     response.headers["Location"] = f"/api/specs/{spec.name}"
     return SpecRead.model_validate(spec)
@@ -117,7 +125,14 @@ async def create_version(
         document=document,
         base_version=body.base_version,
         message=body.message,
-        author=principal.name,
+        author=principal.label,
+    )
+    await audit.record(
+        session,
+        actor=principal.actor,
+        action="version.created",
+        target=f"spec:{spec.name}",
+        details={"version": version.version, "base_version": body.base_version},
     )
     response.headers["Location"] = f"/api/specs/{spec.name}/versions/{version.version}"
     return VersionRead.model_validate(version)
@@ -186,9 +201,16 @@ async def publish(
         session,
         name=name,
         version=body.version,
-        actor=principal.name,
+        actor=principal.label,
         reason=body.reason,
         forced=body.force,
+    )
+    await audit.record(
+        session,
+        actor=principal.actor,
+        action="spec.force_published" if body.force else "spec.published",
+        target=f"spec:{name}",
+        details=_release_details(release.from_version, release.to_version, body.reason),
     )
     return ReleaseRead.model_validate(release)
 
@@ -202,7 +224,14 @@ async def rollback(
 ) -> ReleaseRead:
     """Move the live pointer back to a version (default: the previous live one)."""
     release = await service.rollback(
-        session, name=name, version=body.version, actor=principal.name, reason=body.reason
+        session, name=name, version=body.version, actor=principal.label, reason=body.reason
+    )
+    await audit.record(
+        session,
+        actor=principal.actor,
+        action="spec.rolled_back",
+        target=f"spec:{name}",
+        details=_release_details(release.from_version, release.to_version, body.reason),
     )
     return ReleaseRead.model_validate(release)
 
@@ -212,3 +241,9 @@ async def list_releases(spec: SpecDep, session: SessionDep) -> ReleaseList:
     """Every publish and rollback of the spec, oldest first."""
     releases = await service.list_releases(session, spec)
     return ReleaseList(items=[ReleaseRead.model_validate(r) for r in releases])
+
+
+def _release_details(
+    from_version: int | None, to_version: int, reason: str | None
+) -> dict[str, Any]:
+    return {"from_version": from_version, "to_version": to_version, "reason": reason}

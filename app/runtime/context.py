@@ -7,18 +7,19 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.runtime.cache import ResponseCache
 from app.runtime.executions import ExecutionWriter
 from app.runtime.live import LiveAgents
-from app.runtime.models_config import ModelCatalog
-from app.runtime.pipeline import CallOptions
+from app.runtime.pipeline import CallServices
 
 
 @dataclass
 class Runtime:
     live: LiveAgents
     writer: ExecutionWriter
-    catalog: ModelCatalog
-    options: CallOptions
+    services: CallServices
+    cache: ResponseCache  # response cache (issue 4)
+    max_deadline_s: float = 300.0
 
 
 def get_runtime(request: Request) -> Runtime:

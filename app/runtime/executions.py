@@ -11,15 +11,16 @@ import asyncio
 import contextlib
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import structlog
 from sqlalchemy import insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.models import Attempt, Execution
+from app.models import Attempt, Execution, Spend
 
 log = structlog.get_logger(__name__)
 
@@ -59,6 +60,7 @@ class ExecutionRecord:
     offline: bool = False
     latency_ms: float = 0.0
     attempts: list[AttemptRecord] = field(default_factory=list)
+    api_key_id: uuid.UUID | None = None  # the calling key; None for the bootstrap admin key
 
     @property
     def prompt_tokens(self) -> int:
@@ -90,6 +92,7 @@ class ExecutionRecord:
             "completion_tokens": self.completion_tokens,
             "cost_usd": Decimal(str(round(self.cost_usd, 8))),
             "request_id": self.request_id,
+            "api_key_id": self.api_key_id,
             "created_at": self.created_at,
         }
         attempts = []
@@ -182,7 +185,30 @@ class ExecutionWriter:
             execution, rows = record.rows()
             executions.append(execution)
             attempts.extend(rows)
+        spend = _spend_rows(batch)
         async with self._sessionmaker() as session, session.begin():
             await session.execute(insert(Execution), executions)
             if attempts:
                 await session.execute(insert(Attempt), attempts)
+            if spend:
+                # Budgets read these sums; adding in the same transaction keeps them exact.
+                statement = pg_insert(Spend).values(spend)
+                await session.execute(
+                    statement.on_conflict_do_update(
+                        index_elements=[Spend.scope_key, Spend.day],
+                        set_={"spent_usd": Spend.spent_usd + statement.excluded.spent_usd},
+                    )
+                )
+
+
+def _spend_rows(batch: list[ExecutionRecord]) -> list[dict[str, Any]]:
+    """Cost of a batch summed per scope ("global", "agent:<name>") and UTC day."""
+    totals: dict[tuple[str, datetime], Decimal] = {}
+    for record in batch:
+        cost = Decimal(str(round(record.cost_usd, 8)))
+        if not cost:
+            continue
+        day = record.created_at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        for key in ("global", f"agent:{record.agent}"):
+            totals[(key, day)] = totals.get((key, day), Decimal(0)) + cost
+    return [{"scope_key": k, "day": d, "spent_usd": v} for (k, d), v in totals.items()]

@@ -1,20 +1,25 @@
-"""The path of one call: validate input → ask models in order → repair/validate → re-ask.
+"""The path of one call: validate input → route through models → repair/validate → re-ask.
 
 `execute` never raises for model trouble: it returns a `CallResult` holding either the
 schema-valid output or the problem to answer with, plus the execution record of every
 attempt. The caller answers and hands the record to the writer.
+
+Routing has tiers. The first tier is the spec's model and its fallbacks: the next model of
+the tier is tried when one is unavailable (breaker open, at its rate limit, failing after
+retries) or its output stayed invalid after the re-asks. Later tiers are the spec's
+escalation models, entered only when some model of the tier answered but never validly:
+an outage alone never moves a call to a stronger, dearer model. Every model gets the same
+schema and the same validation.
 """
 
 from __future__ import annotations
 
-import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import structlog
-
+from app.core.clock import Clock, SystemClock
 from app.core.errors import (
     DeadlineExceeded,
     InvalidInput,
@@ -23,13 +28,16 @@ from app.core.errors import (
     UpstreamInvalidOutput,
 )
 from app.registry.document import Issue
-from app.runtime.executions import AttemptRecord, ExecutionRecord
+from app.runtime.attempts import DeploymentRun, run_deployment
+from app.runtime.budgets import BudgetExceeded, BudgetGuard
+from app.runtime.executions import ExecutionRecord
 from app.runtime.live import AgentVersion
-from app.runtime.llm import ModelCallFailed, call_model
 from app.runtime.models_config import Deployment, ModelCatalog
-from app.runtime.output import OutputOutcome, parse_output
+from app.runtime.retry import RetryPolicy
 
-log = structlog.get_logger(__name__)
+if TYPE_CHECKING:
+    from app.runtime.breakers import CircuitBreakers
+    from app.runtime.ratelimit import RateLimiter
 
 
 class InputInvalid(InvalidInput):
@@ -51,6 +59,20 @@ class CallOptions:
     max_reasks: int
     attempt_timeout_s: float
     deadline_s: float
+    rate_limit_wait_s: float = 2.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+@dataclass(frozen=True)
+class CallServices:
+    """What a call needs besides the agent and the input."""
+
+    catalog: ModelCatalog
+    options: CallOptions
+    clock: Clock = field(default_factory=SystemClock)
+    breakers: CircuitBreakers | None = None
+    limiter: RateLimiter | None = None
+    budgets: BudgetGuard | None = None
 
 
 @dataclass
@@ -60,6 +82,9 @@ class CallResult:
     record: ExecutionRecord
     output: dict[str, Any] | None
     problem: ProblemError | None
+    # False when the answer is not the spec's usual one (a budget routed it to a cheaper
+    # model), so it must not be served to later identical calls.
+    cacheable: bool = True
 
 
 def new_record(
@@ -76,27 +101,32 @@ def new_record(
     )
 
 
-def model_route(agent: AgentVersion, default_model: str) -> list[str]:
-    """Model names to try in order: the spec's model, then its fallbacks, without repeats."""
+def model_tiers(
+    agent: AgentVersion, default_model: str, override: str | None = None
+) -> list[list[str]]:
+    """Model names by tier: [primary, *fallbacks], then one tier per escalation model."""
     choice = agent.document.model
-    names = [choice.name if choice and choice.name else default_model]
-    names.extend(choice.fallbacks if choice else [])
-    return list(dict.fromkeys(names))
+    primary = override or (choice.name if choice and choice.name else default_model)
+    first = list(dict.fromkeys([primary, *(choice.fallbacks if choice else [])]))
+    escalation = [name for name in (choice.escalation if choice else []) if name not in first]
+    return [first, *([name] for name in dict.fromkeys(escalation))]
 
 
 async def execute(
     agent: AgentVersion,
     payload: Any,
     *,
-    catalog: ModelCatalog,
-    options: CallOptions,
+    services: CallServices,
     request_id: str | None = None,
+    deadline_s: float | None = None,
+    model_override: str | None = None,
 ) -> CallResult:
     """Run one call of `agent` on `payload` through validation, models and repair."""
-    started = time.perf_counter()
+    clock = services.clock
+    started = clock.monotonic()
     record = new_record(agent.name, agent.version, payload, request_id)
-    result = await _run(agent, payload, record, catalog, options, started)
-    record.latency_ms = (time.perf_counter() - started) * 1000
+    result = await _run(agent, payload, record, services, started, deadline_s, model_override)
+    record.latency_ms = (clock.monotonic() - started) * 1000
     if result.problem is not None:
         record.status = "failed"
         record.error = result.problem.problem(request_id)
@@ -110,141 +140,95 @@ async def _run(
     agent: AgentVersion,
     payload: Any,
     record: ExecutionRecord,
-    catalog: ModelCatalog,
-    options: CallOptions,
+    services: CallServices,
     started: float,
+    deadline_s: float | None,
+    model_override: str | None,
 ) -> CallResult:
-    compiled = agent.compiled
     if not isinstance(payload, dict):
         problem = InputInvalid(
             "the request body must be a JSON object",
             issues=[Issue("", f"expected an object, got {type(payload).__name__}")],
         )
         return CallResult(record, None, problem)
-    issues = compiled.validate_input(payload)
+    issues = agent.compiled.validate_input(payload)
     if issues:
-        return CallResult(record, None, InputInvalid(_summary(issues), issues=issues))
+        return CallResult(record, None, InputInvalid(summary(issues), issues=issues))
 
+    downgraded = False
+    if services.budgets is not None:
+        try:
+            downgrade = await services.budgets.check(agent.name)
+        except BudgetExceeded as exceeded:
+            return CallResult(record, None, exceeded)
+        if downgrade is not None:
+            model_override, downgraded = downgrade, True
+    options = services.options
     choice = agent.document.model
-    deadline = started + (choice.timeout_s if choice and choice.timeout_s else options.deadline_s)
-    last_failure: ModelCallFailed | None = None
-    last_invalid: OutputOutcome | None = None
-    deployments = [
-        d for name in model_route(agent, options.default_model) for d in catalog.resolve(name)
-    ]
-    for index, deployment in enumerate(deployments):
-        kind = "ask" if index == 0 else "fallback"
-        messages = compiled.messages(payload)
-        for _ in range(options.max_reasks + 1):
-            remaining = deadline - time.perf_counter()
-            if remaining <= 0:
-                return CallResult(record, None, _deadline_problem(options, record))
-            try:
-                reply = await call_model(
-                    deployment,
-                    messages,
-                    response_format=_format_for(agent, deployment),
-                    timeout_s=min(deployment.timeout_s or options.attempt_timeout_s, remaining),
-                    temperature=choice.temperature if choice else None,
-                    max_tokens=choice.max_tokens if choice else None,
-                    metadata=agent.offline_hints if deployment.offline else None,
-                )
-            except ModelCallFailed as failure:
-                record.attempts.append(_failed_attempt(record, kind, deployment, failure))
-                last_failure = failure
-                break  # this deployment gave no answer: go to the next one
-            decode = compiled.decode_strict if _uses_strict(agent, deployment) else _identity
-            outcome = parse_output(reply.text, compiled.validate_output, decode)
-            record.attempts.append(
-                AttemptRecord(
-                    number=len(record.attempts) + 1,
-                    kind=kind,
-                    model=reply.model,
-                    outcome=outcome.stage,
-                    latency_ms=reply.latency_ms,
-                    raw_text=reply.text,
-                    issues=[{"pointer": i.pointer, "message": i.message} for i in outcome.issues]
-                    or None,
-                    prompt_tokens=reply.prompt_tokens,
-                    completion_tokens=reply.completion_tokens,
-                    cost_usd=reply.cost_usd,
-                )
+    budget_s = deadline_s or (choice.timeout_s if choice and choice.timeout_s else None)
+    deadline = started + (budget_s or options.deadline_s)
+    last: DeploymentRun | None = None
+    for tier in model_tiers(agent, options.default_model, model_override):
+        deployments: list[Deployment] = [d for n in tier for d in services.catalog.resolve(n)]
+        answered = False
+        for index, deployment in enumerate(deployments):
+            run = await run_deployment(
+                agent,
+                payload,
+                deployment,
+                record,
+                services=services,
+                deadline=deadline,
+                first_kind="ask" if not record.attempts else "fallback" if index else "escalation",
             )
-            if outcome.ok:
-                record.model = reply.model
+            last = run
+            if run.output is not None:
+                record.model = run.model
                 record.offline = deployment.offline
-                return CallResult(record, outcome.value, None)
-            last_invalid = outcome
-            messages = compiled.reask_messages(payload, reply.text, list(outcome.issues))
-            kind = "reask"
-
-    if last_invalid is not None:
-        return CallResult(record, None, _invalid_output_problem(last_invalid, record))
-    if last_failure is not None and last_failure.kind == "timeout":
-        return CallResult(record, None, _deadline_problem(options, record))
-    if last_failure is not None and last_failure.kind in ("bad_request", "auth_error"):
-        return CallResult(
-            record,
-            None,
-            ModelRequestRejected(
-                f"the model provider rejected the request: {last_failure.message}"
-            ),
-        )
-    detail = last_failure.message if last_failure else "no model is configured for this agent"
-    return CallResult(
-        record,
-        None,
-        NoModelAvailable(f"no model could answer: {detail}", headers={"Retry-After": "1"}),
-    )
+                return CallResult(record, run.output, None, cacheable=not downgraded)
+            # An invalid answer or an unavailable model: the next model of the tier may do
+            # better; a caller should see a slower answer rather than an error.
+            answered = answered or run.invalid is not None
+            if run.deadline_passed:
+                return CallResult(record, None, _deadline_problem(record))
+        if not answered:
+            break  # escalation is for invalid answers only, not for unavailable models
+    return CallResult(record, None, _final_problem(last, record))
 
 
-def _identity(value: Any) -> Any:
-    return value
-
-
-def _uses_strict(agent: AgentVersion, deployment: Deployment) -> bool:
-    return deployment.supports_response_schema and agent.compiled.strict
-
-
-def _format_for(agent: AgentVersion, deployment: Deployment) -> dict[str, Any]:
-    # The same contract travels to every model, fallbacks included: the schema when the
-    # provider takes one, JSON mode (with the schema in the prompt) when it does not.
-    if deployment.supports_response_schema:
-        return agent.compiled.response_format
-    return agent.compiled.json_object_format
-
-
-def _failed_attempt(
-    record: ExecutionRecord, kind: str, deployment: Deployment, failure: ModelCallFailed
-) -> AttemptRecord:
-    return AttemptRecord(
-        number=len(record.attempts) + 1,
-        kind=kind,
-        model=deployment.model,
-        outcome=failure.kind,
-        latency_ms=failure.latency_ms,
-        error=(f"HTTP {failure.status}: " if failure.status else "") + failure.message[:2000],
-    )
-
-
-def _summary(issues: list[Issue]) -> str:
+def summary(issues: list[Issue]) -> str:
+    """One line naming the first issue (and how many more there are)."""
     first = issues[0]
     more = f" (and {len(issues) - 1} more)" if len(issues) > 1 else ""
     return f"{first.pointer or '/'}: {first.message}{more}"
 
 
-def _invalid_output_problem(outcome: OutputOutcome, record: ExecutionRecord) -> ProblemError:
-    issues = list(outcome.issues)
-    what = "no JSON object" if outcome.stage == "unparseable" else "output that breaks the schema"
-    return UpstreamInvalidOutput(
-        f"after {len(record.attempts)} attempt(s) the models gave {what}: {_summary(issues)}",
-        issues=issues,
-        extra={"execution_id": str(record.id)},
-    )
+def _final_problem(last: DeploymentRun | None, record: ExecutionRecord) -> ProblemError:
+    if last is not None and last.invalid is not None:
+        outcome = last.invalid
+        what = (
+            "no JSON object" if outcome.stage == "unparseable" else "output that breaks the schema"
+        )
+        return UpstreamInvalidOutput(
+            f"after {len(record.attempts)} attempt(s) the models gave {what}: "
+            f"{summary(list(outcome.issues))}",
+            issues=list(outcome.issues),
+        )
+    failure = last.failure if last is not None else None
+    if failure is not None and failure.kind == "timeout":
+        return _deadline_problem(record)
+    if failure is not None and failure.kind in ("bad_request", "auth_error"):
+        return ModelRequestRejected(f"the model provider rejected the request: {failure.message}")
+    if failure is not None:
+        detail = failure.message
+    elif last is not None and last.skipped:
+        detail = "every model is unavailable (" + ", ".join(last.skipped) + ")"
+    else:
+        detail = "no model is configured for this agent"
+    return NoModelAvailable(f"no model could answer: {detail}", headers={"Retry-After": "1"})
 
 
-def _deadline_problem(options: CallOptions, record: ExecutionRecord) -> ProblemError:
+def _deadline_problem(record: ExecutionRecord) -> ProblemError:
     return DeadlineExceeded(
-        f"no valid answer within the deadline after {len(record.attempts)} attempt(s)",
-        extra={"execution_id": str(record.id)},
+        f"no valid answer within the deadline after {len(record.attempts)} attempt(s)"
     )

@@ -5,28 +5,61 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from app.core.auth import AdminDep, Unauthorized, require_admin
+from app.core.auth import (
+    Forbidden,
+    InvokeDep,
+    RateLimited,
+    Unauthorized,
+    check_agent,
+    require_admin,
+)
 from app.core.database import SessionDep
-from app.core.errors import BadRequest, problem_response, responses
+from app.core.errors import BadRequest, InvalidInput, problem_response, responses
+from app.registry.document import Issue
 from app.runtime import queries
+from app.runtime.cache import cache_policy, wants_fresh
+from app.runtime.cached_call import serve_cached
 from app.runtime.context import RuntimeDep
 from app.runtime.live import AgentNotFound, AgentNotLive
 from app.runtime.openapi import standalone_document
 from app.runtime.pipeline import execute
 from app.runtime.schemas import ExecutionPage, ExecutionRead, ExecutionSummary
+from app.security.redaction import redact_record
 
-router = APIRouter(tags=["agents"], responses=responses(Unauthorized))
+router = APIRouter(tags=["agents"], responses=responses(Unauthorized, Forbidden, RateLimited))
 admin_router = APIRouter(
     prefix="/api/executions",
     tags=["executions"],
     dependencies=[Depends(require_admin)],
-    responses=responses(Unauthorized),
+    responses=responses(Unauthorized, Forbidden, RateLimited),
 )
+
+
+DEADLINE_HEADER = "x-specloom-deadline-ms"
+
+
+def requested_deadline(request: Request, max_deadline_s: float) -> float | None:
+    """The caller's deadline from `X-Specloom-Deadline-Ms`, bounded; None when not given."""
+    raw = request.headers.get(DEADLINE_HEADER)
+    if raw is None:
+        return None
+    try:
+        millis = float(raw)
+    except ValueError:
+        millis = -1
+    if not 100 <= millis <= max_deadline_s * 1000:
+        raise InvalidInput(
+            f"X-Specloom-Deadline-Ms must be a number of milliseconds from 100 to "
+            f"{int(max_deadline_s * 1000)}",
+            issues=[Issue(f"header:{DEADLINE_HEADER}", f"got {raw!r}")],
+        )
+    return millis / 1000
 
 
 def _json_body(raw: bytes) -> object:
@@ -41,18 +74,41 @@ async def invoke_agent(
     name: str,
     request: Request,
     runtime: RuntimeDep,
-    principal: AdminDep,
+    principal: InvokeDep,
     version: Annotated[int | None, Query(ge=1)] = None,
 ) -> Response:
     """Call an agent: the body is its input, the answer its typed output."""
+    check_agent(principal, name)
     agent = await runtime.live.get(name, version)
     payload = _json_body(await request.body())
     request_id: str | None = request.scope.get("state", {}).get("request_id")
-    result = await execute(
-        agent, payload, catalog=runtime.catalog, options=runtime.options, request_id=request_id
+    run = partial(
+        execute,
+        agent,
+        payload,
+        services=runtime.services,
+        request_id=request_id,
+        deadline_s=requested_deadline(request, runtime.max_deadline_s),
     )
-    runtime.writer.submit(result.record)
+    # --- response cache (issue 4): a hit, or one model call shared by identical requests ---
+    policy = cache_policy(
+        agent,
+        default_model=runtime.services.options.default_model,
+        default_ttl_s=runtime.cache.default_ttl_s,
+        offline=runtime.services.catalog.offline,
+    )
+    if policy is None:
+        result = await run()
+    else:
+        fresh = wants_fresh(request.headers.get("cache-control"))
+        result = await serve_cached(
+            runtime.cache, agent, payload, policy, run, fresh=fresh, request_id=request_id
+        )
+    # --- end response cache ---
     record = result.record
+    record.api_key_id = principal.key_id  # so an invoke key can read back its own calls
+    redact_record(record, agent.compiled.input_schema, agent.compiled.output_schema)
+    runtime.writer.submit(record)
     headers = {
         "X-Specloom-Execution-Id": str(record.id),
         "X-Specloom-Version": str(agent.version),
@@ -75,9 +131,11 @@ async def agent_openapi(
     name: str,
     request: Request,
     runtime: RuntimeDep,
+    principal: InvokeDep,
     version: Annotated[int | None, Query(ge=1)] = None,
 ) -> JSONResponse:
     """A standalone OpenAPI document for one agent, to generate a typed client from."""
+    check_agent(principal, name)
     agent = await runtime.live.get(name, version)
     server = str(request.base_url).rstrip("/")
     return JSONResponse(
@@ -89,14 +147,16 @@ async def agent_openapi(
 @router.get(
     "/v1/executions/{execution_id}",
     responses=responses(queries.ExecutionNotFound),
-    dependencies=[Depends(require_admin)],
 )
 async def read_execution(
-    execution_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep
+    execution_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, principal: InvokeDep
 ) -> ExecutionRead:
     """One execution with every model attempt, its tokens, cost and latency."""
     await runtime.writer.wait_written(execution_id)
     execution = await queries.get_execution(session, execution_id)
+    if not principal.is_admin and execution.api_key_id != principal.key_id:
+        # 404, not 403: another key's execution ids must not be confirmed to exist.
+        raise queries.ExecutionNotFound(f"no execution {execution_id}")
     return ExecutionRead.model_validate(execution)
 
 

@@ -26,7 +26,7 @@ async def test_publish_moves_the_pointer_and_records_a_release(client: httpx.Asy
     assert release["action"] == "publish"
     assert release["from_version"] is None
     assert release["to_version"] == 2
-    assert release["actor"] == "admin"
+    assert release["actor"] == "bootstrap-admin"
     assert "at" in release
     assert await live(client) == 2
     second = await client.post(

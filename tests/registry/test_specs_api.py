@@ -27,7 +27,7 @@ async def test_create_spec_makes_version_one(client: httpx.AsyncClient) -> None:
     version = (await client.get("/api/specs/ticket-triage/versions/1")).json()
     assert version["version"] == 1
     assert version["parent_version"] is None
-    assert version["author"] == "admin"
+    assert version["author"] == "bootstrap-admin"
     assert version["document"]["rules"] == make_document()["rules"]
     assert len(version["content_hash"]) == 64
 

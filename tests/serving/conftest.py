@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,8 @@ def serving_settings(
             "attempt_timeout_s": 0.5,
             "call_deadline_s": 5.0,
             "max_reasks": 1,
+            # Retries get their own tests; here one scripted behaviour is one attempt.
+            "max_retries": 0,
         }
     )
 
@@ -101,3 +104,25 @@ async def execution(api: httpx.AsyncClient, response: httpx.Response) -> dict[st
     assert found.status_code == 200, found.text
     body: dict[str, Any] = found.json()
     return body
+
+
+ApiFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture
+def make_api(serving_settings: Settings) -> ApiFactory:
+    """Open an admin client of an app built with settings overrides: `async with make_api(x=1)`."""
+
+    @asynccontextmanager
+    async def factory(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+        application = create_app(serving_settings.model_copy(update=overrides))
+        async with application.router.lifespan_context(application):
+            transport = httpx.ASGITransport(app=application)
+            async with httpx.AsyncClient(
+                transport=transport,
+                base_url="http://test",
+                headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+            ) as http:
+                yield http
+
+    return factory

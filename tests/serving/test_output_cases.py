@@ -83,7 +83,7 @@ async def test_model_behaviour(api: httpx.AsyncClient, upstream: FakeUpstream, c
     if case.output is not None:
         assert response.json() == case.output
         assert response.headers["content-type"] == "application/json"
-        assert response.headers["x-specloom-model"] == "fake-fast"
+        assert response.headers["x-specloom-model"] == "openai/fake-fast"
     else:
         assert response.headers["content-type"] == "application/problem+json"
         problem = response.json()
@@ -96,7 +96,7 @@ async def test_model_behaviour(api: httpx.AsyncClient, upstream: FakeUpstream, c
     assert record["output"] == case.output
     assert [a["outcome"] for a in record["attempts"]] == list(case.outcomes)
     assert upstream.calls("fake-fast") == len(case.outcomes)
-    assert all(a["model"].endswith("fake-fast") for a in record["attempts"])
+    assert all(a["model"] == "openai/fake-fast" for a in record["attempts"])
     assert all(a["latency_ms"] > 0 for a in record["attempts"])
 
 
@@ -154,7 +154,7 @@ async def test_fallback_serves_with_the_same_schema(
     upstream.script(Valid(GOOD), model="fake-smart")
     response = await api.post("/v1/agents/ticket-triage", json=INPUT)
     assert response.status_code == 200
-    assert response.headers["x-specloom-model"] == "fake-smart"
+    assert response.headers["x-specloom-model"] == "openai/fake-smart"
     record = await execution(api, response)
     assert [(a["kind"], a["outcome"]) for a in record["attempts"]] == [
         ("ask", "server_error"),

@@ -1,0 +1,171 @@
+"""Input hardening before any route runs: body size, media type, and well-behaved JSON.
+
+A pure ASGI middleware, so it sees the body as it streams in: a `Content-Length` above the
+limit is refused before anything is read, and a chunked body is refused as soon as the
+bytes received pass the limit. The body is then handed on to the app unchanged.
+
+For the JSON APIs (`/api/…`, `/v1/…`) a non-empty body must also be declared as JSON (415
+otherwise) and be JSON that every later stage can handle: not malformed (400), no NaN or
+Infinity (400: they are not JSON), nested at most `max_depth` deep and no number literal
+longer than 64 characters (422). Python's parser would otherwise accept NaN, turn 1e999
+into infinity, and recurse until a RecursionError on deep nesting.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.core.errors import PROBLEM_JSON, TYPE_BASE
+
+JSON_PREFIXES = ("/api/", "/v1/")
+MAX_NUMBER_CHARS = 64
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail = status, title, detail
+
+
+class BodyLimitMiddleware:
+    """Refuse oversized, mislabelled or unruly request bodies with problem+json."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, max_depth: int = 64) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.max_depth = max_depth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            body, ended = await self._read(scope, receive)
+            if body and scope["path"].startswith(JSON_PREFIXES):
+                _check_json(scope, body, self.max_depth)
+        except _Reject as reject:
+            await _send_problem(scope, send, reject)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            if ended is not None:  # the disconnect read while buffering, handed on once asked
+                return ended
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _read(self, scope: Scope, receive: Receive) -> tuple[bytes, Message | None]:
+        """The whole body, and the disconnect message if the client left while sending."""
+        too_large = _Reject(
+            413, "Payload too large", f"the request body is larger than {self.max_bytes} bytes"
+        )
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    raise _Reject(400, "Bad request", "Content-Length is not a number") from None
+                if declared > self.max_bytes:
+                    raise too_large
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away: let the app see it
+                return b"".join(chunks), message
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise too_large
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks), None
+
+
+def _check_json(scope: Scope, body: bytes, max_depth: int) -> None:
+    content_type = ""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            content_type = value.decode("latin-1").split(";", 1)[0].strip().lower()
+    if not (content_type == "application/json" or content_type.endswith("+json")):
+        raise _Reject(
+            415,
+            "Unsupported media type",
+            f"send the body as application/json (got {content_type or 'no Content-Type'})",
+        )
+    try:
+        value = json.loads(
+            body,
+            parse_constant=_no_constant,
+            parse_float=_bounded_float,
+            parse_int=_bounded_int,
+        )
+    except _Reject:
+        raise
+    except RecursionError:
+        raise _Reject(422, "Invalid input", f"the JSON is nested deeper than {max_depth}") from None
+    except ValueError:
+        raise _Reject(400, "Bad request", "the request body is not valid JSON") from None
+    if _depth(value) > max_depth:
+        raise _Reject(422, "Invalid input", f"the JSON is nested deeper than {max_depth}")
+
+
+def _no_constant(name: str) -> Any:
+    raise _Reject(400, "Bad request", f"{name} is not valid JSON")
+
+
+def _bounded_float(literal: str) -> float:
+    value = float(literal)
+    if len(literal) > MAX_NUMBER_CHARS or value in (float("inf"), float("-inf")):
+        raise _Reject(422, "Invalid input", f"the number {literal[:20]}… is too large")
+    return value
+
+
+def _bounded_int(literal: str) -> int:
+    if len(literal) > MAX_NUMBER_CHARS:
+        raise _Reject(422, "Invalid input", f"the number {literal[:20]}… is too large")
+    return int(literal)
+
+
+def _depth(value: Any) -> int:
+    """Nesting depth of containers, without recursion (a deep value must not blow the stack)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
+
+
+async def _send_problem(scope: Scope, send: Send, reject: _Reject) -> None:
+    request_id = scope.get("state", {}).get("request_id")
+    problem: dict[str, Any] = {
+        "type": TYPE_BASE + reject.title.lower().replace(" ", "-"),
+        "title": reject.title,
+        "status": reject.status,
+        "detail": reject.detail,
+        "retryable": False,
+    }
+    if isinstance(request_id, str):
+        problem["request_id"] = request_id
+    payload = json.dumps(problem).encode()
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(payload)).encode()),
+    ]
+    # The unread rest of an oversized body is not drained: closing is the server's job.
+    await send({"type": "http.response.start", "status": reject.status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})

@@ -1,0 +1,298 @@
+"""The exact-match response cache: the same compiled version, input and model parameters give
+the stored answer instead of a new model call.
+
+Two levels: an in-process LRU (microseconds) in front of the `response_cache` table, which
+every process shares. A put lands in the LRU at once and reaches Postgres in a batch written
+in the background, so storing never delays a response. Identical concurrent calls share one
+model call (single flight). Only successful outputs are stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+from typing import Any, TypeVar, cast
+
+import structlog
+from sqlalchemy import CursorResult, delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.clock import Clock
+from app.models.resilience import ResponseCacheEntry as Entry
+from app.registry.document import ModelChoice, canonical_json
+from app.runtime.live import AgentVersion
+
+log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
+
+_insert = insert(Entry)
+# One statement for any batch (executemany), so SQLAlchemy compiles it once per process.
+_UPSERT = _insert.on_conflict_do_update(
+    index_elements=[Entry.key],
+    set_={
+        **{c: _insert.excluded[c] for c in ("agent", "version", "output", "model", "expires_at")},
+        "created_at": func.clock_timestamp(),
+    },
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CacheHit:
+    """A stored output and the agent version and model that produced it."""
+
+    agent: str
+    version: int
+    output: dict[str, Any]
+    model: str | None
+
+
+@dataclass(frozen=True)
+class CachePolicy:
+    """How one agent version is cached: the parameters in its key and the entries' lifetime."""
+
+    params: dict[str, Any]
+    ttl_s: float
+    offline: bool = False
+
+
+def cache_policy(
+    agent: AgentVersion,
+    *,
+    default_model: str,
+    default_ttl_s: float,
+    offline: bool = False,
+    model_override: str | None = None,
+) -> CachePolicy | None:
+    """The cache policy of `agent`, or None when its outputs must not be cached.
+
+    `model.cache` in the spec decides when set. Unset, outputs are cached only at temperature
+    0, where a model is (close to) deterministic; an unset temperature means the provider's
+    default (usually 1), so it is not taken as 0.
+    """
+    choice = agent.document.model or ModelChoice()
+    enabled = choice.cache if choice.cache is not None else choice.temperature == 0
+    if not enabled:
+        return None
+    # The document (every model field included) is already in the version's hash; these are
+    # what the hash cannot see: the default model from settings, an override, offline serving.
+    names = [model_override or choice.name or default_model, *choice.fallbacks]
+    params = {
+        "models": list(dict.fromkeys(names)),
+        "temperature": choice.temperature,
+        "max_tokens": choice.max_tokens,
+        "offline": offline,
+    }
+    ttl_s = choice.cache_ttl_s or default_ttl_s
+    return CachePolicy(params=params, ttl_s=ttl_s, offline=offline)
+
+
+def cache_key(content_hash: str, payload: Any, params: dict[str, Any]) -> str:
+    """SHA-256 (hex) of the canonical JSON of the version hash, the input and the parameters."""
+    text = canonical_json({"hash": content_hash, "input": payload, "params": params})
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def wants_fresh(cache_control: str | None) -> bool:
+    """Whether a `Cache-Control` request header carries the `no-cache` directive."""
+    if not cache_control:
+        return False
+    return any(d.split("=", 1)[0].strip().lower() == "no-cache" for d in cache_control.split(","))
+
+
+class ResponseCache:
+    """An LRU in front of the shared `response_cache` table, with single flight."""
+
+    batch_size = 500  # rows per upsert
+    purge_batch = 5000  # expired rows deleted per purge
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        clock: Clock,
+        max_entries: int = 10_000,
+        default_ttl_s: float = 3600.0,
+        flush_interval_s: float = 0.05,
+        purge_interval_s: float = 60.0,
+    ) -> None:
+        self.clock = clock
+        self.default_ttl_s = default_ttl_s
+        self._sessionmaker = sessionmaker
+        self._max_entries = max_entries
+        self._flush_interval_s = flush_interval_s
+        self._purge_interval_s = purge_interval_s
+        # key → (hit, expiry on the monotonic clock); most recently used last
+        self._lru: OrderedDict[str, tuple[CacheHit, float]] = OrderedDict()
+        self._pending: dict[str, dict[str, Any]] = {}  # key → row not yet in Postgres
+        self._flights: dict[str, asyncio.Task[Any]] = {}
+        self._write_lock = asyncio.Lock()
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._next_purge = clock.monotonic()
+
+    def peek(self, key: str) -> CacheHit | None:
+        """The LRU's entry for `key` if it has a live one (no I/O)."""
+        entry = self._lru.get(key)
+        if entry is None:
+            return None
+        if entry[1] <= self.clock.monotonic():
+            del self._lru[key]
+            return None
+        self._lru.move_to_end(key)
+        return entry[0]
+
+    async def get(self, key: str) -> CacheHit | None:
+        """The live entry for `key`: from the LRU, else from Postgres (refilling the LRU)."""
+        hit = self.peek(key)
+        if hit is not None:
+            return hit
+        # Identical requests arriving together make one Postgres round trip, not one each.
+        found, _ = await self.single_flight("load:" + key, partial(self._load, key))
+        return found
+
+    async def put(
+        self,
+        key: str,
+        *,
+        agent: str,
+        version: int,
+        output: dict[str, Any],
+        model: str | None,
+        ttl_s: float | None = None,
+    ) -> None:
+        """Store an output: in the LRU now, in Postgres with the next background flush."""
+        ttl = ttl_s or self.default_ttl_s
+        self._remember(key, CacheHit(agent, version, output, model), ttl)
+        self._pending[key] = {
+            "key": key,
+            "agent": agent,
+            "version": version,
+            "output": output,
+            "model": model,
+            "expires_at": self.clock.now() + timedelta(seconds=ttl),
+        }
+        if len(self._pending) >= self.batch_size:
+            self._wakeup.set()
+
+    async def single_flight(
+        self, key: str, fn: Callable[[], Coroutine[Any, Any, T]]
+    ) -> tuple[T, bool]:
+        """Run `fn` once for every concurrent caller with `key`.
+
+        Returns its result (or raises its exception) for all of them, with True for the caller
+        that started it. The entry goes when the call ends, however it ends.
+        """
+        task = self._flights.get(key)
+        started_here = task is None
+        if task is None:
+            task = asyncio.create_task(fn(), name=f"single-flight {key[:16]}")
+            self._flights[key] = task
+            task.add_done_callback(partial(self._landed, key))
+        # Shielded: one caller going away (a client disconnect) must not cancel the call
+        # that the others are waiting for.
+        result: T = await asyncio.shield(task)
+        return result, started_here
+
+    def start(self) -> None:
+        """Start the background writer (flushes puts, purges expired rows)."""
+        self._task = asyncio.create_task(self._run(), name="response-cache-writer")
+
+    async def stop(self) -> None:
+        """Write what is still pending, then stop the background writer."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def flush(self) -> None:
+        """Upsert every pending entry into Postgres now."""
+        async with self._write_lock:
+            while self._pending:
+                # Sorted keys: two processes upserting overlapping batches lock rows in the
+                # same order, so they cannot deadlock.
+                keys = sorted(self._pending)[: self.batch_size]
+                rows = [self._pending[k] for k in keys]
+                async with self._sessionmaker() as session, session.begin():
+                    await session.execute(_UPSERT, rows)
+                for key, row in zip(keys, rows, strict=True):
+                    if self._pending.get(key) is row:  # a newer put waits for the next round
+                        del self._pending[key]
+
+    async def purge(self) -> int:
+        """Delete up to one batch of expired rows; returns how many went."""
+        doomed = (
+            select(Entry.key)
+            .where(Entry.expires_at < self.clock.now())
+            .limit(self.purge_batch)
+            # Processes purging at the same moment split the rows instead of queueing.
+            .with_for_update(skip_locked=True)
+        )
+        async with self._sessionmaker() as session, session.begin():
+            result = await session.execute(delete(Entry).where(Entry.key.in_(doomed)))
+        return cast(CursorResult[Any], result).rowcount
+
+    def _remember(self, key: str, hit: CacheHit, ttl_s: float) -> None:
+        self._lru[key] = (hit, self.clock.monotonic() + ttl_s)
+        self._lru.move_to_end(key)
+        while len(self._lru) > self._max_entries:
+            self._lru.popitem(last=False)
+
+    async def _load(self, key: str) -> CacheHit | None:
+        now = self.clock.now()
+        query = select(Entry.agent, Entry.version, Entry.output, Entry.model, Entry.expires_at)
+        query = query.where(Entry.key == key, Entry.expires_at > now)
+        try:
+            async with self._sessionmaker() as session:
+                row = (await session.execute(query)).one_or_none()
+        except SQLAlchemyError as exc:
+            # The cache only saves work: with Postgres unwell the call goes to the models.
+            log.warning("response cache lookup failed", error=str(exc))
+            return None
+        if row is None:
+            return None
+        hit = CacheHit(row.agent, row.version, row.output, row.model)
+        self._remember(key, hit, (row.expires_at - now).total_seconds())
+        return hit
+
+    def _landed(self, key: str, task: asyncio.Task[Any]) -> None:
+        if self._flights.get(key) is task:
+            del self._flights[key]
+        if not task.cancelled():
+            task.exception()  # mark it retrieved: every waiter may have gone away
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            # Real-time pacing on purpose: a manual clock's sleep returns at once and would
+            # spin this loop. What is due (the purge) is still decided by the injected clock.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._flush_interval_s)
+            self._wakeup.clear()
+            try:
+                await self.flush()
+                if self.clock.monotonic() >= self._next_purge:
+                    self._next_purge = self.clock.monotonic() + self._purge_interval_s
+                    await self.purge()
+                failures = 0
+            except Exception as exc:  # the loop must outlive a database hiccup
+                failures += 1
+                log.warning("response cache write failed", error=str(exc), failures=failures)
+                if self._stopping and failures >= 3:
+                    # Entries only save work; they are not worth holding up a shutdown.
+                    log.warning("response cache entries dropped", dropped=len(self._pending))
+                    return
+                await self.clock.sleep(min(0.05 * 2**failures, 5.0))
+                continue
+            if self._stopping:
+                return

@@ -1,0 +1,198 @@
+"""Operating the model layer (admin scope): models and breakers, usage, budgets."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Literal, Self
+
+from fastapi import APIRouter, Depends, Response, status
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.core.auth import AdminDep, Forbidden, RateLimited, Unauthorized, require_admin
+from app.core.database import SessionDep
+from app.core.errors import responses
+from app.registry.document import NAME_PATTERN
+from app.runtime import budgets
+from app.runtime.attempts import deployment_key
+from app.runtime.context import RuntimeDep
+from app.runtime.usage import UsageReport, usage_report
+from app.security import audit
+
+router = APIRouter(
+    prefix="/api",
+    dependencies=[Depends(require_admin)],
+    responses=responses(Unauthorized, Forbidden, RateLimited),
+)
+
+
+class DeploymentRead(BaseModel):
+    alias: str
+    model: str
+    api_base: str | None
+    offline: bool
+    rpm: int | None
+    tpm: int | None
+    supports_response_schema: bool
+    state: Literal["closed", "open", "half_open"]
+    consecutive_failures: int
+    recent_error_rate: float | None
+    latency_p50_ms: float | None
+
+
+class ModelList(BaseModel):
+    offline: bool
+    items: list[DeploymentRead]
+
+
+@router.get("/models", tags=["models"])
+async def list_models(runtime: RuntimeDep) -> ModelList:
+    """Configured aliases, their provider models and each one's circuit-breaker state."""
+    services = runtime.services
+    views = {}
+    if services.breakers is not None:
+        views = {view.deployment: view for view in services.breakers.snapshot()}
+    catalog = services.catalog
+    aliases = catalog.aliases() or [services.options.default_model]
+    items = []
+    for alias in aliases:
+        for deployment in catalog.resolve(alias):
+            view = views.get(deployment_key(deployment))
+            items.append(
+                DeploymentRead(
+                    alias=alias,
+                    model=deployment.model,
+                    api_base=deployment.api_base,
+                    offline=deployment.offline,
+                    rpm=deployment.rpm,
+                    tpm=deployment.tpm,
+                    supports_response_schema=deployment.supports_response_schema,
+                    state=view.state if view else "closed",
+                    consecutive_failures=view.failures if view else 0,
+                    recent_error_rate=view.recent_error_rate if view else None,
+                    latency_p50_ms=view.p50_latency_ms if view else None,
+                )
+            )
+    return ModelList(offline=catalog.offline, items=items)
+
+
+@router.get("/usage", tags=["usage"])
+async def get_usage(
+    session: SessionDep,
+    agent: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> UsageReport:
+    """Tokens and cost per UTC day, agent, version and model, with totals."""
+    return await usage_report(session, agent=agent, since=since, until=until)
+
+
+class BudgetCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scope: Literal["global", "agent"]
+    agent: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
+    period: Literal["day", "month"]
+    limit_usd: Decimal = Field(gt=0, max_digits=14, decimal_places=6)
+    on_exceed: Literal["reject", "downgrade"] = "reject"
+    downgrade_model: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.scope == "agent" and self.agent is None:
+            raise ValueError("an agent budget names its agent")
+        if self.scope == "global" and self.agent is not None:
+            raise ValueError("a global budget names no agent")
+        if self.on_exceed == "downgrade" and self.downgrade_model is None:
+            raise ValueError("on_exceed 'downgrade' needs downgrade_model")
+        return self
+
+
+class BudgetRead(BaseModel):
+    id: uuid.UUID
+    scope: str
+    agent: str | None
+    period: str
+    limit_usd: float
+    on_exceed: str
+    downgrade_model: str | None
+    spent_usd: float
+    resets_at: datetime
+
+
+class BudgetList(BaseModel):
+    items: list[BudgetRead]
+
+
+def _read(item: budgets.BudgetStatus) -> BudgetRead:
+    budget = item.budget
+    return BudgetRead(
+        id=budget.id,
+        scope=budget.scope,
+        agent=budget.agent,
+        period=budget.period,
+        limit_usd=float(budget.limit_usd),
+        on_exceed=budget.on_exceed,
+        downgrade_model=budget.downgrade_model,
+        spent_usd=float(item.spent_usd),
+        resets_at=item.resets_at,
+    )
+
+
+@router.get("/budgets", tags=["budgets"])
+async def list_budgets(session: SessionDep, runtime: RuntimeDep) -> BudgetList:
+    """Every budget with what was spent in its current period and when that period ends."""
+    statuses = await budgets.list_budgets(session, runtime.services.clock.now())
+    return BudgetList(items=[_read(s) for s in statuses])
+
+
+@router.post(
+    "/budgets",
+    tags=["budgets"],
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(budgets.BudgetExists),
+)
+async def create_budget(
+    body: BudgetCreate, session: SessionDep, runtime: RuntimeDep, principal: AdminDep
+) -> BudgetRead:
+    """Add a daily or monthly USD budget, global or for one agent."""
+    budget = await budgets.create_budget(
+        session,
+        scope=body.scope,
+        agent=body.agent,
+        period=body.period,
+        limit_usd=body.limit_usd,
+        on_exceed=body.on_exceed,
+        downgrade_model=body.downgrade_model,
+    )
+    await audit.record(
+        session,
+        actor=principal.actor,
+        action="budget.created",
+        target=f"budget:{budget.id}",
+        details=body.model_dump(mode="json"),
+    )
+    if runtime.services.budgets is not None:
+        runtime.services.budgets.invalidate()
+    statuses = await budgets.list_budgets(session, runtime.services.clock.now())
+    return _read(next(s for s in statuses if s.budget.id == budget.id))
+
+
+@router.delete(
+    "/budgets/{budget_id}",
+    tags=["budgets"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(budgets.BudgetNotFound),
+)
+async def delete_budget(
+    budget_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, principal: AdminDep
+) -> Response:
+    """Remove a budget."""
+    await budgets.delete_budget(session, budget_id)
+    await audit.record(
+        session, actor=principal.actor, action="budget.deleted", target=f"budget:{budget_id}"
+    )
+    if runtime.services.budgets is not None:
+        runtime.services.budgets.invalidate()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

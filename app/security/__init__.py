@@ -1,0 +1,1 @@
+"""API keys, their scopes and limits, and the audit trail of management actions."""

@@ -1,0 +1,139 @@
+"""Managing API keys and reading the audit trail (admin scope)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.core.auth import AdminDep, Forbidden, RateLimited, Unauthorized, require_admin
+from app.core.database import SessionDep
+from app.core.errors import BadRequest, responses
+from app.registry.document import NAME_PATTERN
+from app.security import audit, keys
+from app.security.store import KeyStore
+
+router = APIRouter(
+    prefix="/api",
+    dependencies=[Depends(require_admin)],
+    responses=responses(Unauthorized, Forbidden, RateLimited),
+)
+
+AgentName = Annotated[str, Field(pattern=NAME_PATTERN)]
+
+
+class KeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    scopes: list[keys.Scope] = Field(min_length=1, max_length=2)
+    agents: list[AgentName] | None = Field(
+        default=None, max_length=1000, description="Agents an invoke key may call; null: all."
+    )
+    rpm: int | None = Field(default=None, ge=1, le=1_000_000, description="Requests per minute.")
+
+
+class KeyRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    prefix: str = Field(description="The first characters after `sk-sl-`; never the secret.")
+    scopes: list[str]
+    agents: list[str] | None
+    rpm: int | None
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class KeyCreated(KeyRead):
+    secret: str = Field(description="The key itself: shown this once, never again.")
+
+
+class KeyList(BaseModel):
+    items: list[KeyRead]
+
+
+class AuditEventRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    details: dict[str, Any]
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEventRead]
+    next_cursor: str | None
+
+
+@router.post("/keys", tags=["keys"], status_code=status.HTTP_201_CREATED)
+async def create_key(body: KeyCreate, session: SessionDep, principal: AdminDep) -> KeyCreated:
+    """Create an API key; the response holds its secret, shown this once."""
+    created = await keys.create_key(
+        session, name=body.name, scopes=body.scopes, agents=body.agents, rpm=body.rpm
+    )
+    key = created.key
+    await audit.record(
+        session,
+        actor=principal.actor,
+        action="key.created",
+        target=f"key:{key.id}",
+        details={"name": key.name, "scopes": key.scopes, "agents": key.agents, "rpm": key.rpm},
+    )
+    return KeyCreated.model_validate(
+        {**KeyRead.model_validate(key).model_dump(), "secret": created.secret}
+    )
+
+
+@router.get("/keys", tags=["keys"])
+async def list_keys(session: SessionDep) -> KeyList:
+    """Every API key (prefix only, never the secret), newest first."""
+    return KeyList(items=[KeyRead.model_validate(k) for k in await keys.list_keys(session)])
+
+
+@router.delete(
+    "/keys/{key_id}",
+    tags=["keys"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(keys.KeyNotFound),
+)
+async def revoke_key(
+    key_id: uuid.UUID, session: SessionDep, principal: AdminDep, request: Request
+) -> Response:
+    """Revoke a key: it stops working here at once, in other processes within seconds."""
+    key = await keys.revoke_key(session, key_id)
+    await audit.record(
+        session,
+        actor=principal.actor,
+        action="key.revoked",
+        target=f"key:{key.id}",
+        details={"name": key.name},
+    )
+    store: KeyStore = request.app.state.keys
+    store.forget(key_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/audit", tags=["audit"], responses=responses(BadRequest))
+async def list_audit(
+    session: SessionDep,
+    action: str | None = None,
+    target: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+) -> AuditPage:
+    """The audit trail of management actions, newest first."""
+    rows, next_cursor = await audit.list_events(
+        session, action=action, target=target, limit=limit, cursor=cursor
+    )
+    return AuditPage(
+        items=[AuditEventRead.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
