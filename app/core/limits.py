@@ -6,9 +6,11 @@ bytes received pass the limit. The body is then handed on to the app unchanged.
 
 For the JSON APIs (`/api/…`, `/v1/…`) a non-empty body must also be declared as JSON (415
 otherwise) and be JSON that every later stage can handle: not malformed (400), no NaN or
-Infinity (400: they are not JSON), nested at most `max_depth` deep and no number literal
-longer than 64 characters (422). Python's parser would otherwise accept NaN, turn 1e999
-into infinity, and recurse until a RecursionError on deep nesting.
+Infinity (400: they are not JSON), nested at most `max_depth` deep, no number literal
+longer than 64 characters and no NUL character (Postgres cannot store one) (422). Python's
+parser would otherwise accept NaN, turn 1e999 into infinity, and recurse until a
+RecursionError on deep nesting. A NUL (`%00`) in the query string is a 400 for the same
+reason.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         try:
+            if scope["path"].startswith(JSON_PREFIXES) and b"%00" in scope["query_string"]:
+                raise _Reject(400, "Bad request", "query parameters may not contain NUL (%00)")
             body, ended = await self._read(scope, receive)
             if body and scope["path"].startswith(JSON_PREFIXES):
                 _check_json(scope, body, self.max_depth)
@@ -114,8 +118,7 @@ def _check_json(scope: Scope, body: bytes, max_depth: int) -> None:
         raise _Reject(422, "Invalid input", f"the JSON is nested deeper than {max_depth}") from None
     except ValueError:
         raise _Reject(400, "Bad request", "the request body is not valid JSON") from None
-    if _depth(value) > max_depth:
-        raise _Reject(422, "Invalid input", f"the JSON is nested deeper than {max_depth}")
+    _inspect(value, max_depth)
 
 
 def _no_constant(name: str) -> Any:
@@ -135,19 +138,23 @@ def _bounded_int(literal: str) -> int:
     return int(literal)
 
 
-def _depth(value: Any) -> int:
-    """Nesting depth of containers, without recursion (a deep value must not blow the stack)."""
-    deepest = 0
+def _inspect(value: Any, max_depth: int) -> None:
+    """Reject nesting deeper than `max_depth` and NUL characters, without recursion.
+
+    Postgres text and jsonb cannot hold U+0000: such a string would fail when stored (a
+    500, or an execution record the writer can never insert), so it is refused up front.
+    """
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, dict):
-            deepest = max(deepest, depth)
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            deepest = max(deepest, depth)
-            stack.extend((child, depth + 1) for child in item)
-    return deepest
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise _Reject(422, "Invalid input", "strings may not contain NUL (\\u0000)")
+        elif isinstance(item, dict | list):
+            if depth > max_depth:
+                raise _Reject(422, "Invalid input", f"the JSON is nested deeper than {max_depth}")
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
 
 
 async def _send_problem(scope: Scope, send: Send, reject: _Reject) -> None:

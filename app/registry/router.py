@@ -16,6 +16,7 @@ from app.registry import service
 from app.registry.diff import diff_documents
 from app.registry.document import NAME_PATTERN, Limits, SpecDocument
 from app.registry.schemas import (
+    VERSION_MAX,
     DiffChange,
     DiffRead,
     PublishRequest,
@@ -40,6 +41,7 @@ router = APIRouter(
 )
 
 NameParam = Annotated[str, Path(pattern=NAME_PATTERN, description="The spec's name (a slug).")]
+NumberParam = Annotated[int, Path(ge=1, le=VERSION_MAX, description="A version number.")]
 
 
 async def spec_by_name(session: SessionDep, name: NameParam) -> Spec:
@@ -156,7 +158,7 @@ async def list_versions(spec: SpecDep, session: SessionDep) -> VersionList:
     "/{name}/versions/{number}",
     responses=responses(service.SpecNotFound, service.VersionNotFound),
 )
-async def get_version(spec: SpecDep, number: int, session: SessionDep) -> VersionRead:
+async def get_version(spec: SpecDep, number: NumberParam, session: SessionDep) -> VersionRead:
     """One version with its full document."""
     return VersionRead.model_validate(await service.get_version(session, spec, number))
 
@@ -165,7 +167,7 @@ async def get_version(spec: SpecDep, number: int, session: SessionDep) -> Versio
     "/{name}/versions/{number}/compiled",
     responses=responses(service.SpecNotFound, service.VersionNotFound),
 )
-async def get_compiled(spec: SpecDep, number: int, session: SessionDep) -> dict[str, Any]:
+async def get_compiled(spec: SpecDep, number: NumberParam, session: SessionDep) -> dict[str, Any]:
     """What the compiler makes of a version: prompt messages, provider schema, strictness."""
     version = await service.get_version(session, spec, number)
     document = SpecDocument.model_validate(version.document)
@@ -176,8 +178,8 @@ async def get_compiled(spec: SpecDep, number: int, session: SessionDep) -> dict[
 async def diff_versions(
     spec: SpecDep,
     session: SessionDep,
-    from_version: Annotated[int, Query(alias="from", ge=1)],
-    to_version: Annotated[int, Query(alias="to", ge=1)],
+    from_version: Annotated[int, Query(alias="from", ge=1, le=VERSION_MAX)],
+    to_version: Annotated[int, Query(alias="to", ge=1, le=VERSION_MAX)],
 ) -> DiffRead:
     """Structural diff between two versions' documents (JSON Pointer paths)."""
     before = await service.get_version(session, spec, from_version)

@@ -7,6 +7,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# Version numbers are Postgres integers: a larger one in a request is a 422, not a 500.
+VERSION_MAX = 2**31 - 1
+
 
 class Schema(BaseModel):
     """Shared base: read from ORM objects, no unknown fields accepted."""
@@ -25,18 +28,22 @@ class VersionCreate(Schema):
     """`POST /api/specs/{name}/versions`: a new version on top of `base_version`."""
 
     document: dict[str, Any]
-    base_version: int = Field(ge=1, description="The latest version the author started from.")
+    base_version: int = Field(
+        ge=1, le=VERSION_MAX, description="The latest version the author started from."
+    )
     message: str = Field(default="", max_length=2000)
 
 
 class PublishRequest(Schema):
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=VERSION_MAX)
     force: bool = False
     reason: str | None = Field(default=None, max_length=2000)
 
 
 class RollbackRequest(Schema):
-    version: int | None = Field(default=None, ge=1, description="Default: the previous live one.")
+    version: int | None = Field(
+        default=None, ge=1, le=VERSION_MAX, description="Default: the previous live one."
+    )
     reason: str | None = Field(default=None, max_length=2000)
 
 

@@ -74,10 +74,14 @@ def cache_policy(
 ) -> CachePolicy | None:
     """The cache policy of `agent`, or None when its outputs must not be cached.
 
+    Outputs with a field marked `x-sensitive` are never cached.
+
     `model.cache` in the spec decides when set. Unset, outputs are cached only at temperature
     0, where a model is (close to) deterministic; an unset temperature means the provider's
     default (usually 1), so it is not taken as 0.
     """
+    if agent.sensitive_output:
+        return None  # the cache must hand back whole outputs, so it would keep them in clear
     choice = agent.document.model or ModelChoice()
     enabled = choice.cache if choice.cache is not None else choice.temperature == 0
     if not enabled:

@@ -23,6 +23,7 @@ from app.core.errors import NotFound
 from app.models import Spec, SpecVersion
 from app.registry.document import SpecDocument
 from app.registry.service import LIVE_CHANNEL
+from app.security.redaction import has_sensitive
 
 log = structlog.get_logger(__name__)
 
@@ -51,6 +52,7 @@ class AgentVersion:
     document: SpecDocument
     compiled: CompiledSpec
     offline_hints: dict[str, Any]
+    sensitive_output: bool = False
 
 
 def agent_version(name: str, version: int, document: dict[str, Any], digest: str) -> AgentVersion:
@@ -62,6 +64,7 @@ def agent_version(name: str, version: int, document: dict[str, Any], digest: str
         document=parsed,
         compiled=compile_spec(parsed, digest),
         offline_hints=offline_hints(parsed),
+        sensitive_output=has_sensitive(parsed.output_schema),
     )
 
 

@@ -24,8 +24,14 @@ router = APIRouter(include_in_schema=False)
 
 STATIC = Path(__file__).resolve().parents[1] / "web" / "static"
 
+PUBLIC_PATHS = ("/healthz", "/readyz")
+
 _ERRORS = {
+    "400": "The body is not valid JSON",
     "401": "Missing or invalid API key",
+    "403": "The key may not call this agent",
+    "413": "The body is too large",
+    "415": "The body is not application/json",
     "404": "Unknown agent, or no live version",
     "422": "The input does not match the agent's input schema",
     "429": "Rate limited or over budget",
@@ -94,8 +100,29 @@ def _base(app: FastAPI) -> dict[str, Any]:
                         },
                     }
         _add_security(document)
+        _add_body_errors(document)
         cache.base = document
     return cache.base
+
+
+# What the body-limit middleware (app/core/limits.py) answers before any route runs.
+_BODY_ERRORS = {
+    "400": "The body is not valid JSON",
+    "413": "The body is too large",
+    "415": "The body is not application/json",
+    "422": "Invalid input",
+}
+
+
+def _add_body_errors(document: dict[str, Any]) -> None:
+    problem = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            errors = dict(_BODY_ERRORS) if "requestBody" in operation else {}
+            if any(p.get("in") == "query" for p in operation.get("parameters", ())):
+                errors["400"] = "A query parameter is malformed (a bad cursor, a NUL byte)"
+            for code, text in errors.items():
+                operation["responses"].setdefault(code, {"description": text, "content": problem})
 
 
 def problem_components() -> dict[str, Any]:
@@ -110,6 +137,9 @@ def _add_security(document: dict[str, Any]) -> None:
         "bearer": {"type": "http", "scheme": "bearer", "description": "A Specloom API key"}
     }
     document["security"] = [{"bearer": []}]
+    for path in PUBLIC_PATHS:  # these answer without a key: say so, per operation
+        for operation in document.get("paths", {}).get(path, {}).values():
+            operation["security"] = []
 
 
 def agent_components(agent: AgentVersion) -> dict[str, Any]:
@@ -184,7 +214,7 @@ def agent_operation(agent: AgentVersion) -> dict[str, Any]:
                 "in": "query",
                 "required": False,
                 "description": "Pin a spec version (default: the live one)",
-                "schema": {"type": "integer", "minimum": 1},
+                "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
             }
         ],
         "requestBody": {"required": True, "content": {"application/json": media}},

@@ -75,7 +75,7 @@ async def invoke_agent(
     request: Request,
     runtime: RuntimeDep,
     principal: InvokeDep,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> Response:
     """Call an agent: the body is its input, the answer its typed output."""
     check_agent(principal, name)
@@ -132,7 +132,7 @@ async def agent_openapi(
     request: Request,
     runtime: RuntimeDep,
     principal: InvokeDep,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> JSONResponse:
     """A standalone OpenAPI document for one agent, to generate a typed client from."""
     check_agent(principal, name)
@@ -164,7 +164,7 @@ async def read_execution(
 async def list_executions(
     session: SessionDep,
     agent: str | None = None,
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     status: Literal["succeeded", "failed"] | None = None,
     since: datetime | None = None,
     until: datetime | None = None,

@@ -63,7 +63,7 @@ async def list_events(
         query = query.where(AuditEvent.action == action)
     if target is not None:
         query = query.where(AuditEvent.target == target)
-    if cursor is not None:
+    if cursor:  # an empty cursor is the first page
         at, last_id = _decode_cursor(cursor)
         query = query.where(tuple_(AuditEvent.at, AuditEvent.id) < (at, last_id))
     rows = (await session.scalars(query.limit(limit + 1))).all()

@@ -170,3 +170,24 @@ async def test_processes_share_entries_through_postgres(
         answer = await other.post(URL, json=INPUT)
     assert (answer.headers["x-specloom-cache"], answer.json()) == ("hit", ANSWER)
     assert upstream.calls() == 1
+
+
+async def test_outputs_with_sensitive_fields_are_never_cached(
+    api: httpx.AsyncClient, upstream: FakeUpstream
+) -> None:
+    output_schema = {
+        "type": "object",
+        "properties": {
+            "team": {"enum": ["billing", "technical", "sales", "security"]},
+            "priority": {"enum": ["low", "normal", "high", "urgent"]},
+            "summary": {"type": "string", "x-sensitive": True},
+        },
+        "required": ["team", "priority", "summary"],
+        "additionalProperties": False,
+    }
+    await live_agent(
+        api, model={"name": "fast", "temperature": 0, "cache": True}, output_schema=output_schema
+    )
+    answers = [await api.post(URL, json=INPUT) for _ in range(2)]
+    assert [a.headers["x-specloom-cache"] for a in answers] == ["miss", "miss"]
+    assert upstream.calls() == 2

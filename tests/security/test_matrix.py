@@ -1,0 +1,163 @@
+"""The authorization matrix: every route of the app, for every kind of caller.
+
+Routes are enumerated from the app itself, so a new route without a row in SAMPLES fails
+here until someone decides who may call it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.core.settings import Settings
+from app.main import create_app
+from tests.conftest import ADMIN_KEY
+from tests.factories import make_document
+from tests.security.helpers import app_routes, live_spec, make_key
+
+AGENT = "alpha"
+INPUT = {"subject": "Refund", "body": "I was charged twice"}
+
+
+@dataclass(frozen=True)
+class Sample:
+    """How to call one route, and the status each kind of caller gets."""
+
+    url: str
+    admin: int
+    body: Any = None
+    invoke: int = 403  # an invoke key (any agent)
+    limited: int = 403  # an invoke key limited to another agent
+    public: bool = False
+
+
+SAMPLES: dict[tuple[str, str], Sample] = {
+    ("GET", "/healthz"): Sample("/healthz", 200, public=True),
+    ("GET", "/readyz"): Sample("/readyz", 200, public=True),
+    ("GET", "/openapi.json"): Sample("/openapi.json", 200, public=True),
+    ("GET", "/docs"): Sample("/docs", 200, public=True),
+    ("POST", "/api/specs"): Sample("/api/specs", 201, {"document": make_document("beta")}),
+    ("GET", "/api/specs"): Sample("/api/specs", 200),
+    ("GET", "/api/specs/{name}"): Sample(f"/api/specs/{AGENT}", 200),
+    ("POST", "/api/specs/{name}/versions"): Sample(
+        f"/api/specs/{AGENT}/versions",
+        201,
+        {"document": make_document(AGENT, title="Two"), "base_version": 1, "message": "m"},
+    ),
+    ("GET", "/api/specs/{name}/versions"): Sample(f"/api/specs/{AGENT}/versions", 200),
+    ("GET", "/api/specs/{name}/versions/{number}"): Sample(f"/api/specs/{AGENT}/versions/1", 200),
+    ("GET", "/api/specs/{name}/versions/{number}/compiled"): Sample(
+        f"/api/specs/{AGENT}/versions/1/compiled", 200
+    ),
+    ("GET", "/api/specs/{name}/diff"): Sample(f"/api/specs/{AGENT}/diff?from=1&to=1", 200),
+    ("POST", "/api/specs/{name}/publish"): Sample(
+        f"/api/specs/{AGENT}/publish", 200, {"version": 1}
+    ),
+    # Published once: nothing to roll back to, which is past authorization (409, not 401/403).
+    ("POST", "/api/specs/{name}/rollback"): Sample(f"/api/specs/{AGENT}/rollback", 409, {}),
+    ("GET", "/api/specs/{name}/releases"): Sample(f"/api/specs/{AGENT}/releases", 200),
+    ("POST", "/v1/agents/{name}"): Sample(f"/v1/agents/{AGENT}", 200, INPUT, invoke=200),
+    ("GET", "/v1/agents/{name}/openapi.json"): Sample(
+        f"/v1/agents/{AGENT}/openapi.json", 200, invoke=200
+    ),
+    # The invoke key made this execution; a key limited elsewhere must not learn it exists.
+    ("GET", "/v1/executions/{execution_id}"): Sample(
+        "/v1/executions/{execution_id}", 200, invoke=200, limited=404
+    ),
+    ("GET", "/api/executions"): Sample("/api/executions", 200),
+    ("GET", "/api/models"): Sample("/api/models", 200),
+    ("GET", "/api/usage"): Sample("/api/usage", 200),
+    ("GET", "/api/budgets"): Sample("/api/budgets", 200),
+    ("POST", "/api/budgets"): Sample(
+        "/api/budgets", 201, {"scope": "agent", "agent": AGENT, "period": "month", "limit_usd": 5}
+    ),
+    ("DELETE", "/api/budgets/{budget_id}"): Sample("/api/budgets/{budget_id}", 204),
+    ("POST", "/api/keys"): Sample("/api/keys", 201, {"name": "new", "scopes": ["invoke"]}),
+    ("GET", "/api/keys"): Sample("/api/keys", 200),
+    ("DELETE", "/api/keys/{key_id}"): Sample("/api/keys/{key_id}", 204),
+    ("GET", "/api/audit"): Sample("/api/audit", 200),
+}
+
+ROUTES = sorted(
+    set(app_routes(create_app(Settings(database_url="postgresql://unused/x", admin_key="x"))))
+)
+
+
+def test_every_route_has_a_sample() -> None:
+    missing = [route for route in ROUTES if route not in SAMPLES]
+    assert not missing, f"add these routes to SAMPLES (and decide who may call them): {missing}"
+    assert len(ROUTES) >= 28
+
+
+async def _setup(client: httpx.AsyncClient) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """Callers (as headers) and the ids the sample URLs refer to."""
+    await live_spec(client, AGENT)
+    invoke = await make_key(client, "invoke", name="invoker")
+    limited = await make_key(client, "invoke", name="limited", agents=["other-agent"])
+    revoked = await make_key(client, "admin", name="revoked")
+    assert (await client.delete(f"/api/keys/{revoked.id}")).status_code == 204
+    spare = await make_key(client, "invoke", name="spare")
+    budget = await client.post(
+        "/api/budgets", json={"scope": "global", "period": "day", "limit_usd": 100}
+    )
+    assert budget.status_code == 201, budget.text
+    call = await client.post(f"/v1/agents/{AGENT}", json=INPUT, headers=invoke.headers)
+    assert call.status_code == 200, call.text
+    callers = {
+        "no key": {"Authorization": ""},
+        "bad key": {"Authorization": "Bearer sk-sl-not-a-key"},
+        "revoked key": revoked.headers,
+        "invoke key": invoke.headers,
+        "invoke key for another agent": limited.headers,
+        "admin key": {"Authorization": f"Bearer {ADMIN_KEY}"},  # last: it may change state
+    }
+    ids = {
+        "execution_id": call.headers["x-specloom-execution-id"],
+        "budget_id": budget.json()["id"],
+        "key_id": spare.id,
+    }
+    return callers, ids
+
+
+def _expected(sample: Sample, caller: str) -> int:
+    if sample.public:
+        return sample.admin
+    return {
+        "no key": 401,
+        "bad key": 401,
+        "revoked key": 401,
+        "invoke key": sample.invoke,
+        "invoke key for another agent": sample.limited,
+        "admin key": sample.admin,
+    }[caller]
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
+async def test_authorization_matrix(client: httpx.AsyncClient, method: str, path: str) -> None:
+    sample = SAMPLES[(method, path)]
+    callers, ids = await _setup(client)
+    url = sample.url.format(**ids)
+    wrong: list[str] = []
+    for caller, headers in callers.items():
+        response = await client.request(method, url, json=sample.body, headers=headers)
+        expected = _expected(sample, caller)
+        if response.status_code != expected:
+            wrong.append(f"{caller}: {response.status_code} (expected {expected}) {response.text}")
+            continue
+        if expected in (401, 403):
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.json()["status"] == expected
+        if expected == 401:
+            assert response.headers["www-authenticate"] == "Bearer"
+    assert not wrong, f"{method} {path}:\n" + "\n".join(wrong)
+
+
+async def test_static_files_need_no_key(app: FastAPI) -> None:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as anonymous:
+        response = await anonymous.get("/static/swagger-ui/swagger-ui.css")
+    assert response.status_code == 200
