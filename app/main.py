@@ -126,7 +126,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.add_middleware(  # inside the request id, so its problems carry one (issue 7)
-        BodyLimitMiddleware, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        max_depth=settings.max_json_depth,
+        max_string_chars=settings.max_string_chars,
     )
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)

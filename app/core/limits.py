@@ -35,10 +35,13 @@ class _Reject(Exception):
 class BodyLimitMiddleware:
     """Refuse oversized, mislabelled or unruly request bodies with problem+json."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, max_depth: int = 64) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, max_depth: int = 64, max_string_chars: int = 262_144
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_depth = max_depth
+        self.max_string_chars = max_string_chars
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -49,7 +52,7 @@ class BodyLimitMiddleware:
                 raise _Reject(400, "Bad request", "query parameters may not contain NUL (%00)")
             body, ended = await self._read(scope, receive)
             if body and scope["path"].startswith(JSON_PREFIXES):
-                _check_json(scope, body, self.max_depth)
+                _check_json(scope, body, self.max_depth, self.max_string_chars)
         except _Reject as reject:
             await _send_problem(scope, send, reject)
             return
@@ -94,7 +97,7 @@ class BodyLimitMiddleware:
                 return b"".join(chunks), None
 
 
-def _check_json(scope: Scope, body: bytes, max_depth: int) -> None:
+def _check_json(scope: Scope, body: bytes, max_depth: int, max_string_chars: int) -> None:
     content_type = ""
     for name, value in scope.get("headers", ()):
         if name == b"content-type":
@@ -118,7 +121,7 @@ def _check_json(scope: Scope, body: bytes, max_depth: int) -> None:
         raise _Reject(422, "Invalid input", f"the JSON is nested deeper than {max_depth}") from None
     except ValueError:
         raise _Reject(400, "Bad request", "the request body is not valid JSON") from None
-    _inspect(value, max_depth)
+    _inspect(value, max_depth, max_string_chars)
 
 
 def _no_constant(name: str) -> Any:
@@ -138,8 +141,9 @@ def _bounded_int(literal: str) -> int:
     return int(literal)
 
 
-def _inspect(value: Any, max_depth: int) -> None:
-    """Reject nesting deeper than `max_depth` and NUL characters, without recursion.
+def _inspect(value: Any, max_depth: int, max_string_chars: int) -> None:
+    """Reject nesting deeper than `max_depth`, strings (keys included) longer than
+    `max_string_chars` and NUL characters, without recursion.
 
     Postgres text and jsonb cannot hold U+0000: such a string would fail when stored (a
     500, or an execution record the writer can never insert), so it is refused up front.
@@ -150,6 +154,10 @@ def _inspect(value: Any, max_depth: int) -> None:
         if isinstance(item, str):
             if "\x00" in item:
                 raise _Reject(422, "Invalid input", "strings may not contain NUL (\\u0000)")
+            if len(item) > max_string_chars:
+                raise _Reject(
+                    422, "Invalid input", f"a string is longer than {max_string_chars} characters"
+                )
         elif isinstance(item, dict | list):
             if depth > max_depth:
                 raise _Reject(422, "Invalid input", f"the JSON is nested deeper than {max_depth}")

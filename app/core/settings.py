@@ -65,6 +65,9 @@ class Settings(BaseSettings):
         default=1024 * 1024, ge=1024, description="Largest request body (413 beyond)."
     )
     max_json_depth: int = Field(default=64, ge=4, le=500, description="Deepest JSON nesting.")
+    max_string_chars: int = Field(
+        default=262_144, ge=1000, description="Longest string in a JSON request body."
+    )
     key_cache_ttl_s: float = Field(
         default=5.0, ge=0, description="How long a process trusts a key lookup (revocation lag)."
     )

@@ -34,6 +34,8 @@ CASES = [
     Case("text", b'{"subject": "a", "body": "b"}', 415, {"content-type": "text/plain"}),
     Case("no type", b'{"subject": "a", "body": "b"}', 415, {}),
     Case("too large", b'{"subject": "' + b"x" * (1024 * 1024) + b'", "body": "b"}', 413, JSON),
+    Case("long string", b'{"subject": "s", "body": "' + b"x" * 262_145 + b'"}', 422, JSON),
+    Case("long key", b'{"' + b"k" * 262_145 + b'": 1}', 422, JSON),
 ]
 
 
