@@ -39,8 +39,11 @@ pytest: dev
 ## Lint, types and the whole suite.
 test: lint types pytest
 
+## Benchmarks (on demand, not part of `make test`).
 bench: dev
-	$(BIN)/python -m tests.bench.run
+	$(BIN)/python -m tests.bench.overhead --calls 300
+	$(BIN)/python -m tests.bench.litellm_cost
+	$(BIN)/python -m tests.bench.soak --calls 2000
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
