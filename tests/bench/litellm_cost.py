@@ -7,13 +7,15 @@ same process, interleaved.
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import time
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before litellm is imported
 
 import httpx
 import litellm
 
-import app  # noqa: F401 - sets LITELLM_LOCAL_MODEL_COST_MAP before litellm is used
 from tests.fakes.upstream import running_upstream
 
 
