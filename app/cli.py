@@ -7,8 +7,13 @@ import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.core.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from app.registry.files import SuiteCheck
+    from app.registry.pull import Pulled
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,6 +35,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     push = spec_commands.add_parser("push", help="load spec files into the registry")
     push.add_argument("files", nargs="+", type=Path)
     push.add_argument("--publish", action="store_true", help="make the pushed versions live")
+    pull = spec_commands.add_parser("pull", help="write every spec's live version to files")
+    pull.add_argument("--dir", type=Path, default=None, help="default: SPECLOOM_SPECS_DIR")
+    pull.add_argument("--latest", action="store_true", help="the latest versions, not the live")
+    diff = spec_commands.add_parser("diff", help="show what push would change")
+    diff.add_argument("files", nargs="+", type=Path)
 
     keys = commands.add_parser("keys", help="API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -47,6 +57,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(settings, args.host, args.port, load_specs=args.load_specs)
     if args.command == "db":
         return _db_upgrade(settings)
+    if args.command == "specs" and args.specs_command == "pull":
+        return _pull(settings, args.dir or settings.specs_dir, latest=args.latest)
+    if args.command == "specs" and args.specs_command == "diff":
+        return asyncio.run(_diff(settings, args.files))
     if args.command == "specs":
         return asyncio.run(_push(settings, args.files, publish=args.publish))
     if args.command == "keys":
@@ -74,12 +88,84 @@ async def _push(settings: Settings, files: Sequence[Path], *, publish: bool) -> 
     url = database_url(settings)
     upgrade_to_head(url)
     engine = make_engine(url)
+    check = _suite_check(settings) if publish else None  # test gate (issue 5)
+    refused = False
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
             for document in documents:
-                result = await push_document(session, document, author="cli", publish=publish)
+                result = await push_document(
+                    session, document, author="cli", publish=publish, check=check
+                )
                 live = ", published" if result.published else ""
                 print(f"{result.name}: {result.action} (version {result.version}{live})")
+                if result.failing:
+                    refused = True
+                    failing = ", ".join(result.failing)
+                    print(
+                        f"{result.name}: not published, failing cases: {failing}", file=sys.stderr
+                    )
+    finally:
+        await engine.dispose()
+    return 1 if refused else 0
+
+
+def _suite_check(settings: Settings) -> SuiteCheck:
+    """Run a version's test cases in-process before publishing it (issue 5)."""
+    from app.evaluation.inline import suite_check
+    from app.main import call_options
+    from app.runtime.models_config import load_catalog
+    from app.runtime.pipeline import CallServices
+
+    services = CallServices(
+        catalog=load_catalog(settings.models_file), options=call_options(settings)
+    )
+    return suite_check(
+        services, concurrency=settings.test_concurrency, judge_model=settings.judge_model
+    )
+
+
+def _pull(settings: Settings, directory: Path, *, latest: bool) -> int:
+    from app.registry.pull import write_pulled
+
+    for item, path in write_pulled(asyncio.run(_read_specs(settings, latest=latest)), directory):
+        if path is None:
+            print(f"{item.name}: no live version, skipped (--latest pulls it)")
+        else:
+            print(f"{item.name}: version {item.version} -> {path}")
+    return 0
+
+
+async def _read_specs(settings: Settings, *, latest: bool) -> list[Pulled]:
+    from app.core.database import database_url, make_engine, make_sessionmaker, upgrade_to_head
+    from app.registry.pull import pull_specs
+
+    url = database_url(settings)
+    upgrade_to_head(url)
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            return await pull_specs(session, latest=latest)
+    finally:
+        await engine.dispose()
+
+
+async def _diff(settings: Settings, files: Sequence[Path]) -> int:
+    from app.core.database import database_url, make_engine, make_sessionmaker, upgrade_to_head
+    from app.registry.files import SpecFileError, load_spec_file
+    from app.registry.pull import describe, pending_push
+
+    try:
+        documents = [load_spec_file(path) for path in files]
+    except SpecFileError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    url = database_url(settings)
+    upgrade_to_head(url)
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            for document in documents:
+                print("\n".join(describe(await pending_push(session, document))))
     finally:
         await engine.dispose()
     return 0

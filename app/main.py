@@ -16,6 +16,11 @@ from app.core.errors import install_error_handlers
 from app.core.limits import BodyLimitMiddleware
 from app.core.logging import RequestIdMiddleware, configure_logging
 from app.core.settings import Settings, get_settings
+from app.evaluation.router import router as evaluation_router
+from app.evaluation.runner import Evaluator
+from app.mcp_server import server as mcp_server
+from app.observability.router import router as metrics_router
+from app.observability.tracing import configure_tracing
 from app.registry.router import router as registry_router
 from app.registry.service import LIVE_CHANGED
 from app.runtime import openapi
@@ -99,6 +104,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             cache=cache,  # response cache (issue 4)
             max_deadline_s=settings.max_call_deadline_s,
         )
+        app.state.evaluator = Evaluator(  # test runs (issue 5)
+            sessionmaker,
+            live=live,
+            services=app.state.runtime.services,
+            writer=writer,
+            concurrency=settings.test_concurrency,
+            judge_model=settings.judge_model,
+        )
         openapi.install(app, live)
         if not catalog.offline:
             await warm_up()
@@ -106,14 +119,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         cache.start()  # response cache (issue 4)
         live.start(sync_conninfo(url))
         try:
-            yield
+            async with mcp_server.running(app):  # MCP tools (issue 9)
+                yield
         finally:
+            await app.state.evaluator.stop()  # test runs (issue 5)
             await live.stop()
             await writer.stop()
             await cache.stop()  # response cache (issue 4)
             await engine.dispose()
 
     configure_logging(settings.log_level, settings.log_json)
+    configure_tracing()  # OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (issue 9)
     app = FastAPI(
         title="Specloom",
         version="0.1.0",
@@ -133,12 +149,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)
+    app.include_router(metrics_router)  # GET /metrics (issue 9)
     app.include_router(registry_router)
+    app.include_router(evaluation_router)  # test cases and runs (issue 5)
     app.include_router(runtime_router)
     app.include_router(executions_router)
     app.include_router(ops_router)
     app.include_router(security_router)
     app.include_router(openapi.router)
+    mcp_server.install(app)  # /mcp (issue 9)
     return app
 
 

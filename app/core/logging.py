@@ -23,7 +23,10 @@ def configure_logging(level: str = "INFO", json_logs: bool = False) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        cache_logger_on_first_use=True,
+        # Not cached: a cached logger keeps the processors it first saw, so a second app in
+        # the same process (or structlog's capture_logs in tests) would not reach it. The
+        # cost is a few microseconds per line.
+        cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=level.upper(), format="%(message)s")
     # litellm is chatty at INFO; its warnings still come through. At DEBUG, litellm and the

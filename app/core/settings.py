@@ -52,6 +52,12 @@ class Settings(BaseSettings):
 
     # Response cache (issue 4)
     cache_ttl_s: float = Field(default=3600, gt=0, description="Lifetime of a cached output.")
+    test_concurrency: int = Field(
+        default=4, ge=1, le=64, description="Attempts of one test run in flight at once."
+    )
+    judge_model: str | None = Field(
+        default=None, description="Grades `judge` rubrics; unset: they are not evaluated."
+    )
     cache_max_entries: int = Field(default=10_000, ge=1, description="In-process LRU size.")
 
     # Bounds on spec documents

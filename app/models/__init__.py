@@ -3,6 +3,7 @@
 from app.models.api_key import ApiKey
 from app.models.audit_event import AuditEvent
 from app.models.base import Base
+from app.models.evaluation import TestCase, TestResult, TestRun
 from app.models.execution import Attempt, Execution
 from app.models.release import Release
 from app.models.resilience import BreakerState, Budget, RateWindow, ResponseCacheEntry, Spend
@@ -23,4 +24,7 @@ __all__ = [
     "Spec",
     "SpecVersion",
     "Spend",
+    "TestCase",
+    "TestResult",
+    "TestRun",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -10,6 +11,7 @@ from typing import Literal
 import yaml
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.models import Spec, SpecVersion
 from app.registry import service
 from app.registry.document import (
     InvalidDocument,
@@ -52,14 +54,25 @@ class PushResult:
     action: PushAction
     version: int
     published: bool
+    failing: tuple[str, ...] = ()  # cases that kept the version from going live
+
+
+# Runs the version's suite before a publish: the names of the failing cases (issue 5).
+SuiteCheck = Callable[[AsyncSession, Spec, SpecVersion], Awaitable[list[str]]]
 
 
 async def push_document(
-    session: AsyncSession, document: SpecDocument, *, author: str, publish: bool
+    session: AsyncSession,
+    document: SpecDocument,
+    *,
+    author: str,
+    publish: bool,
+    check: SuiteCheck | None = None,
 ) -> PushResult:
     """Create the spec or a new version when the content changed; unchanged content is a no-op.
 
-    With `publish`, the resulting version is made live unless it already is.
+    With `publish`, the resulting version is made live unless it already is, and, given a
+    `check`, only when the version passes its test cases.
     """
     try:
         spec = await service.get_spec(session, document.name)
@@ -85,6 +98,11 @@ async def push_document(
             action, number = "versioned", created.version
     published = False
     if publish and spec.live_version != number:
+        if check is not None:
+            version_row = await service.get_version(session, spec, number)
+            failing = await check(session, spec, version_row)
+            if failing:
+                return PushResult(document.name, action, number, False, tuple(failing))
         await service.publish(
             session, name=document.name, version=number, actor=author, reason="Pushed from file"
         )

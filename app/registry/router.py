@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request, Response, status
 
 from app.compiler import compile_spec
 from app.core.auth import AdminDep, Forbidden, RateLimited, Unauthorized, require_admin
 from app.core.database import SessionDep
 from app.core.errors import InvalidInput, responses
 from app.core.settings import Settings
+from app.evaluation import service as evaluation
+from app.evaluation.runner import EvaluatorDep, start_suite
 from app.models import Spec
 from app.registry import service
 from app.registry.diff import diff_documents
@@ -77,6 +79,8 @@ async def create_spec(
     principal: AdminDep,
     bounds: LimitsDep,
     response: Response,
+    evaluator: EvaluatorDep,
+    background: BackgroundTasks,
 ) -> SpecRead:
     """Create a spec from its document; the document becomes version 1."""
     document = service.validate_document(body.document, bounds)
@@ -90,6 +94,7 @@ async def create_spec(
         target=f"spec:{spec.name}",
         details={"version": 1, "content_hash": version.content_hash},
     )
+    await _start_tests(session, spec, 1, evaluator, background, response)
     response.headers["Location"] = f"/api/specs/{spec.name}"
     return SpecRead.model_validate(spec)
 
@@ -118,6 +123,8 @@ async def create_version(
     principal: AdminDep,
     bounds: LimitsDep,
     response: Response,
+    evaluator: EvaluatorDep,
+    background: BackgroundTasks,
 ) -> VersionRead:
     """Save a new version on top of `base_version`; 409 if someone saved in between."""
     document = service.validate_document(body.document, bounds)
@@ -136,6 +143,7 @@ async def create_version(
         target=f"spec:{spec.name}",
         details={"version": version.version, "base_version": body.base_version},
     )
+    await _start_tests(session, spec, version.version, evaluator, background, response)
     response.headers["Location"] = f"/api/specs/{spec.name}/versions/{version.version}"
     return VersionRead.model_validate(version)
 
@@ -193,12 +201,22 @@ async def diff_versions(
 
 @router.post(
     "/{name}/publish",
-    responses=responses(service.SpecNotFound, service.VersionNotFound),
+    responses=responses(
+        service.SpecNotFound,
+        service.VersionNotFound,
+        evaluation.TestsNotPassed,
+        evaluation.ForceWithoutReason,
+    ),
 )
 async def publish(
     name: NameParam, body: PublishRequest, session: SessionDep, principal: AdminDep
 ) -> ReleaseRead:
-    """Make a version live: one atomic move of the live pointer, recorded as a release."""
+    """Make a version live if its latest test run passed (or with `force` and a reason)."""
+    spec = await service.get_spec(session, name)
+    await service.get_version(session, spec, body.version)
+    gate = await evaluation.check_publish(
+        session, spec=spec, version=body.version, force=body.force, reason=body.reason
+    )
     release = await service.publish(
         session,
         name=name,
@@ -212,7 +230,8 @@ async def publish(
         actor=principal.actor,
         action="spec.force_published" if body.force else "spec.published",
         target=f"spec:{name}",
-        details=_release_details(release.from_version, release.to_version, body.reason),
+        details=_release_details(release.from_version, release.to_version, body.reason)
+        | {"test_gate": gate or ("forced" if body.force else "passed")},
     )
     return ReleaseRead.model_validate(release)
 
@@ -249,3 +268,19 @@ def _release_details(
     from_version: int | None, to_version: int, reason: str | None
 ) -> dict[str, Any]:
     return {"from_version": from_version, "to_version": to_version, "reason": reason}
+
+
+async def _start_tests(
+    session: SessionDep,
+    spec: Spec,
+    version: int,
+    evaluator: EvaluatorDep,
+    background: BackgroundTasks,
+    response: Response,
+) -> None:
+    """A new version runs its suite by itself (when the spec has cases)."""
+    run = await start_suite(
+        session, spec=spec, version=version, evaluator=evaluator, background=background
+    )
+    if run is not None:
+        response.headers["X-Specloom-Test-Run"] = str(run.id)

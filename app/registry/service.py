@@ -12,6 +12,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict, InvalidInput, NotFound
+from app.evaluation.cases import sync_file_cases
 from app.models import Release, Spec, SpecVersion
 from app.registry.document import (
     InvalidDocument,
@@ -81,6 +82,7 @@ async def create_spec(
     version = _new_version(spec, document, 1, None, message, author)
     session.add(version)
     await session.flush()
+    await sync_file_cases(session, spec, document.tests)
     return spec, version
 
 
@@ -135,6 +137,7 @@ async def create_version(
     version = _new_version(spec, document, new_number, base_version, message, author)
     session.add(version)
     await session.flush()
+    await sync_file_cases(session, spec, document.tests)
     await session.refresh(spec)
     return version
 

@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import structlog
+
+from app.observability.tracing import span
 from app.runtime.executions import AttemptRecord, ExecutionRecord
 from app.runtime.live import AgentVersion
 from app.runtime.llm import ModelCallFailed, ModelReply, call_model
@@ -14,6 +17,8 @@ from app.runtime.output import OutputOutcome, parse_output
 
 if TYPE_CHECKING:
     from app.runtime.pipeline import CallServices
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -70,9 +75,21 @@ async def run_deployment(
                 run.skipped.append(f"{deployment.alias}: at its rate limit")
                 return run
         try:
-            reply = await _call(agent, deployment, messages, services, deadline)
+            with span(f"chat {deployment.model}", {"gen_ai.request.model": deployment.model}) as s:
+                s.set_attribute("specloom.attempt", kind)
+                reply = await _call(agent, deployment, messages, services, deadline)
+                s.set_attribute("gen_ai.usage.input_tokens", reply.prompt_tokens)
+                s.set_attribute("gen_ai.usage.output_tokens", reply.completion_tokens)
         except ModelCallFailed as failure:
             record.attempts.append(_failed(record, kind, deployment, failure))
+            # Not the message: a provider may echo parts of the request in it.
+            log.warning(
+                "model attempt failed",
+                model=deployment.model,
+                failure=failure.kind,
+                http_status=failure.status,
+                latency_ms=round(failure.latency_ms, 2),
+            )
             run.failure = failure
             if services.breakers is not None and failure.transient:
                 await services.breakers.record_failure(key, failure.latency_ms)

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.models import Attempt, Execution, Spend
+from app.observability.tracing import span
 
 log = structlog.get_logger(__name__)
 
@@ -131,6 +132,11 @@ class ExecutionWriter:
         if len(self._pending) >= self._batch_size:
             self._wakeup.set()
 
+    @property
+    def pending(self) -> int:
+        """How many records wait to be written (a gauge of /metrics)."""
+        return len(self._pending)
+
     async def wait_written(self, execution_id: uuid.UUID) -> None:
         """Return once `execution_id` is in the database (at once if it is not pending)."""
         event = self._pending_ids.get(execution_id)
@@ -186,6 +192,15 @@ class ExecutionWriter:
             executions.append(execution)
             attempts.extend(rows)
         spend = _spend_rows(batch)
+        with span("write executions", {"specloom.batch_size": len(batch)}):
+            await self._insert(executions, attempts, spend)
+
+    async def _insert(
+        self,
+        executions: list[dict[str, Any]],
+        attempts: list[dict[str, Any]],
+        spend: list[dict[str, Any]],
+    ) -> None:
         async with self._sessionmaker() as session, session.begin():
             await session.execute(insert(Execution), executions)
             if attempts:

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import structlog
+
 from app.core.clock import Clock, SystemClock
 from app.core.errors import (
     DeadlineExceeded,
@@ -125,7 +127,8 @@ async def execute(
     clock = services.clock
     started = clock.monotonic()
     record = new_record(agent.name, agent.version, payload, request_id)
-    result = await _run(agent, payload, record, services, started, deadline_s, model_override)
+    with structlog.contextvars.bound_contextvars(execution_id=str(record.id)):
+        result = await _run(agent, payload, record, services, started, deadline_s, model_override)
     record.latency_ms = (clock.monotonic() - started) * 1000
     if result.problem is not None:
         record.status = "failed"

@@ -6,14 +6,16 @@ import json
 import uuid
 from datetime import datetime
 from functools import partial
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+import structlog
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from app.core.auth import (
     Forbidden,
     InvokeDep,
+    Principal,
     RateLimited,
     Unauthorized,
     check_agent,
@@ -21,14 +23,16 @@ from app.core.auth import (
 )
 from app.core.database import SessionDep
 from app.core.errors import BadRequest, InvalidInput, problem_response, responses
+from app.observability.calls import record_call
+from app.observability.tracing import span
 from app.registry.document import Issue
 from app.runtime import queries
 from app.runtime.cache import cache_policy, wants_fresh
 from app.runtime.cached_call import serve_cached
-from app.runtime.context import RuntimeDep
-from app.runtime.live import AgentNotFound, AgentNotLive
+from app.runtime.context import Runtime, RuntimeDep
+from app.runtime.live import AgentNotFound, AgentNotLive, AgentVersion
 from app.runtime.openapi import standalone_document
-from app.runtime.pipeline import execute
+from app.runtime.pipeline import CallResult, execute
 from app.runtime.schemas import ExecutionPage, ExecutionRead, ExecutionSummary
 from app.security.redaction import redact_record
 
@@ -80,35 +84,29 @@ async def invoke_agent(
     """Call an agent: the body is its input, the answer its typed output."""
     check_agent(principal, name)
     agent = await runtime.live.get(name, version)
+    # Every line logged while answering names the agent and version (issue 9).
+    with (
+        structlog.contextvars.bound_contextvars(agent=name, version=agent.version),
+        span("POST /v1/agents/{name}", {"specloom.agent": name, "specloom.version": agent.version}),
+    ):
+        return await _answer(agent, request, runtime, principal)
+
+
+async def _answer(
+    agent: AgentVersion, request: Request, runtime: Runtime, principal: Principal
+) -> Response:
     payload = _json_body(await request.body())
     request_id: str | None = request.scope.get("state", {}).get("request_id")
-    run = partial(
-        execute,
+    result = await call_agent(
         agent,
         payload,
-        services=runtime.services,
+        runtime,
+        principal,
         request_id=request_id,
         deadline_s=requested_deadline(request, runtime.max_deadline_s),
+        fresh=wants_fresh(request.headers.get("cache-control")),
     )
-    # --- response cache (issue 4): a hit, or one model call shared by identical requests ---
-    policy = cache_policy(
-        agent,
-        default_model=runtime.services.options.default_model,
-        default_ttl_s=runtime.cache.default_ttl_s,
-        offline=runtime.services.catalog.offline,
-    )
-    if policy is None:
-        result = await run()
-    else:
-        fresh = wants_fresh(request.headers.get("cache-control"))
-        result = await serve_cached(
-            runtime.cache, agent, payload, policy, run, fresh=fresh, request_id=request_id
-        )
-    # --- end response cache ---
     record = result.record
-    record.api_key_id = principal.key_id  # so an invoke key can read back its own calls
-    redact_record(record, agent.compiled.input_schema, agent.compiled.output_schema)
-    runtime.writer.submit(record)
     headers = {
         "X-Specloom-Execution-Id": str(record.id),
         "X-Specloom-Version": str(agent.version),
@@ -124,6 +122,54 @@ async def invoke_agent(
         body["execution_id"] = str(record.id)
         return problem_response(result.problem.status, body, {**headers, **result.problem.headers})
     return JSONResponse(result.output, headers=headers)
+
+
+async def call_agent(
+    agent: AgentVersion,
+    payload: Any,
+    runtime: Runtime,
+    principal: Principal,
+    *,
+    request_id: str | None,
+    deadline_s: float | None = None,
+    fresh: bool = False,
+) -> CallResult:
+    """One recorded call of `agent`: through the cache and the models, then to the writer.
+
+    The path of every caller, `/v1` and MCP tools alike.
+    """
+    run = partial(
+        execute,
+        agent,
+        payload,
+        services=runtime.services,
+        request_id=request_id,
+        deadline_s=deadline_s,
+    )
+    # --- response cache (issue 4): a hit, or one model call shared by identical requests ---
+    policy = cache_policy(
+        agent,
+        default_model=runtime.services.options.default_model,
+        default_ttl_s=runtime.cache.default_ttl_s,
+        offline=runtime.services.catalog.offline,
+    )
+    if policy is None:
+        result = await run()
+    else:
+        result = await serve_cached(
+            runtime.cache, agent, payload, policy, run, fresh=fresh, request_id=request_id
+        )
+    # --- end response cache ---
+    record = result.record
+    record.api_key_id = principal.key_id  # so an invoke key can read back its own calls
+    redact_record(record, agent.compiled.input_schema, agent.compiled.output_schema)
+    runtime.writer.submit(record)
+    record_call(  # metrics and the call's log line (issue 9)
+        record,
+        status=result.problem.status if result.problem is not None else 200,
+        cached=policy is not None,
+    )
+    return result
 
 
 @router.get("/v1/agents/{name}/openapi.json", responses=responses(AgentNotFound, AgentNotLive))

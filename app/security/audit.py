@@ -28,6 +28,7 @@ Action = Literal[
     "key.revoked",
     "budget.created",
     "budget.deleted",
+    "case.changed",
 ]
 
 

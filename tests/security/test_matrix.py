@@ -38,6 +38,8 @@ class Sample:
 SAMPLES: dict[tuple[str, str], Sample] = {
     ("GET", "/healthz"): Sample("/healthz", 200, public=True),
     ("GET", "/readyz"): Sample("/readyz", 200, public=True),
+    # Scrapers rarely send bearer tokens; counts and names only, no inputs or outputs.
+    ("GET", "/metrics"): Sample("/metrics", 200, public=True),
     ("GET", "/openapi.json"): Sample("/openapi.json", 200, public=True),
     ("GET", "/docs"): Sample("/docs", 200, public=True),
     ("POST", "/api/specs"): Sample("/api/specs", 201, {"document": make_document("beta")}),
@@ -55,7 +57,10 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ),
     ("GET", "/api/specs/{name}/diff"): Sample(f"/api/specs/{AGENT}/diff?from=1&to=1", 200),
     ("POST", "/api/specs/{name}/publish"): Sample(
-        f"/api/specs/{AGENT}/publish", 200, {"version": 1}
+        # forced: the setup's test run may still be going (the gate has its own tests)
+        f"/api/specs/{AGENT}/publish",
+        200,
+        {"version": 1, "force": True, "reason": "matrix"},
     ),
     # Published once: nothing to roll back to, which is past authorization (409, not 401/403).
     ("POST", "/api/specs/{name}/rollback"): Sample(f"/api/specs/{AGENT}/rollback", 409, {}),
@@ -80,6 +85,33 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("GET", "/api/keys"): Sample("/api/keys", 200),
     ("DELETE", "/api/keys/{key_id}"): Sample("/api/keys/{key_id}", 204),
     ("GET", "/api/audit"): Sample("/api/audit", 200),
+    # MCP: any invoke key; a key limited to other agents lists (and may call) only those.
+    ("POST", "/mcp"): Sample(
+        "/mcp",
+        200,
+        {"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        invoke=200,
+        limited=200,
+    ),
+    # test cases and runs (issue 5)
+    ("GET", "/api/specs/{name}/cases"): Sample(f"/api/specs/{AGENT}/cases", 200),
+    ("POST", "/api/specs/{name}/cases"): Sample(
+        f"/api/specs/{AGENT}/cases", 201, {"name": "new-case", "input": INPUT}
+    ),
+    ("GET", "/api/specs/{name}/cases/{case_id}"): Sample(
+        f"/api/specs/{AGENT}/cases/{{case_id}}", 200
+    ),
+    ("PUT", "/api/specs/{name}/cases/{case_id}"): Sample(
+        f"/api/specs/{AGENT}/cases/{{case_id}}", 200, {"name": "renamed", "input": INPUT}
+    ),
+    ("DELETE", "/api/specs/{name}/cases/{case_id}"): Sample(
+        f"/api/specs/{AGENT}/cases/{{case_id}}", 204
+    ),
+    ("POST", "/api/specs/{name}/versions/{number}/test-runs"): Sample(
+        f"/api/specs/{AGENT}/versions/1/test-runs", 202
+    ),
+    ("GET", "/api/test-runs/{run_id}"): Sample("/api/test-runs/{run_id}", 200),
+    ("GET", "/api/test-runs/{run_id}/compare"): Sample("/api/test-runs/{run_id}/compare", 200),
 }
 
 ROUTES = sorted(
@@ -107,6 +139,10 @@ async def _setup(client: httpx.AsyncClient) -> tuple[dict[str, dict[str, str]], 
     assert budget.status_code == 201, budget.text
     call = await client.post(f"/v1/agents/{AGENT}", json=INPUT, headers=invoke.headers)
     assert call.status_code == 200, call.text
+    case = await client.post(f"/api/specs/{AGENT}/cases", json={"name": "c", "input": INPUT})
+    assert case.status_code == 201, case.text
+    run = await client.post(f"/api/specs/{AGENT}/versions/1/test-runs")
+    assert run.status_code == 202, run.text
     callers = {
         "no key": {"Authorization": ""},
         "bad key": {"Authorization": "Bearer sk-sl-not-a-key"},
@@ -119,6 +155,8 @@ async def _setup(client: httpx.AsyncClient) -> tuple[dict[str, dict[str, str]], 
         "execution_id": call.headers["x-specloom-execution-id"],
         "budget_id": budget.json()["id"],
         "key_id": spare.id,
+        "case_id": case.json()["id"],
+        "run_id": run.json()["id"],
     }
     return callers, ids
 

@@ -1,0 +1,166 @@
+"""Test cases: kept per spec across versions, written by the API or synced from spec files.
+
+Services take the session first, flush when they need ids, and never commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.compiler.validation import SchemaValidator
+from app.core.errors import Conflict, InvalidInput, NotFound
+from app.evaluation.assertions import validate_patterns
+from app.evaluation.schemas import CaseWrite
+from app.models import Spec, SpecVersion, TestCase
+from app.registry.document import Issue, SpecTest
+
+
+class CaseNotFound(NotFound):
+    slug = "test-case-not-found"
+    title = "Test case not found"
+
+
+class CaseExists(Conflict):
+    slug = "test-case-exists"
+    title = "Test case already exists"
+
+
+class CaseInvalid(InvalidInput):
+    slug = "invalid-test-case"
+    title = "Invalid test case"
+
+
+async def latest_input_schema(session: AsyncSession, spec: Spec) -> dict[str, Any]:
+    """The input schema of the spec's latest version."""
+    document = await session.scalar(
+        select(SpecVersion.document).where(
+            SpecVersion.spec_id == spec.id, SpecVersion.version == spec.latest_version
+        )
+    )
+    schema: dict[str, Any] = (document or {}).get("input_schema", {})
+    return schema
+
+
+async def check_case(session: AsyncSession, spec: Spec, body: CaseWrite) -> None:
+    """422 with pointers into the body unless the input fits the spec's latest input schema
+    and every regex of the assertions compiles."""
+    schema = await latest_input_schema(session, spec)
+    issues = [
+        Issue("/input" + i.pointer, i.message) for i in SchemaValidator(schema).issues(body.input)
+    ]
+    issues += [Issue(f"/expect/{n}/matches", m) for n, m in validate_patterns(body.expect)]
+    if issues:
+        raise CaseInvalid(f"the test case has {len(issues)} problem(s)", issues=issues)
+
+
+def expect_json(body: CaseWrite | SpecTest) -> list[Any]:
+    """Assertions as stored: exactly the keys their author wrote."""
+    return [a.model_dump(mode="json", exclude_unset=True) for a in body.expect]
+
+
+async def list_cases(session: AsyncSession, spec: Spec) -> Sequence[TestCase]:
+    """Every case of a spec, by name."""
+    query = select(TestCase).where(TestCase.spec_id == spec.id).order_by(TestCase.name)
+    return (await session.scalars(query)).all()
+
+
+async def get_case(session: AsyncSession, spec: Spec, case_id: uuid.UUID) -> TestCase:
+    """One case of the spec, or 404."""
+    case = await session.scalar(
+        select(TestCase).where(TestCase.spec_id == spec.id, TestCase.id == case_id)
+    )
+    if case is None:
+        raise CaseNotFound(f"spec {spec.name!r} has no test case {case_id}")
+    return case
+
+
+async def create_case(
+    session: AsyncSession, *, spec: Spec, body: CaseWrite, source: str = "api"
+) -> TestCase:
+    """Add a case; 409 when the spec already has one of that name."""
+    await check_case(session, spec, body)
+    await _ensure_free(session, spec, body.name, None)
+    case = TestCase(
+        spec_id=spec.id,
+        name=body.name,
+        input=body.input,
+        expect=expect_json(body),
+        repeat=body.repeat,
+        min_pass_rate=body.min_pass_rate,
+        source=source,
+    )
+    session.add(case)
+    await session.flush()
+    await session.refresh(case)
+    return case
+
+
+async def update_case(
+    session: AsyncSession, *, spec: Spec, case: TestCase, body: CaseWrite
+) -> TestCase:
+    """Replace a case's content; its source stays what it was."""
+    await check_case(session, spec, body)
+    await _ensure_free(session, spec, body.name, case.id)
+    case.name = body.name
+    case.input = body.input
+    case.expect = expect_json(body)
+    case.repeat = body.repeat
+    case.min_pass_rate = body.min_pass_rate
+    case.updated_at = datetime.now(UTC)
+    await session.flush()
+    return case
+
+
+async def delete_case(session: AsyncSession, case: TestCase) -> None:
+    """Remove a case (its past results keep their case name)."""
+    await session.delete(case)
+    await session.flush()
+
+
+async def sync_file_cases(session: AsyncSession, spec: Spec, tests: list[SpecTest]) -> int:
+    """Upsert the `tests:` of a version's document by name, as source 'file'."""
+    if not tests:
+        return 0
+    rows = [
+        {
+            "spec_id": spec.id,
+            "name": t.name,
+            "input": t.input,
+            "expect": expect_json(t),
+            "repeat": t.repeat,
+            "min_pass_rate": t.min_pass_rate,
+            "source": "file",
+        }
+        for t in {t.name: t for t in tests}.values()
+    ]
+    statement = insert(TestCase).values(rows)
+    statement = statement.on_conflict_do_update(
+        constraint="uq_test_case_spec_id_name",
+        set_={
+            "input": statement.excluded.input,
+            "expect": statement.excluded.expect,
+            "repeat": statement.excluded.repeat,
+            "min_pass_rate": statement.excluded.min_pass_rate,
+            "source": "file",
+            "updated_at": func.clock_timestamp(),
+        },
+    )
+    await session.execute(statement)
+    return len(rows)
+
+
+async def _ensure_free(
+    session: AsyncSession, spec: Spec, name: str, own_id: uuid.UUID | None
+) -> None:
+    other = await session.scalar(
+        select(TestCase.id).where(TestCase.spec_id == spec.id, TestCase.name == name)
+    )
+    if other is not None and other != own_id:
+        raise CaseExists(f"spec {spec.name!r} already has a test case named {name!r}")

@@ -1,0 +1,75 @@
+"""A version's suite run in-process, without the server: what `specs push --publish` and
+`serve --load-specs` do before moving the live pointer. Nothing is stored but the verdict
+decides whether the version may go live."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.evaluation.cases import list_cases
+from app.evaluation.judge import grade
+from app.evaluation.runner import check_result
+from app.evaluation.verdict import RunVerdict, run_verdict
+from app.models import Spec, SpecVersion
+from app.runtime.live import agent_version
+from app.runtime.pipeline import CallServices, execute
+
+
+@dataclass(frozen=True)
+class InlineAttempt:
+    case_name: str
+    passed: bool
+    assertions: list[Any]
+
+
+async def run_suite(
+    session: AsyncSession,
+    *,
+    spec: Spec,
+    version: SpecVersion,
+    services: CallServices,
+    concurrency: int = 4,
+    judge_model: str | None = None,
+) -> RunVerdict:
+    """Every case of the spec x its repeats against `version`, through the call pipeline."""
+    cases = await list_cases(session, spec)
+    agent = agent_version(spec.name, version.version, version.document, version.content_hash)
+    semaphore = asyncio.Semaphore(max(1, concurrency))
+
+    async def attempt(name: str, payload: dict[str, Any], expect: list[Any]) -> InlineAttempt:
+        async with semaphore:
+            result = await execute(agent, payload, services=services, request_id="specs-push")
+        checks = await grade(
+            check_result(result, expect), result.output, model=judge_model, services=services
+        )
+        return InlineAttempt(name, all(c["passed"] for c in checks), checks)
+
+    attempts = await asyncio.gather(
+        *(attempt(case.name, case.input, case.expect) for case in cases for _ in range(case.repeat))
+    )
+    snapshot = [{"name": c.name, "min_pass_rate": c.min_pass_rate} for c in cases]
+    return run_verdict(snapshot, attempts)
+
+
+def suite_check(
+    services: CallServices, *, concurrency: int = 4, judge_model: str | None = None
+) -> Callable[[AsyncSession, Spec, SpecVersion], Awaitable[list[str]]]:
+    """A publish check for `push_document`: run the suite, return the failing case names."""
+
+    async def check(session: AsyncSession, spec: Spec, version: SpecVersion) -> list[str]:
+        verdict = await run_suite(
+            session,
+            spec=spec,
+            version=version,
+            services=services,
+            concurrency=concurrency,
+            judge_model=judge_model,
+        )
+        return verdict.failing
+
+    return check

@@ -1,0 +1,150 @@
+"""Management API for test cases and test runs (admin scope)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.auth import AdminDep, Forbidden, RateLimited, Unauthorized, require_admin
+from app.core.database import SessionDep
+from app.core.errors import InvalidInput, responses
+from app.evaluation import cases as case_service
+from app.evaluation import service
+from app.evaluation.runner import EvaluatorDep, start_suite
+from app.evaluation.schemas import CaseList, CaseRead, CaseWrite, ComparisonRead, RunRead
+from app.models import Spec, TestCase, TestRun
+from app.registry.router import NumberParam, SpecDep
+from app.registry.service import SpecNotFound, VersionNotFound, get_version
+from app.security import audit
+
+router = APIRouter(
+    prefix="/api",
+    tags=["testing"],
+    dependencies=[Depends(require_admin)],
+    responses=responses(Unauthorized, Forbidden, RateLimited, InvalidInput),
+)
+
+CaseIdParam = Annotated[uuid.UUID, Path(description="A test case id.")]
+RunIdParam = Annotated[uuid.UUID, Path(description="A test run id.")]
+
+
+async def case_by_id(spec: SpecDep, case_id: CaseIdParam, session: SessionDep) -> TestCase:
+    """Load the case named in the path, or 404."""
+    return await case_service.get_case(session, spec, case_id)
+
+
+CaseDep = Annotated[TestCase, Depends(case_by_id)]
+
+
+async def run_by_id(run_id: RunIdParam, session: SessionDep) -> TestRun:
+    """Load the run named in the path, or 404."""
+    return await service.get_run(session, run_id)
+
+
+RunDep = Annotated[TestRun, Depends(run_by_id)]
+
+
+@router.get("/specs/{name}/cases", responses=responses(SpecNotFound))
+async def list_cases(spec: SpecDep, session: SessionDep) -> CaseList:
+    """Every test case of a spec, by name."""
+    cases = await case_service.list_cases(session, spec)
+    return CaseList(items=[CaseRead.model_validate(c) for c in cases])
+
+
+@router.post(
+    "/specs/{name}/cases",
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(SpecNotFound, case_service.CaseExists, case_service.CaseInvalid),
+)
+async def create_case(
+    body: CaseWrite, spec: SpecDep, session: SessionDep, principal: AdminDep, response: Response
+) -> CaseRead:
+    """Add a test case; its input must fit the latest version's input schema."""
+    case = await case_service.create_case(session, spec=spec, body=body)
+    await _audit(session, principal.actor, spec, case, "created")
+    response.headers["Location"] = f"/api/specs/{spec.name}/cases/{case.id}"
+    return CaseRead.model_validate(case)
+
+
+@router.get("/specs/{name}/cases/{case_id}", responses=responses(case_service.CaseNotFound))
+async def get_case(case: CaseDep) -> CaseRead:
+    """One test case."""
+    return CaseRead.model_validate(case)
+
+
+@router.put(
+    "/specs/{name}/cases/{case_id}",
+    responses=responses(
+        case_service.CaseNotFound, case_service.CaseExists, case_service.CaseInvalid
+    ),
+)
+async def update_case(
+    body: CaseWrite, spec: SpecDep, case: CaseDep, session: SessionDep, principal: AdminDep
+) -> CaseRead:
+    """Replace a test case."""
+    case = await case_service.update_case(session, spec=spec, case=case, body=body)
+    await _audit(session, principal.actor, spec, case, "updated")
+    return CaseRead.model_validate(case)
+
+
+@router.delete(
+    "/specs/{name}/cases/{case_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(case_service.CaseNotFound),
+)
+async def delete_case(
+    spec: SpecDep, case: CaseDep, session: SessionDep, principal: AdminDep
+) -> None:
+    """Delete a test case (past results keep its name)."""
+    await _audit(session, principal.actor, spec, case, "deleted")
+    await case_service.delete_case(session, case)
+
+
+@router.post(
+    "/specs/{name}/versions/{number}/test-runs",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=responses(SpecNotFound, VersionNotFound),
+)
+async def start_run(
+    spec: SpecDep,
+    number: NumberParam,
+    session: SessionDep,
+    evaluator: EvaluatorDep,
+    background: BackgroundTasks,
+    response: Response,
+) -> RunRead:
+    """Run the spec's test cases against a version, in the background."""
+    await get_version(session, spec, number)
+    run = await start_suite(
+        session, spec=spec, version=number, evaluator=evaluator, background=background, always=True
+    )
+    assert run is not None
+    response.headers["Location"] = f"/api/test-runs/{run.id}"
+    return await service.read_run(session, run)
+
+
+@router.get("/test-runs/{run_id}", responses=responses(service.RunNotFound))
+async def get_run(run: RunDep, session: SessionDep) -> RunRead:
+    """A test run: status, progress, per-case and per-assertion pass rates, every attempt."""
+    return await service.read_run(session, run)
+
+
+@router.get("/test-runs/{run_id}/compare", responses=responses(service.RunNotFound))
+async def compare_run(run: RunDep, session: SessionDep) -> ComparisonRead:
+    """The run against the live version's latest run: improved, regressed, unchanged, new."""
+    return await service.compare(session, run)
+
+
+async def _audit(
+    session: AsyncSession, actor: str, spec: Spec, case: TestCase, change: str
+) -> None:
+    await audit.record(
+        session,
+        actor=actor,
+        action="case.changed",
+        target=f"spec:{spec.name}",
+        details={"case": case.name, "case_id": str(case.id), "change": change},
+    )

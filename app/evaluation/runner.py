@@ -1,0 +1,233 @@
+"""Running a version's suite: every case x its repeats, through the real call pipeline.
+
+Each attempt is an independent call of the pinned version through `execute` (routing,
+fallbacks, repair, re-asks) and never the response cache: a repeat served from the cache
+would measure nothing. Attempts run under a semaphore; each one's result is committed as it
+lands, so a reader sees progress while the run goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import structlog
+from fastapi import BackgroundTasks, Depends, Request
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.evaluation.assertions import evaluate
+from app.evaluation.cases import list_cases
+from app.evaluation.judge import grade
+from app.evaluation.verdict import run_verdict
+from app.models import Spec, TestCase, TestResult, TestRun
+from app.registry.document import Assertion
+from app.runtime.executions import ExecutionWriter
+from app.runtime.live import LiveAgents
+from app.runtime.pipeline import CallResult, CallServices, execute
+
+log = structlog.get_logger(__name__)
+
+
+async def queue_run(session: AsyncSession, *, spec: Spec, version: int) -> TestRun:
+    """A queued run of `version` over the spec's current cases (snapshotted now)."""
+    cases = (
+        await session.scalars(
+            select(TestCase).where(TestCase.spec_id == spec.id).order_by(TestCase.name)
+        )
+    ).all()
+    run = TestRun(
+        spec_id=spec.id,
+        version=version,
+        status="queued",
+        total=sum(c.repeat for c in cases),
+        cases=[
+            {
+                "case_id": str(c.id),
+                "name": c.name,
+                "input": c.input,
+                "expect": c.expect,
+                "repeat": c.repeat,
+                "min_pass_rate": c.min_pass_rate,
+            }
+            for c in cases
+        ],
+    )
+    session.add(run)
+    await session.flush()
+    await session.refresh(run)
+    return run
+
+
+def check_result(result: CallResult, expect: list[Any]) -> list[dict[str, Any]]:
+    """The implicit schema check, then every assertion (only when there is an output)."""
+    schema_ok = result.output is not None
+    problem = result.problem.detail if result.problem is not None else "no output"
+    checks: list[dict[str, Any]] = [
+        {
+            "assertion": {"schema": True},
+            "passed": schema_ok,
+            "actual": None,
+            "message": "output is schema-valid" if schema_ok else problem,
+            "evaluated": True,
+        }
+    ]
+    if schema_ok:
+        checks += [evaluate(Assertion.model_validate(a), result.output).public() for a in expect]
+    return checks
+
+
+class Evaluator:
+    """Runs test runs as background tasks owned by the app, at most `concurrency` calls at
+    a time per run."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        live: LiveAgents,
+        services: CallServices,
+        writer: ExecutionWriter | None,
+        concurrency: int = 4,
+        judge_model: str | None = None,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._judge_model = judge_model
+        self._live = live
+        self._services = services
+        self._writer = writer
+        self._concurrency = max(1, concurrency)
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def start(self, run_id: uuid.UUID) -> asyncio.Task[None]:
+        """Run `run_id` (already committed) in the background."""
+        task = asyncio.create_task(self.run(run_id), name=f"test-run-{run_id}")
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def launch(self, run_id: uuid.UUID) -> None:
+        """`start` as an async background task of a response (so it runs on the loop)."""
+        self.start(run_id)
+
+    async def stop(self) -> None:
+        """Cancel the runs still going and wait for them (they are marked as errors)."""
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def run(self, run_id: uuid.UUID) -> None:
+        """Execute the run to its end and record the verdict."""
+        bound = log.bind(test_run_id=str(run_id))
+        try:
+            await self._run(run_id)
+        except asyncio.CancelledError:
+            await self._finish_error(run_id, "the server stopped before the run finished")
+            raise
+        except Exception as exc:  # a run must end in a state, whatever went wrong
+            bound.exception("test run failed")
+            await self._finish_error(run_id, f"{type(exc).__name__}: {exc}"[:2000])
+
+    async def _run(self, run_id: uuid.UUID) -> None:
+        async with self._sessionmaker() as session:
+            run = await session.get_one(TestRun, run_id)
+            name = await session.scalar(select(Spec.name).where(Spec.id == run.spec_id))
+            run.status = "running"
+            run.started_at = datetime.now(UTC)
+            version, cases = run.version, list(run.cases)
+            await session.commit()
+        agent = await self._live.get(str(name), version)
+        semaphore = asyncio.Semaphore(self._concurrency)
+
+        async def attempt(case: dict[str, Any], index: int) -> None:
+            async with semaphore:
+                row = await self._attempt(agent, run_id, case, index)
+            async with self._sessionmaker() as session:
+                session.add(row)
+                await session.execute(
+                    update(TestRun)
+                    .where(TestRun.id == run_id)
+                    .values(done=TestRun.done + 1, cost_usd=TestRun.cost_usd + row.cost_usd)
+                )
+                await session.commit()
+
+        async with asyncio.TaskGroup() as group:
+            for case in cases:
+                for index in range(int(case["repeat"])):
+                    group.create_task(attempt(case, index))
+        async with self._sessionmaker() as session:
+            run = await session.get_one(TestRun, run_id)
+            results = (
+                await session.scalars(select(TestResult).where(TestResult.run_id == run_id))
+            ).all()
+            passed = run_verdict(cases, results).passed
+            run.passed = passed
+            run.status = "passed" if passed else "failed"
+            run.finished_at = datetime.now(UTC)
+            await session.commit()
+
+    async def _attempt(
+        self, agent: Any, run_id: uuid.UUID, case: dict[str, Any], index: int
+    ) -> TestResult:
+        result = await execute(
+            agent, case["input"], services=self._services, request_id=f"test-run-{run_id}"
+        )
+        if self._writer is not None:
+            self._writer.submit(result.record)
+        checks = await grade(
+            check_result(result, case["expect"]),
+            result.output,
+            model=self._judge_model,
+            services=self._services,
+        )
+        return TestResult(
+            run_id=run_id,
+            case_id=uuid.UUID(case["case_id"]) if case.get("case_id") else None,
+            case_name=case["name"],
+            repeat_index=index,
+            execution_id=result.record.id,
+            output=result.output,
+            error=result.problem.problem() if result.problem is not None else None,
+            assertions=checks,
+            passed=all(c["passed"] for c in checks),
+            latency_ms=result.record.latency_ms,
+            cost_usd=result.record.cost_usd,
+        )
+
+    async def _finish_error(self, run_id: uuid.UUID, message: str) -> None:
+        async with self._sessionmaker() as session:
+            await session.execute(
+                update(TestRun)
+                .where(TestRun.id == run_id)
+                .values(status="error", passed=False, error=message, finished_at=datetime.now(UTC))
+            )
+            await session.commit()
+
+
+def get_evaluator(request: Request) -> Evaluator:
+    """The app's test-run executor."""
+    evaluator: Evaluator = request.app.state.evaluator
+    return evaluator
+
+
+EvaluatorDep = Annotated[Evaluator, Depends(get_evaluator)]
+
+
+async def start_suite(
+    session: AsyncSession,
+    *,
+    spec: Spec,
+    version: int,
+    evaluator: Evaluator,
+    background: BackgroundTasks,
+    always: bool = False,
+) -> TestRun | None:
+    """Queue a run of `version` (only when the spec has cases, unless `always`); it starts
+    after the request commits, as a background task owned by the app."""
+    if not always and not await list_cases(session, spec):
+        return None
+    run = await queue_run(session, spec=spec, version=version)
+    background.add_task(evaluator.launch, run.id)
+    return run

@@ -1,0 +1,106 @@
+"""API shapes of test cases and test runs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from app.registry.document import Assertion
+from app.registry.schemas import Schema
+
+CaseSource = Literal["file", "api", "generated", "execution"]
+
+
+class CaseWrite(Schema):
+    """`POST`/`PUT /api/specs/{name}/cases`: a test case."""
+
+    name: str = Field(min_length=1, max_length=200)
+    input: dict[str, Any]
+    expect: list[Assertion] = Field(default_factory=list, max_length=100)
+    repeat: int = Field(default=1, ge=1, le=100)
+    min_pass_rate: float = Field(default=1.0, ge=0, le=1)
+
+
+class CaseRead(Schema):
+    id: uuid.UUID
+    name: str
+    input: dict[str, Any]
+    expect: list[dict[str, Any]]
+    repeat: int
+    min_pass_rate: float
+    source: CaseSource
+    created_at: datetime
+    updated_at: datetime
+
+
+class CaseList(Schema):
+    items: list[CaseRead]
+
+
+class Attempt(Schema):
+    repeat_index: int
+    passed: bool
+    output: dict[str, Any] | None
+    error: dict[str, Any] | None
+    assertions: list[dict[str, Any]]
+    latency_ms: float
+    cost_usd: float
+    execution_id: uuid.UUID | None
+
+
+class AssertionRate(Schema):
+    assertion: dict[str, Any]
+    pass_rate: float
+    evaluated: bool = True
+
+
+class CaseOutcome(Schema):
+    name: str
+    case_id: uuid.UUID | None
+    min_pass_rate: float
+    pass_rate: float
+    passed: bool
+    attempts: int
+    assertions: list[AssertionRate]
+    runs: list[Attempt]
+
+
+class Progress(Schema):
+    done: int
+    total: int
+
+
+class RunRead(Schema):
+    id: uuid.UUID
+    spec: str
+    version: int
+    status: Literal["queued", "running", "passed", "failed", "error"]
+    passed: bool | None
+    progress: Progress
+    cost_usd: float
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    cases: list[CaseOutcome]
+    failing_cases: list[str]
+
+
+class CaseComparison(Schema):
+    name: str
+    change: Literal["improved", "regressed", "unchanged", "new", "removed"]
+    pass_rate: float | None
+    baseline_pass_rate: float | None
+    passed: bool | None
+    baseline_passed: bool | None
+
+
+class ComparisonRead(Schema):
+    run_id: uuid.UUID
+    version: int
+    baseline_run_id: uuid.UUID | None
+    baseline_version: int | None
+    cases: list[CaseComparison]

@@ -1,0 +1,1 @@
+"""Live agents as MCP tools, served over streamable HTTP at `/mcp`."""

@@ -1,0 +1,86 @@
+"""Test cases (per spec, kept across versions), test runs (one version's suite) and their
+results (one row per case x repeat)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, String, UniqueConstraint, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, IdMixin
+
+
+class TestCase(IdMixin, Base):
+    """An input plus assertions on the output, run `repeat` times per test run."""
+
+    __test__ = False  # not a pytest class
+    __tablename__ = "test_case"
+    __table_args__ = (
+        UniqueConstraint("spec_id", "name", name="uq_test_case_spec_id_name"),
+        CheckConstraint("source IN ('file', 'api', 'generated', 'execution')", name="source"),
+    )
+
+    spec_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("spec.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    input: Mapped[dict[str, Any]]
+    expect: Mapped[list[Any]]
+    repeat: Mapped[int] = mapped_column(default=1)
+    min_pass_rate: Mapped[float] = mapped_column(default=1.0)
+    source: Mapped[str] = mapped_column(String(16))
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.clock_timestamp()
+    )
+
+
+class TestRun(IdMixin, Base):
+    """One version's suite executed: every case x its repeats."""
+
+    __test__ = False
+    __tablename__ = "test_run"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('queued', 'running', 'passed', 'failed', 'error')", name="status"
+        ),
+    )
+
+    spec_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("spec.id", ondelete="CASCADE"), index=True
+    )
+    version: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    passed: Mapped[bool | None]
+    total: Mapped[int] = mapped_column(default=0)
+    done: Mapped[int] = mapped_column(default=0)
+    cost_usd: Mapped[float] = mapped_column(default=0.0)
+    # The suite as it was when the run started (name, case_id, repeat, min_pass_rate), so
+    # later edits of a case do not rewrite the verdict of a past run.
+    cases: Mapped[list[Any]] = mapped_column(default=list)
+    error: Mapped[str | None] = mapped_column(String(2000))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class TestResult(IdMixin, Base):
+    """One attempt of one case in a run."""
+
+    __test__ = False
+    __tablename__ = "test_result"
+
+    run_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("test_run.id", ondelete="CASCADE"), index=True
+    )
+    case_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("test_case.id", ondelete="SET NULL")
+    )
+    case_name: Mapped[str] = mapped_column(String(200))
+    repeat_index: Mapped[int]
+    execution_id: Mapped[uuid.UUID | None]
+    output: Mapped[dict[str, Any] | None]
+    error: Mapped[dict[str, Any] | None]
+    assertions: Mapped[list[Any]]
+    passed: Mapped[bool]
+    latency_ms: Mapped[float] = mapped_column(default=0.0)
+    cost_usd: Mapped[float] = mapped_column(default=0.0)

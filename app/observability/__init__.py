@@ -1,0 +1,1 @@
+"""Metrics, structured call logs and traces: how operators see the runtime."""

@@ -1,0 +1,147 @@
+"""Prometheus metrics: counters bumped once per finished call, gauges read at scrape time.
+
+Counters and histograms live in the process-wide default registry (one process, one set of
+series, however many apps it builds). The breaker states and the execution writer's queue
+belong to one app's runtime, so a per-app collector reads them when `/metrics` is scraped:
+nothing on the request path keeps them up to date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from starlette.datastructures import State
+
+    from app.runtime.context import Runtime
+    from app.runtime.executions import ExecutionRecord
+
+_SECONDS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+REQUESTS = Counter(
+    "specloom_requests",
+    "Calls of /v1 agents that reached the runtime, by agent, version and HTTP status.",
+    ["agent", "version", "status"],
+)
+REQUEST_SECONDS = Histogram(
+    "specloom_request_seconds",
+    "Time to answer a /v1 agent call (cache, models, repair), by agent, version and status.",
+    ["agent", "version", "status"],
+    buckets=_SECONDS,
+)
+UPSTREAM_ATTEMPTS = Counter(
+    "specloom_upstream_attempts",
+    "Model calls by model and outcome (valid, schema_invalid, unparseable, timeout…).",
+    ["model", "outcome"],
+)
+UPSTREAM_SECONDS = Histogram(
+    "specloom_upstream_seconds", "Latency of one model call, by model.", ["model"], buckets=_SECONDS
+)
+CACHE = Counter(
+    "specloom_cache", "Response cache lookups of cacheable calls: hit or miss.", ["result"]
+)
+TOKENS = Counter(
+    "specloom_tokens",
+    "Tokens the models used, by model and kind (prompt, completion).",
+    ["model", "kind"],
+)
+COST = Counter("specloom_cost_usd", "Model spend in USD, by agent and model.", ["agent", "model"])
+
+# Breaker states as numbers, so alerts can say `specloom_breaker_state == 2`.
+BREAKER_STATES = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
+
+
+# labels() takes a lock and hashes the values on every call; one cached child per label set
+# keeps the per-call cost to a dictionary lookup. The sizes bound the memory, not the series.
+@lru_cache(maxsize=4096)
+def _request(agent: str, version: str, status: str) -> tuple[Counter, Histogram]:
+    return (
+        REQUESTS.labels(agent, version, status),
+        REQUEST_SECONDS.labels(agent, version, status),
+    )
+
+
+@lru_cache(maxsize=4096)
+def _attempt(model: str, outcome: str) -> Counter:
+    return UPSTREAM_ATTEMPTS.labels(model, outcome)
+
+
+@lru_cache(maxsize=1024)
+def _model(model: str) -> tuple[Histogram, Counter, Counter]:
+    return (
+        UPSTREAM_SECONDS.labels(model),
+        TOKENS.labels(model, "prompt"),
+        TOKENS.labels(model, "completion"),
+    )
+
+
+@lru_cache(maxsize=4096)
+def _cost(agent: str, model: str) -> Counter:
+    return COST.labels(agent, model)
+
+
+def observe_call(record: ExecutionRecord, *, status: int, cached: bool) -> None:
+    """Count one finished /v1 call and every model attempt it made.
+
+    `cached` says whether the call went through the response cache (its agent's outputs
+    are cacheable), so hits and misses are counted only where a hit was possible.
+    """
+    requests, seconds = _request(record.agent, str(record.version), str(status))
+    requests.inc()
+    seconds.observe(record.latency_ms / 1000)
+    if cached:
+        CACHE.labels(record.cache).inc()
+    for attempt in record.attempts:
+        if attempt.kind == "skip":
+            continue  # a model passed over (breaker open, at its rate limit) was not called
+        _attempt(attempt.model, attempt.outcome).inc()
+        latency, prompt, completion = _model(attempt.model)
+        latency.observe(attempt.latency_ms / 1000)
+        if attempt.prompt_tokens:
+            prompt.inc(attempt.prompt_tokens)
+        if attempt.completion_tokens:
+            completion.inc(attempt.completion_tokens)
+        if attempt.cost_usd:
+            _cost(record.agent, attempt.model).inc(attempt.cost_usd)
+
+
+class RuntimeCollector(Collector):
+    """Gauges of one app's runtime, read when scraped: breaker states and pending executions."""
+
+    def __init__(self, state: State) -> None:
+        self._state = state  # the app's state: its runtime is replaced when the app restarts
+
+    def collect(self) -> Iterable[Metric]:
+        runtime: Runtime | None = getattr(self._state, "runtime", None)
+        if runtime is None:
+            return
+        breakers = GaugeMetricFamily(
+            "specloom_breaker_state",
+            "Circuit breaker of each model deployment seen: 0 closed, 1 half-open, 2 open.",
+            labels=["deployment"],
+        )
+        if runtime.services.breakers is not None:
+            for view in runtime.services.breakers.snapshot():
+                breakers.add_metric([view.deployment], BREAKER_STATES[view.state])
+        yield breakers
+        yield GaugeMetricFamily(
+            "specloom_executions_pending",
+            "Execution records waiting for the background writer.",
+            value=runtime.writer.pending,
+        )
+
+
+def exposition(state: State) -> bytes:
+    """The text exposition of the process-wide metrics and the gauges of the app's runtime."""
+    registry: CollectorRegistry | None = getattr(state, "metrics_registry", None)
+    if registry is None:
+        registry = state.metrics_registry = CollectorRegistry(auto_describe=False)
+        registry.register(RuntimeCollector(state))
+    return generate_latest(REGISTRY) + generate_latest(registry)
