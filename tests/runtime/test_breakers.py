@@ -4,54 +4,18 @@ processes (two `CircuitBreakers` on one database stand for two server processes)
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import ManualClock
-from app.core.database import make_engine, make_sessionmaker
 from app.runtime.breakers import BreakerConfig, CircuitBreakers
+from tests.runtime.conftest import Statements
 
 DEP = "fast|openai/gpt-4o-mini|"
 CONFIG = BreakerConfig(failure_threshold=3, cooldown_s=30.0, probe_timeout_s=10.0, window=4)
-
-
-@dataclass
-class Statements:
-    """Counts the SQL statements an engine sends."""
-
-    count: int = 0
-
-    def __call__(self, *args: Any) -> None:
-        self.count += 1
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(database_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return make_sessionmaker(engine)
-
-
-@pytest.fixture
-def statements(engine: AsyncEngine) -> Statements:
-    counter = Statements()
-    event.listen(engine.sync_engine, "before_cursor_execute", counter)
-    return counter
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
 
 
 def breakers(sessionmaker: async_sessionmaker[AsyncSession], clock: ManualClock) -> CircuitBreakers:

@@ -4,16 +4,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import ManualClock
-from app.core.database import make_engine, make_sessionmaker
 from app.core.errors import UpstreamInvalidOutput
 from app.models.resilience import ResponseCacheEntry
 from app.registry.document import InvalidDocument, content_hash, parse_document
@@ -29,43 +27,10 @@ from app.runtime.cached_call import serve_cached
 from app.runtime.live import AgentVersion, agent_version
 from app.runtime.pipeline import CallResult, new_record
 from tests.factories import make_document
+from tests.runtime.conftest import Statements
 
 OUTPUT = {"team": "billing", "priority": "normal", "summary": "Double charge"}
 INPUT = {"subject": "Refund", "body": "I was charged twice"}
-
-
-@dataclass
-class Statements:
-    """Counts the SQL statements an engine sends."""
-
-    count: int = 0
-
-    def __call__(self, *args: Any) -> None:
-        self.count += 1
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(database_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return make_sessionmaker(engine)
-
-
-@pytest.fixture
-def statements(engine: AsyncEngine) -> Statements:
-    counter = Statements()
-    event.listen(engine.sync_engine, "before_cursor_execute", counter)
-    return counter
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ deadline, and two `RateLimiter`s on one database standing for two server process
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -12,29 +11,11 @@ from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core.clock import ManualClock
-from app.core.database import make_engine, make_sessionmaker
 from app.models.resilience import RateWindow
 from app.runtime.ratelimit import RateLimiter
 
 BUCKET = "fast|openai/gpt-4o-mini|"
 SPAN = timedelta(seconds=60)
-
-
-@pytest.fixture
-async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    engine = make_engine(database_url)
-    yield engine
-    await engine.dispose()
-
-
-@pytest.fixture
-def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return make_sessionmaker(engine)
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
 
 
 @pytest.fixture
