@@ -13,8 +13,7 @@ import yaml
 from fastapi import FastAPI
 
 from app.core.settings import Settings
-from app.main import create_app
-from tests.conftest import ADMIN_KEY
+from tests.conftest import admin_client, running_app
 from tests.factories import make_document
 from tests.fakes.upstream import FakeUpstream, running_upstream
 
@@ -73,20 +72,14 @@ def serving_settings(
 
 @pytest.fixture
 async def serving_app(serving_settings: Settings) -> AsyncIterator[FastAPI]:
-    application = create_app(serving_settings)
-    async with application.router.lifespan_context(application):
+    async with running_app(serving_settings) as application:
         yield application
 
 
 @pytest.fixture
 async def api(serving_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     """An admin client of the app wired to the fake upstream."""
-    transport = httpx.ASGITransport(app=serving_app)
-    async with httpx.AsyncClient(
-        transport=transport,
-        base_url="http://test",
-        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-    ) as http:
+    async with admin_client(serving_app) as http:
         yield http
 
 
@@ -115,14 +108,10 @@ def make_api(serving_settings: Settings) -> ApiFactory:
 
     @asynccontextmanager
     async def factory(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
-        application = create_app(serving_settings.model_copy(update=overrides))
-        async with application.router.lifespan_context(application):
-            transport = httpx.ASGITransport(app=application)
-            async with httpx.AsyncClient(
-                transport=transport,
-                base_url="http://test",
-                headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-            ) as http:
-                yield http
+        async with (
+            running_app(serving_settings.model_copy(update=overrides)) as application,
+            admin_client(application) as http,
+        ):
+            yield http
 
     return factory
