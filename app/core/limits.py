@@ -24,6 +24,8 @@ from app.core.errors import PROBLEM_JSON, TYPE_BASE
 
 JSON_PREFIXES = ("/api/", "/v1/")
 MAX_NUMBER_CHARS = 64
+# scope["state"] key of the body this middleware already parsed and checked.
+PARSED_BODY = "parsed_json_body"
 
 
 class _Reject(Exception):
@@ -52,7 +54,10 @@ class BodyLimitMiddleware:
                 raise _Reject(400, "Bad request", "query parameters may not contain NUL (%00)")
             body, ended = await self._read(scope, receive)
             if body and scope["path"].startswith(JSON_PREFIXES):
-                _check_json(scope, body, self.max_depth, self.max_string_chars)
+                # Handed on so the route does not parse the same body a second time.
+                scope.setdefault("state", {})[PARSED_BODY] = _check_json(
+                    scope, body, self.max_depth, self.max_string_chars
+                )
         except _Reject as reject:
             await _send_problem(scope, send, reject)
             return
@@ -97,7 +102,7 @@ class BodyLimitMiddleware:
                 return b"".join(chunks), None
 
 
-def _check_json(scope: Scope, body: bytes, max_depth: int, max_string_chars: int) -> None:
+def _check_json(scope: Scope, body: bytes, max_depth: int, max_string_chars: int) -> Any:
     content_type = ""
     for name, value in scope.get("headers", ()):
         if name == b"content-type":
@@ -122,6 +127,7 @@ def _check_json(scope: Scope, body: bytes, max_depth: int, max_string_chars: int
     except ValueError:
         raise _Reject(400, "Bad request", "the request body is not valid JSON") from None
     _inspect(value, max_depth, max_string_chars)
+    return value
 
 
 def _no_constant(name: str) -> Any:

@@ -23,6 +23,7 @@ from app.core.auth import (
 )
 from app.core.database import SessionDep
 from app.core.errors import BadRequest, InvalidInput, problem_response, responses
+from app.core.limits import PARSED_BODY
 from app.observability.calls import record_call
 from app.observability.tracing import span
 from app.registry.document import Issue
@@ -95,7 +96,8 @@ async def invoke_agent(
 async def _answer(
     agent: AgentVersion, request: Request, runtime: Runtime, principal: Principal
 ) -> Response:
-    payload = _json_body(await request.body())
+    state = request.scope.get("state", {})
+    payload = state[PARSED_BODY] if PARSED_BODY in state else _json_body(await request.body())
     request_id: str | None = request.scope.get("state", {}).get("request_id")
     result = await call_agent(
         agent,
