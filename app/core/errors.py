@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.registry.document import Issue, pointer
 
@@ -142,6 +143,19 @@ def responses(*errors: type[ProblemError]) -> dict[int | str, dict[str, Any]]:
     return out
 
 
+HTTP_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    allowed = []
+    for method in HTTP_METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
 def _request_id(request: Request) -> str | None:
     value = request.scope.get("state", {}).get("request_id")
     return value if isinstance(value, str) else None
@@ -176,7 +190,10 @@ def install_error_handlers(app: FastAPI) -> None:
             detail=detail,
             request_id=_request_id(request),
         ).model_dump(exclude_none=True)
-        return problem_response(exc.status_code, body, dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return problem_response(exc.status_code, body, headers)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         request_id = _request_id(request)

@@ -8,13 +8,14 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from app.core.schemas import RequestBody
 from app.registry.document import Assertion
 from app.registry.schemas import Schema
 
 CaseSource = Literal["file", "api", "generated", "execution"]
 
 
-class CaseWrite(Schema):
+class CaseWrite(RequestBody):
     """`POST`/`PUT /api/specs/{name}/cases`: a test case."""
 
     name: str = Field(min_length=1, max_length=200)

@@ -22,9 +22,10 @@ JsonObject = dict[str, Any]
 
 
 class DocumentModel(BaseModel):
-    """Base of every part of the document: unknown keys are mistakes, not extensions."""
+    """Base of every part of the document: unknown keys are mistakes, not extensions, and
+    values are the documented types (`exists: 0` is not `false`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ModelChoice(DocumentModel):

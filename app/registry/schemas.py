@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from app.core.schemas import RequestBody
+from app.registry.document import NAME_PATTERN
 
 # Version numbers are Postgres integers: a larger one in a request is a 422, not a 500.
 VERSION_MAX = 2**31 - 1
@@ -17,30 +20,53 @@ class Schema(BaseModel):
     model_config = ConfigDict(from_attributes=True, extra="forbid")
 
 
-class SpecCreate(Schema):
+# The document's shape for clients and generators; the server checks it in full
+# (check_document) and reports every problem with a JSON Pointer.
+DOCUMENT_SHAPE: dict[str, Any] = {
+    "required": ["name", "title", "input_schema", "output_schema"],
+    "properties": {
+        "name": {"type": "string", "pattern": NAME_PATTERN},
+        "title": {"type": "string", "minLength": 1, "maxLength": 200},
+        "description": {"type": "string", "maxLength": 5000},
+        "input_schema": {"type": "object", "description": "JSON Schema 2020-12, type object."},
+        "rules": {"type": "array", "items": {"type": "string", "minLength": 1}},
+        "output_schema": {"type": "object", "description": "JSON Schema 2020-12, type object."},
+        "examples": {"type": "array", "items": {"type": "object"}, "maxItems": 50},
+        "model": {"type": ["object", "null"]},
+        "tests": {"type": "array", "items": {"type": "object"}, "maxItems": 500},
+    },
+    "additionalProperties": False,
+}
+Document = Annotated[
+    dict[str, Any],
+    Field(description="The spec document (see the README).", json_schema_extra=DOCUMENT_SHAPE),
+]
+
+
+class SpecCreate(RequestBody):
     """`POST /api/specs`: the first version of a new spec."""
 
-    document: dict[str, Any] = Field(description="The spec document (see the README).")
+    document: Document
     message: str = Field(default="Initial version", max_length=2000)
 
 
-class VersionCreate(Schema):
+class VersionCreate(RequestBody):
     """`POST /api/specs/{name}/versions`: a new version on top of `base_version`."""
 
-    document: dict[str, Any]
+    document: Document
     base_version: int = Field(
         ge=1, le=VERSION_MAX, description="The latest version the author started from."
     )
     message: str = Field(default="", max_length=2000)
 
 
-class PublishRequest(Schema):
+class PublishRequest(RequestBody):
     version: int = Field(ge=1, le=VERSION_MAX)
     force: bool = False
     reason: str | None = Field(default=None, max_length=2000)
 
 
-class RollbackRequest(Schema):
+class RollbackRequest(RequestBody):
     version: int | None = Field(
         default=None, ge=1, le=VERSION_MAX, description="Default: the previous live one."
     )

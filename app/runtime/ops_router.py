@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from fastapi import APIRouter, Depends, Response, status
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema, model_validator
 
 from app.core.auth import AdminDep, Forbidden, RateLimited, Unauthorized, require_admin
 from app.core.database import SessionDep
 from app.core.errors import responses
+from app.core.schemas import Filter, RequestBody, Timestamp
 from app.registry.document import NAME_PATTERN
 from app.runtime import budgets
 from app.runtime.attempts import deployment_key
@@ -80,21 +82,52 @@ async def list_models(runtime: RuntimeDep) -> ModelList:
 @router.get("/usage", tags=["usage"])
 async def get_usage(
     session: SessionDep,
-    agent: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    agent: Filter = None,
+    since: Timestamp | None = None,
+    until: Timestamp | None = None,
 ) -> UsageReport:
     """Tokens and cost per UTC day, agent, version and model, with totals."""
     return await usage_report(session, agent=agent, since=since, until=until)
 
 
-class BudgetCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+USD_STRING = r"^[0-9]{1,8}(\.[0-9]{1,6})?$"
 
+
+def _usd(value: Any) -> Decimal:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        text = str(value)
+    elif isinstance(value, str) and re.fullmatch(USD_STRING, value):
+        text = value
+    else:
+        raise ValueError('expected a number or a decimal string such as "12.50"')
+    amount = Decimal(text)
+    if amount.is_finite():
+        amount = amount.quantize(Decimal("0.000001"))  # rounding first: the bounds hold after
+    if not (amount.is_finite() and 0 < amount < 100_000_000):
+        raise ValueError("expected more than 0 and less than 100,000,000, to the micro-dollar")
+    return amount
+
+
+Usd = Annotated[
+    Decimal,
+    BeforeValidator(_usd),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 100_000_000},
+                {"type": "string", "pattern": USD_STRING},
+            ],
+            "description": "USD, a number or a decimal string; more than 0, to the micro-dollar.",
+        }
+    ),
+]
+
+
+class BudgetCreate(RequestBody):
     scope: Literal["global", "agent"]
     agent: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
     period: Literal["day", "month"]
-    limit_usd: Decimal = Field(gt=0, max_digits=14, decimal_places=6)
+    limit_usd: Usd
     on_exceed: Literal["reject", "downgrade"] = "reject"
     downgrade_model: str | None = Field(default=None, min_length=1, max_length=200)
 

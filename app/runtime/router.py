@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
 from functools import partial
 from typing import Annotated, Any, Literal
 
@@ -24,6 +23,7 @@ from app.core.auth import (
 from app.core.database import SessionDep
 from app.core.errors import BadRequest, InvalidInput, problem_response, responses
 from app.core.limits import PARSED_BODY
+from app.core.schemas import Cursor, Filter, Timestamp
 from app.observability.calls import record_call
 from app.observability.tracing import span
 from app.registry.document import Issue
@@ -211,13 +211,13 @@ async def read_execution(
 @admin_router.get("", responses=responses(BadRequest))
 async def list_executions(
     session: SessionDep,
-    agent: str | None = None,
+    agent: Filter = None,
     version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
     status: Literal["succeeded", "failed"] | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Timestamp | None = None,
+    until: Timestamp | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: str | None = None,
+    cursor: Cursor = None,
 ) -> ExecutionPage:
     """The execution log, newest first, filtered by agent, version, status and time."""
     rows, next_cursor = await queries.list_executions(

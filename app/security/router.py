@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.core.auth import AdminDep, Forbidden, RateLimited, Unauthorized, require_admin
 from app.core.database import SessionDep
 from app.core.errors import BadRequest, responses
+from app.core.schemas import Cursor, Filter, RequestBody
 from app.registry.document import NAME_PATTERN
 from app.security import audit, keys
 from app.security.store import KeyStore
@@ -25,9 +26,7 @@ router = APIRouter(
 AgentName = Annotated[str, Field(pattern=NAME_PATTERN)]
 
 
-class KeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class KeyCreate(RequestBody):
     name: str = Field(min_length=1, max_length=100)
     scopes: list[keys.Scope] = Field(min_length=1, max_length=2)
     agents: list[AgentName] | None = Field(
@@ -125,10 +124,10 @@ async def revoke_key(
 @router.get("/audit", tags=["audit"], responses=responses(BadRequest))
 async def list_audit(
     session: SessionDep,
-    action: str | None = None,
-    target: str | None = None,
+    action: Filter = None,
+    target: Filter = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: str | None = None,
+    cursor: Cursor = None,
 ) -> AuditPage:
     """The audit trail of management actions, newest first."""
     rows, next_cursor = await audit.list_events(

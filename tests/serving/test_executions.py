@@ -49,8 +49,11 @@ async def test_list_filters_and_pages(api: httpx.AsyncClient, upstream: FakeUpst
     ids = [i["id"] for page in (first, second, third) for i in page["items"]]
     assert len(ids) == len(set(ids)) == 5
     assert third["next_cursor"] is None
-    bad = await api.get("/api/executions", params={"cursor": "garbage!"})
-    assert bad.status_code == 400
+    not_a_cursor = await api.get("/api/executions", params={"cursor": "garbage!"})
+    assert not_a_cursor.status_code == 422  # outside the documented alphabet
+    forged = await api.get("/api/executions", params={"cursor": "Z2FyYmFnZQ"})
+    assert forged.status_code == 400
+    assert forged.json()["detail"] == "the cursor is not one this API gave out"
 
 
 async def _settle(api: httpx.AsyncClient, count: int) -> None:
