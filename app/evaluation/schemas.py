@@ -11,7 +11,7 @@ from pydantic import Field
 from app.registry.document import Assertion
 from app.registry.schemas import Schema
 
-CaseSource = Literal["file", "api", "generated", "execution"]
+CaseOrigin = Literal["file", "manual", "generated", "promoted"]
 
 
 class CaseWrite(Schema):
@@ -22,6 +22,11 @@ class CaseWrite(Schema):
     expect: list[Assertion] = Field(default_factory=list, max_length=100)
     repeat: int = Field(default=1, ge=1, le=100)
     min_pass_rate: float = Field(default=1.0, ge=0, le=1)
+    rules: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Texts of the spec rules this case exercises (for the coverage view).",
+    )
 
 
 class CaseRead(Schema):
@@ -31,7 +36,9 @@ class CaseRead(Schema):
     expect: list[dict[str, Any]]
     repeat: int
     min_pass_rate: float
-    source: CaseSource
+    origin: CaseOrigin
+    rules: list[str]
+    execution_id: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
 

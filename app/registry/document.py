@@ -80,6 +80,9 @@ class SpecTest(DocumentModel):
     expect: list[Assertion] = Field(default_factory=list)
     repeat: int = Field(default=1, ge=1, le=100)
     min_pass_rate: float = Field(default=1.0, ge=0, le=1)
+    rules: list[str] = Field(
+        default_factory=list, max_length=100, description="Texts of the rules it exercises."
+    )
 
 
 class SpecDocument(DocumentModel):
@@ -206,6 +209,11 @@ def check_document(document: SpecDocument, limits: Limits) -> list[Issue]:
                     f"does not follow {schema_field}: {error.message}",
                 )
             )
+
+    for i, test in enumerate(document.tests):
+        for j, rule in enumerate(test.rules):
+            if rule not in document.rules:
+                issues.append(Issue(pointer("tests", i, "rules", j), "not one of the rules"))
 
     names = [t.name for t in document.tests]
     for i, name in enumerate(names):
