@@ -12,6 +12,8 @@ from app.registry.document import Assertion
 from app.registry.schemas import Schema
 
 CaseOrigin = Literal["file", "manual", "generated", "promoted"]
+GenerationKind = Literal["schema", "examples", "rules"]
+ALL_KINDS: tuple[GenerationKind, ...] = ("schema", "examples", "rules")
 
 
 class CaseWrite(Schema):
@@ -111,3 +113,41 @@ class ComparisonRead(Schema):
     baseline_run_id: uuid.UUID | None
     baseline_version: int | None
     cases: list[CaseComparison]
+
+
+class GenerateRequest(Schema):
+    """`POST /api/specs/{name}/cases/generate`."""
+
+    version: int | None = Field(default=None, ge=1, description="Default: the latest version.")
+    kinds: list[GenerationKind] = Field(default_factory=lambda: list(ALL_KINDS), min_length=1)
+
+
+class PromoteRequest(Schema):
+    """`POST /api/executions/{id}/promote`: everything optional."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    repeat: int = Field(default=1, ge=1, le=100)
+    min_pass_rate: float = Field(default=1.0, ge=0, le=1)
+    rules: list[str] = Field(default_factory=list, max_length=100)
+
+
+class CaseRef(Schema):
+    id: uuid.UUID
+    name: str
+    origin: CaseOrigin
+
+
+class RuleCoverage(Schema):
+    number: int
+    rule: str
+    covered: bool
+    cases: list[CaseRef]
+
+
+class Coverage(Schema):
+    spec: str
+    version: int
+    rules: list[RuleCoverage]
+    uncovered: list[int] = Field(description="Numbers (1-based) of the rules no case exercises.")
+    cases_total: int
+    cases_without_rule: int
