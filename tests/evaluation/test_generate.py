@@ -17,7 +17,7 @@ from tests.fakes.upstream import FakeUpstream, Status, Valid
 
 RULES = make_document()["rules"]
 
-BOUNDED = {
+BOUNDED: dict[str, Any] = {
     "type": "object",
     "properties": {
         "subject": {"type": "string", "minLength": 3, "maxLength": 20},
@@ -80,7 +80,8 @@ async def test_offline_model_writes_deterministic_cases_that_pass(settings: Sett
         case = per_rule[0]
         body = {"name": case["name"], "input": case["input"], "expect": [], "rules": case["rules"]}
         edited = await api.put(f"/api/specs/triage/cases/{case['id']}", json=body)
-        assert edited.status_code == 200 and edited.json()["origin"] == "generated"
+        assert edited.status_code == 200
+        assert edited.json()["origin"] == "generated"
         gone = await api.delete(f"/api/specs/triage/cases/{case['id']}")
         assert gone.status_code == 204
         events = (await api.get("/api/audit", params={"action": "case.generated"})).json()
@@ -213,6 +214,7 @@ async def test_coverage_lists_unexercised_rules(app: FastAPI) -> None:
         assert (first["rule"], first["covered"]) == (RULES[0], True)
         assert [c["name"] for c in first["cases"]] == ["billing"]
         assert (second["rule"], second["covered"], second["cases"]) == (RULES[1], False, [])
-        assert coverage["cases_total"] == 2 and coverage["cases_without_rule"] == 1
+        assert coverage["cases_total"] == 2
+        assert coverage["cases_without_rule"] == 1
         missing = await api.get("/api/specs/nope/coverage")
         assert missing.status_code == 404
