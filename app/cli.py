@@ -72,7 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "specs":
         return asyncio.run(_push(settings, args.files, publish=args.publish))
     if args.command == "test":
+        from app.core.logging import configure_logging
         from app.evaluation.suite_cli import test_command
+
+        configure_logging("WARNING")  # the per-case report, not a log line per model call
 
         return test_command(
             settings,
