@@ -6,17 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import yaml
 
 from app.core.settings import Settings
 from tests.conftest import admin_client, running_app
 from tests.evaluation.helpers import start_run
-from tests.test_spec_files import SPEC_FILES
+from tests.test_spec_files import SPEC_FILES, load
 
 
 @pytest.mark.parametrize("path", SPEC_FILES, ids=[p.name for p in SPEC_FILES])
 async def test_spec_file_suite_passes_offline(settings: Settings, path: Path) -> None:
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    document = load(path)
     name = document["name"]
     async with running_app(settings) as app, admin_client(app) as api:
         created = await api.post("/api/specs", json={"document": document})
