@@ -144,7 +144,9 @@ async def delete_case(session: AsyncSession, case: TestCase) -> None:
     await session.flush()
 
 
-async def sync_file_cases(session: AsyncSession, spec: Spec, tests: list[SpecTest]) -> int:
+async def sync_file_cases(
+    session: AsyncSession, spec: Spec, tests: list[SpecTest], rules: list[str] | None = None
+) -> int:
     """Upsert the `tests:` of a version's document by name, with origin 'file'."""
     if not tests:
         return 0
@@ -157,7 +159,7 @@ async def sync_file_cases(session: AsyncSession, spec: Spec, tests: list[SpecTes
             "repeat": t.repeat,
             "min_pass_rate": t.min_pass_rate,
             "origin": "file",
-            "rules": list(dict.fromkeys(t.rules)),
+            "rules": t.rule_texts(rules or []),
         }
         for t in {t.name: t for t in tests}.values()
     ]

@@ -13,6 +13,7 @@ hold on any schema-valid output. A real model is free to use every other check.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -25,6 +26,7 @@ from app.runtime.pipeline import CallServices, execute
 
 WRITER_NAME = "specloom-case-writer"
 MAX_ASSERTIONS = 8
+WRITER_CONCURRENCY = 4  # rules written at once
 
 
 class CaseWriterFailed(Exception):
@@ -122,17 +124,27 @@ async def rule_cases(spec: SpecDocument, *, services: CallServices) -> list[Draf
         "output_schema": spec.output_schema,
         "examples": [e.model_dump(mode="json") for e in spec.examples],
     }
-    drafts = []
-    for number, rule in enumerate(spec.rules, start=1):
+    semaphore = asyncio.Semaphore(WRITER_CONCURRENCY)
+
+    async def write(number: int, rule: str) -> DraftCase:
         payload = {"spec": context, "rule": rule, "rule_number": number}
-        result = await execute(agent, payload, services=services, request_id="case-writer")
+        async with semaphore:
+            result = await execute(agent, payload, services=services, request_id="case-writer")
         if result.output is None:
             detail = result.problem.detail if result.problem is not None else "no output"
             raise CaseWriterFailed(f"rule {number}: {detail}")
         expect = checked_assertions(spec.output_schema, result.output["expect"])
         name = f"rule {number}: {result.output['name']}".strip()[:200]
-        drafts.append(DraftCase(name, result.output["input"], expect, [rule]))
-    return drafts
+        return DraftCase(name, result.output["input"], expect, [rule])
+
+    # gather keeps the rules' order; the first failure is raised once all calls have ended.
+    results = await asyncio.gather(
+        *(write(n, rule) for n, rule in enumerate(spec.rules, start=1)), return_exceptions=True
+    )
+    for outcome in results:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return [r for r in results if isinstance(r, DraftCase)]
 
 
 def checked_assertions(output_schema: dict[str, Any], written: list[Any]) -> list[dict[str, Any]]:

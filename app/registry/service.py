@@ -88,7 +88,7 @@ async def create_spec(
     version = _new_version(spec, document, 1, None, message, author)
     session.add(version)
     await session.flush()
-    await sync_file_cases(session, spec, document.tests)
+    await sync_file_cases(session, spec, document.tests, document.rules)
     return spec, version
 
 
@@ -143,7 +143,7 @@ async def create_version(
     version = _new_version(spec, document, new_number, base_version, message, author)
     session.add(version)
     await session.flush()
-    await sync_file_cases(session, spec, document.tests)
+    await sync_file_cases(session, spec, document.tests, document.rules)
     await session.refresh(spec)
     return version
 

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from app.core.settings import Settings
@@ -55,6 +56,18 @@ def test_schema_cases_cover_enums_optional_fields_and_bounds() -> None:
     }
     assert all(d.expect == [] for d in drafts)  # the implicit schema check is the assertion
     assert schema_cases(BOUNDED) == drafts  # deterministic
+
+
+def test_file_tests_name_rules_by_number_or_text() -> None:
+    from app.registry.document import InvalidDocument, parse_document
+
+    test = {"name": "t", "input": {"subject": "a", "body": "b"}, "rules": [2, RULES[0]]}
+    document = parse_document(make_document(tests=[test]))
+    assert document.tests[0].rule_texts(document.rules) == [RULES[1], RULES[0]]
+    for wrong in (3, 0, "not a rule"):
+        with pytest.raises(InvalidDocument) as caught:
+            parse_document(make_document(tests=[test | {"rules": [wrong]}]))
+        assert [i.pointer for i in caught.value.issues] == ["/tests/0/rules/0"]
 
 
 async def test_offline_model_writes_deterministic_cases_that_pass(settings: Settings) -> None:
