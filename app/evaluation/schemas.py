@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from app.registry.document import Assertion
-from app.registry.schemas import Schema
+from app.registry.schemas import VERSION_MAX, Schema
 
 CaseOrigin = Literal["file", "manual", "generated", "promoted"]
 GenerationKind = Literal["schema", "examples", "rules"]
@@ -118,7 +118,9 @@ class ComparisonRead(Schema):
 class GenerateRequest(Schema):
     """`POST /api/specs/{name}/cases/generate`."""
 
-    version: int | None = Field(default=None, ge=1, description="Default: the latest version.")
+    version: int | None = Field(
+        default=None, ge=1, le=VERSION_MAX, description="Default: the latest version."
+    )
     kinds: list[GenerationKind] = Field(default_factory=lambda: list(ALL_KINDS), min_length=1)
 
 

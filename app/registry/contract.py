@@ -110,10 +110,10 @@ class _Walker:
             # Boolean schemas: true accepts anything, false nothing.
             self.add(at, "schema_replaced", narrows=new is False or old is True, message=_f(at))
             return
-        for keyword in ("$ref",):
-            if isinstance(old.get(keyword), str) or isinstance(new.get(keyword), str):
-                self.breaking(at, "unresolved_reference", f"{_f(at)}: a $ref changed")
-                return
+        if isinstance(old.get("$ref"), str) or isinstance(new.get("$ref"), str):
+            # Still a $ref after resolving: a remote or dangling one, not comparable here.
+            self.breaking(at, "unresolved_reference", f"{_f(at)}: a $ref changed")
+            return
         self._types(old, new, at)
         self._enum(old, new, at)
         self._bounds(old, new, at)
