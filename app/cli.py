@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,6 +42,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     diff = spec_commands.add_parser("diff", help="show what push would change")
     diff.add_argument("files", nargs="+", type=Path)
 
+    test = commands.add_parser("test", help="run spec files' test suites (for CI)")
+    test.add_argument("files", nargs="+", type=Path)
+    test.add_argument("--junit", type=Path, default=None, help="write a JUnit XML report")
+    test.add_argument("--url", default=None, help="a running server (default: in-process)")
+    test.add_argument("--key", default=os.environ.get("SPECLOOM_KEY"), help="its admin key")
+    test.add_argument("--timeout", type=float, default=600.0, help="seconds to await a run")
+
     keys = commands.add_parser("keys", help="API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     create = key_commands.add_parser("create", help="create a key and print its secret once")
@@ -63,6 +71,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_diff(settings, args.files))
     if args.command == "specs":
         return asyncio.run(_push(settings, args.files, publish=args.publish))
+    if args.command == "test":
+        from app.core.logging import configure_logging
+        from app.evaluation.suite_cli import test_command
+
+        configure_logging("WARNING")  # the per-case report, not a log line per model call
+
+        return test_command(
+            settings,
+            args.files,
+            junit=args.junit,
+            url=args.url,
+            key=args.key,
+            timeout_s=args.timeout,
+        )
     if args.command == "keys":
         return asyncio.run(_create_key(settings, args.name, args.scopes, args.agents, args.rpm))
     return 2  # pragma: no cover - argparse rejects unknown commands first

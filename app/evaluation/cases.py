@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.compiler.validation import SchemaValidator
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.evaluation.assertions import validate_patterns
-from app.evaluation.schemas import CaseWrite
+from app.evaluation.schemas import CaseOrigin, CaseWrite
 from app.models import Spec, SpecVersion, TestCase
 from app.registry.document import Issue, SpecTest
 
@@ -37,25 +37,37 @@ class CaseInvalid(InvalidInput):
     title = "Invalid test case"
 
 
-async def latest_input_schema(session: AsyncSession, spec: Spec) -> dict[str, Any]:
-    """The input schema of the spec's latest version."""
+async def latest_document(session: AsyncSession, spec: Spec) -> dict[str, Any]:
+    """The document of the spec's latest version."""
     document = await session.scalar(
         select(SpecVersion.document).where(
             SpecVersion.spec_id == spec.id, SpecVersion.version == spec.latest_version
         )
     )
-    schema: dict[str, Any] = (document or {}).get("input_schema", {})
+    return dict(document or {})
+
+
+async def latest_input_schema(session: AsyncSession, spec: Spec) -> dict[str, Any]:
+    """The input schema of the spec's latest version."""
+    schema: dict[str, Any] = (await latest_document(session, spec)).get("input_schema", {})
     return schema
 
 
 async def check_case(session: AsyncSession, spec: Spec, body: CaseWrite) -> None:
-    """422 with pointers into the body unless the input fits the spec's latest input schema
-    and every regex of the assertions compiles."""
-    schema = await latest_input_schema(session, spec)
+    """422 with pointers into the body unless the input fits the spec's latest input schema,
+    every regex of the assertions compiles and every named rule is one of the spec's."""
+    document = await latest_document(session, spec)
+    schema = document.get("input_schema", {})
     issues = [
         Issue("/input" + i.pointer, i.message) for i in SchemaValidator(schema).issues(body.input)
     ]
     issues += [Issue(f"/expect/{n}/matches", m) for n, m in validate_patterns(body.expect)]
+    known = set(document.get("rules", []))
+    issues += [
+        Issue(f"/rules/{n}", "not a rule of the spec's latest version")
+        for n, rule in enumerate(body.rules)
+        if rule not in known
+    ]
     if issues:
         raise CaseInvalid(f"the test case has {len(issues)} problem(s)", issues=issues)
 
@@ -82,7 +94,12 @@ async def get_case(session: AsyncSession, spec: Spec, case_id: uuid.UUID) -> Tes
 
 
 async def create_case(
-    session: AsyncSession, *, spec: Spec, body: CaseWrite, source: str = "api"
+    session: AsyncSession,
+    *,
+    spec: Spec,
+    body: CaseWrite,
+    origin: CaseOrigin = "manual",
+    execution_id: uuid.UUID | None = None,
 ) -> TestCase:
     """Add a case; 409 when the spec already has one of that name."""
     await check_case(session, spec, body)
@@ -94,7 +111,9 @@ async def create_case(
         expect=expect_json(body),
         repeat=body.repeat,
         min_pass_rate=body.min_pass_rate,
-        source=source,
+        origin=origin,
+        rules=list(dict.fromkeys(body.rules)),
+        execution_id=execution_id,
     )
     session.add(case)
     await session.flush()
@@ -105,7 +124,7 @@ async def create_case(
 async def update_case(
     session: AsyncSession, *, spec: Spec, case: TestCase, body: CaseWrite
 ) -> TestCase:
-    """Replace a case's content; its source stays what it was."""
+    """Replace a case's content; its origin stays what it was."""
     await check_case(session, spec, body)
     await _ensure_free(session, spec, body.name, case.id)
     case.name = body.name
@@ -113,6 +132,7 @@ async def update_case(
     case.expect = expect_json(body)
     case.repeat = body.repeat
     case.min_pass_rate = body.min_pass_rate
+    case.rules = list(dict.fromkeys(body.rules))
     case.updated_at = datetime.now(UTC)
     await session.flush()
     return case
@@ -124,8 +144,10 @@ async def delete_case(session: AsyncSession, case: TestCase) -> None:
     await session.flush()
 
 
-async def sync_file_cases(session: AsyncSession, spec: Spec, tests: list[SpecTest]) -> int:
-    """Upsert the `tests:` of a version's document by name, as source 'file'."""
+async def sync_file_cases(
+    session: AsyncSession, spec: Spec, tests: list[SpecTest], rules: list[str] | None = None
+) -> int:
+    """Upsert the `tests:` of a version's document by name, with origin 'file'."""
     if not tests:
         return 0
     rows = [
@@ -136,7 +158,8 @@ async def sync_file_cases(session: AsyncSession, spec: Spec, tests: list[SpecTes
             "expect": expect_json(t),
             "repeat": t.repeat,
             "min_pass_rate": t.min_pass_rate,
-            "source": "file",
+            "origin": "file",
+            "rules": t.rule_texts(rules or []),
         }
         for t in {t.name: t for t in tests}.values()
     ]
@@ -148,7 +171,8 @@ async def sync_file_cases(session: AsyncSession, spec: Spec, tests: list[SpecTes
             "expect": statement.excluded.expect,
             "repeat": statement.excluded.repeat,
             "min_pass_rate": statement.excluded.min_pass_rate,
-            "source": "file",
+            "origin": "file",
+            "rules": statement.excluded.rules,
             "updated_at": func.clock_timestamp(),
         },
     )

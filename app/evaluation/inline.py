@@ -25,6 +25,8 @@ class InlineAttempt:
     case_name: str
     passed: bool
     assertions: list[Any]
+    latency_ms: float = 0.0
+    error: str | None = None
 
 
 async def run_suite(
@@ -37,6 +39,27 @@ async def run_suite(
     judge_model: str | None = None,
 ) -> RunVerdict:
     """Every case of the spec x its repeats against `version`, through the call pipeline."""
+    verdict, _ = await run_suite_attempts(
+        session,
+        spec=spec,
+        version=version,
+        services=services,
+        concurrency=concurrency,
+        judge_model=judge_model,
+    )
+    return verdict
+
+
+async def run_suite_attempts(
+    session: AsyncSession,
+    *,
+    spec: Spec,
+    version: SpecVersion,
+    services: CallServices,
+    concurrency: int = 4,
+    judge_model: str | None = None,
+) -> tuple[RunVerdict, list[InlineAttempt]]:
+    """`run_suite`, also returning every attempt (for reports such as `specloom test`)."""
     cases = await list_cases(session, spec)
     agent = agent_version(spec.name, version.version, version.document, version.content_hash)
     semaphore = asyncio.Semaphore(max(1, concurrency))
@@ -47,13 +70,15 @@ async def run_suite(
         checks = await grade(
             check_result(result, expect), result.output, model=judge_model, services=services
         )
-        return InlineAttempt(name, all(c["passed"] for c in checks), checks)
+        error = result.problem.detail if result.problem is not None else None
+        passed = all(c["passed"] for c in checks)
+        return InlineAttempt(name, passed, checks, result.record.latency_ms, error)
 
     attempts = await asyncio.gather(
         *(attempt(case.name, case.input, case.expect) for case in cases for _ in range(case.repeat))
     )
     snapshot = [{"name": c.name, "min_pass_rate": c.min_pass_rate} for c in cases]
-    return run_verdict(snapshot, attempts)
+    return run_verdict(snapshot, attempts), list(attempts)
 
 
 def suite_check(

@@ -5,7 +5,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Path, Response, status
+from fastapi import (
+    APIRouter,
+    BackgroundTasks,
+    Body,
+    Depends,
+    Path,
+    Query,
+    Request,
+    Response,
+    status,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import AdminDep, Forbidden, RateLimited, Unauthorized, require_admin
@@ -13,11 +23,25 @@ from app.core.database import SessionDep
 from app.core.errors import InvalidInput, responses
 from app.evaluation import cases as case_service
 from app.evaluation import service
+from app.evaluation.coverage import rule_coverage
+from app.evaluation.generate import CaseGenerationFailed, generate_cases
+from app.evaluation.promote import ExecutionNotFound, ExecutionNotPromotable, promote_execution
 from app.evaluation.runner import EvaluatorDep, start_suite
-from app.evaluation.schemas import CaseList, CaseRead, CaseWrite, ComparisonRead, RunRead
+from app.evaluation.schemas import (
+    CaseList,
+    CaseRead,
+    CaseWrite,
+    ComparisonRead,
+    Coverage,
+    GenerateRequest,
+    PromoteRequest,
+    RunRead,
+)
 from app.models import Spec, TestCase, TestRun
 from app.registry.router import NumberParam, SpecDep
+from app.registry.schemas import VERSION_MAX
 from app.registry.service import SpecNotFound, VersionNotFound, get_version
+from app.runtime.pipeline import CallServices
 from app.security import audit
 
 router = APIRouter(
@@ -47,6 +71,15 @@ async def run_by_id(run_id: RunIdParam, session: SessionDep) -> TestRun:
 RunDep = Annotated[TestRun, Depends(run_by_id)]
 
 
+def call_services(request: Request) -> CallServices:
+    """The app's model-call services (catalog, routing, breakers, limits)."""
+    services: CallServices = request.app.state.runtime.services
+    return services
+
+
+ServicesDep = Annotated[CallServices, Depends(call_services)]
+
+
 @router.get("/specs/{name}/cases", responses=responses(SpecNotFound))
 async def list_cases(spec: SpecDep, session: SessionDep) -> CaseList:
     """Every test case of a spec, by name."""
@@ -65,6 +98,76 @@ async def create_case(
     """Add a test case; its input must fit the latest version's input schema."""
     case = await case_service.create_case(session, spec=spec, body=body)
     await _audit(session, principal.actor, spec, case, "created")
+    response.headers["Location"] = f"/api/specs/{spec.name}/cases/{case.id}"
+    return CaseRead.model_validate(case)
+
+
+@router.post(
+    "/specs/{name}/cases/generate",
+    responses=responses(SpecNotFound, VersionNotFound, CaseGenerationFailed),
+)
+async def generate(
+    spec: SpecDep,
+    session: SessionDep,
+    principal: AdminDep,
+    services: ServicesDep,
+    body: Annotated[GenerateRequest | None, Body()] = None,
+) -> CaseList:
+    """Generate cases (origin `generated`) from the input schema, the examples and, written by
+    the configured model, one per rule; returns the cases created or refreshed."""
+    request = body or GenerateRequest()
+    generated = await generate_cases(
+        session, spec.name, request.version, services=services, kinds=request.kinds
+    )
+    await audit.record(
+        session,
+        actor=principal.actor,
+        action="case.generated",
+        target=f"spec:{spec.name}",
+        details={"version": request.version, "kinds": request.kinds, "cases": len(generated)},
+    )
+    return CaseList(items=[CaseRead.model_validate(c) for c in generated])
+
+
+@router.get("/specs/{name}/coverage", responses=responses(SpecNotFound, VersionNotFound))
+async def coverage(
+    spec: SpecDep,
+    session: SessionDep,
+    version: Annotated[int | None, Query(ge=1, le=VERSION_MAX)] = None,
+) -> Coverage:
+    """Every rule of a version (default: the latest), the cases exercising it, and the
+    rules no case exercises."""
+    return await rule_coverage(session, spec.name, version)
+
+
+@router.post(
+    "/executions/{execution_id}/promote",
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(
+        ExecutionNotFound,
+        ExecutionNotPromotable,
+        SpecNotFound,
+        case_service.CaseExists,
+        case_service.CaseInvalid,
+    ),
+)
+async def promote(
+    execution_id: Annotated[uuid.UUID, Path(description="An execution id.")],
+    session: SessionDep,
+    principal: AdminDep,
+    response: Response,
+    body: Annotated[PromoteRequest | None, Body()] = None,
+) -> CaseRead:
+    """Make a test case (origin `promoted`) of a succeeded, unredacted execution: its input,
+    and assertions on its output's fields."""
+    spec, case = await promote_execution(session, execution_id, body or PromoteRequest())
+    await audit.record(
+        session,
+        actor=principal.actor,
+        action="case.promoted",
+        target=f"spec:{spec.name}",
+        details={"case": case.name, "case_id": str(case.id), "execution_id": str(execution_id)},
+    )
     response.headers["Location"] = f"/api/specs/{spec.name}/cases/{case.id}"
     return CaseRead.model_validate(case)
 

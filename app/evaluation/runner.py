@@ -23,6 +23,7 @@ from app.evaluation.cases import list_cases
 from app.evaluation.judge import grade
 from app.evaluation.verdict import run_verdict
 from app.models import Spec, TestCase, TestResult, TestRun
+from app.observability.metrics import observe_test_attempt, observe_test_run
 from app.registry.document import Assertion
 from app.runtime.executions import ExecutionWriter
 from app.runtime.live import LiveAgents
@@ -144,6 +145,7 @@ class Evaluator:
         async def attempt(case: dict[str, Any], index: int) -> None:
             async with semaphore:
                 row = await self._attempt(agent, run_id, case, index)
+            observe_test_attempt(str(name), passed=row.passed)
             async with self._sessionmaker() as session:
                 session.add(row)
                 await session.execute(
@@ -162,11 +164,17 @@ class Evaluator:
             results = (
                 await session.scalars(select(TestResult).where(TestResult.run_id == run_id))
             ).all()
-            passed = run_verdict(cases, results).passed
-            run.passed = passed
-            run.status = "passed" if passed else "failed"
+            verdict = run_verdict(cases, results)
+            run.passed = verdict.passed
+            run.status = "passed" if verdict.passed else "failed"
             run.finished_at = datetime.now(UTC)
             await session.commit()
+        observe_test_run(
+            str(name),
+            outcome=run.status,
+            seconds=_seconds(run),
+            pass_rates=[c.pass_rate for c in verdict.cases],
+        )
 
     async def _attempt(
         self, agent: Any, run_id: uuid.UUID, case: dict[str, Any], index: int
@@ -203,7 +211,16 @@ class Evaluator:
                 .where(TestRun.id == run_id)
                 .values(status="error", passed=False, error=message, finished_at=datetime.now(UTC))
             )
+            run = await session.get_one(TestRun, run_id)
+            name = await session.scalar(select(Spec.name).where(Spec.id == run.spec_id))
             await session.commit()
+        observe_test_run(str(name), outcome="error", seconds=None)
+
+
+def _seconds(run: TestRun) -> float | None:
+    if run.started_at is None or run.finished_at is None:
+        return None
+    return (run.finished_at - run.started_at).total_seconds()
 
 
 def get_evaluator(request: Request) -> Evaluator:

@@ -10,9 +10,11 @@ from pydantic import Field
 
 from app.core.schemas import RequestBody
 from app.registry.document import Assertion
-from app.registry.schemas import Schema
+from app.registry.schemas import VERSION_MAX, Schema
 
-CaseSource = Literal["file", "api", "generated", "execution"]
+CaseOrigin = Literal["file", "manual", "generated", "promoted"]
+GenerationKind = Literal["schema", "examples", "rules"]
+ALL_KINDS: tuple[GenerationKind, ...] = ("schema", "examples", "rules")
 
 
 class CaseWrite(RequestBody):
@@ -23,6 +25,11 @@ class CaseWrite(RequestBody):
     expect: list[Assertion] = Field(default_factory=list, max_length=100)
     repeat: int = Field(default=1, ge=1, le=100)
     min_pass_rate: float = Field(default=1.0, ge=0, le=1)
+    rules: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Texts of the spec rules this case exercises (for the coverage view).",
+    )
 
 
 class CaseRead(Schema):
@@ -32,7 +39,9 @@ class CaseRead(Schema):
     expect: list[dict[str, Any]]
     repeat: int
     min_pass_rate: float
-    source: CaseSource
+    origin: CaseOrigin
+    rules: list[str]
+    execution_id: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
 
@@ -105,3 +114,43 @@ class ComparisonRead(Schema):
     baseline_run_id: uuid.UUID | None
     baseline_version: int | None
     cases: list[CaseComparison]
+
+
+class GenerateRequest(RequestBody):
+    """`POST /api/specs/{name}/cases/generate`."""
+
+    version: int | None = Field(
+        default=None, ge=1, le=VERSION_MAX, description="Default: the latest version."
+    )
+    kinds: list[GenerationKind] = Field(default_factory=lambda: list(ALL_KINDS), min_length=1)
+
+
+class PromoteRequest(RequestBody):
+    """`POST /api/executions/{id}/promote`: everything optional."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    repeat: int = Field(default=1, ge=1, le=100)
+    min_pass_rate: float = Field(default=1.0, ge=0, le=1)
+    rules: list[str] = Field(default_factory=list, max_length=100)
+
+
+class CaseRef(Schema):
+    id: uuid.UUID
+    name: str
+    origin: CaseOrigin
+
+
+class RuleCoverage(Schema):
+    number: int
+    rule: str
+    covered: bool
+    cases: list[CaseRef]
+
+
+class Coverage(Schema):
+    spec: str
+    version: int
+    rules: list[RuleCoverage]
+    uncovered: list[int] = Field(description="Numbers (1-based) of the rules no case exercises.")
+    cases_total: int
+    cases_without_rule: int

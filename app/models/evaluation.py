@@ -20,7 +20,7 @@ class TestCase(IdMixin, Base):
     __tablename__ = "test_case"
     __table_args__ = (
         UniqueConstraint("spec_id", "name", name="uq_test_case_spec_id_name"),
-        CheckConstraint("source IN ('file', 'api', 'generated', 'execution')", name="source"),
+        CheckConstraint("origin IN ('file', 'manual', 'generated', 'promoted')", name="origin"),
     )
 
     spec_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("spec.id", ondelete="CASCADE"))
@@ -29,7 +29,14 @@ class TestCase(IdMixin, Base):
     expect: Mapped[list[Any]]
     repeat: Mapped[int] = mapped_column(default=1)
     min_pass_rate: Mapped[float] = mapped_column(default=1.0)
-    source: Mapped[str] = mapped_column(String(16))
+    # Where the case came from: a spec file's `tests:`, the API or web form, the case
+    # generator, or a recorded execution promoted to a case.
+    origin: Mapped[str] = mapped_column(String(16))
+    # The texts of the spec rules the case exercises (texts, not numbers: reordering or
+    # inserting rules must not move a case onto another rule).
+    rules: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
+    # The execution a promoted case was made from.
+    execution_id: Mapped[uuid.UUID | None]
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.clock_timestamp()
     )

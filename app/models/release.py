@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -23,3 +24,7 @@ class Release(IdMixin, Base):
     actor: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(String(2000))
     forced: Mapped[bool] = mapped_column(default=False)
+    # The contract diff against the version live before (publish only): `breaking` and its
+    # `changes`; and whether the publisher confirmed a breaking change explicitly.
+    contract: Mapped[dict[str, Any] | None]
+    breaking_confirmed: Mapped[bool] = mapped_column(default=False, server_default="false")

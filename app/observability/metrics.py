@@ -54,6 +54,30 @@ TOKENS = Counter(
 )
 COST = Counter("specloom_cost_usd", "Model spend in USD, by agent and model.", ["agent", "model"])
 
+# Test runs (issue 5): outcomes, durations, attempts and the pass rates of cases.
+TEST_RUNS = Counter(
+    "specloom_test_runs",
+    "Finished test runs by spec and outcome (passed, failed, error).",
+    ["spec", "outcome"],
+)
+TEST_RUN_SECONDS = Histogram(
+    "specloom_test_run_seconds",
+    "Wall time of a finished test run, by spec.",
+    ["spec"],
+    buckets=(*_SECONDS, 120.0, 300.0, 600.0, 1800.0),
+)
+TEST_ATTEMPTS = Counter(
+    "specloom_test_attempts",
+    "Attempts (case x repeat) of test runs by spec and result (passed, failed).",
+    ["spec", "result"],
+)
+TEST_CASE_PASS_RATE = Histogram(
+    "specloom_test_case_pass_rate",
+    "Pass rate of each case of a finished test run, by spec.",
+    ["spec"],
+    buckets=(0.0, 0.25, 0.5, 0.6, 0.75, 0.8, 0.9, 0.95, 0.99, 1.0),
+)
+
 # Breaker states as numbers, so alerts can say `specloom_breaker_state == 2`.
 BREAKER_STATES = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
 
@@ -110,6 +134,23 @@ def observe_call(record: ExecutionRecord, *, status: int, cached: bool) -> None:
             completion.inc(attempt.completion_tokens)
         if attempt.cost_usd:
             _cost(record.agent, attempt.model).inc(attempt.cost_usd)
+
+
+def observe_test_attempt(spec: str, *, passed: bool) -> None:
+    """Count one attempt of a test run."""
+    TEST_ATTEMPTS.labels(spec, "passed" if passed else "failed").inc()
+
+
+def observe_test_run(
+    spec: str, *, outcome: str, seconds: float | None, pass_rates: Iterable[float] = ()
+) -> None:
+    """Count one finished test run, its duration and the pass rate of each of its cases."""
+    TEST_RUNS.labels(spec, outcome).inc()
+    if seconds is not None:
+        TEST_RUN_SECONDS.labels(spec).observe(seconds)
+    rates = TEST_CASE_PASS_RATE.labels(spec)
+    for rate in pass_rates:
+        rates.observe(rate)
 
 
 class RuntimeCollector(Collector):

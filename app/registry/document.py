@@ -81,6 +81,16 @@ class SpecTest(DocumentModel):
     expect: list[Assertion] = Field(default_factory=list)
     repeat: int = Field(default=1, ge=1, le=100)
     min_pass_rate: float = Field(default=1.0, ge=0, le=1)
+    rules: list[int | str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="The rules it exercises: numbers (1 is the first rule) or texts.",
+    )
+
+    def rule_texts(self, rules: list[str]) -> list[str]:
+        """The texts of the rules it names (numbers resolved against `rules`)."""
+        texts = [rules[r - 1] if isinstance(r, int) else r for r in self.rules]
+        return list(dict.fromkeys(texts))
 
 
 class SpecDocument(DocumentModel):
@@ -207,6 +217,15 @@ def check_document(document: SpecDocument, limits: Limits) -> list[Issue]:
                     f"does not follow {schema_field}: {error.message}",
                 )
             )
+
+    for i, test in enumerate(document.tests):
+        for j, named in enumerate(test.rules):
+            if isinstance(named, int):
+                known = 1 <= named <= len(document.rules)
+            else:
+                known = named in document.rules
+            if not known:
+                issues.append(Issue(pointer("tests", i, "rules", j), "not one of the rules"))
 
     names = [t.name for t in document.tests]
     for i, name in enumerate(names):

@@ -103,8 +103,17 @@ async def push_document(
             failing = await check(session, spec, version_row)
             if failing:
                 return PushResult(document.name, action, number, False, tuple(failing))
+        # Recorded, not enforced: a file push is its author's own change (see the README).
+        contract = await service.check_contract(
+            session, spec=spec, version=number, confirm_breaking=True
+        )
         await service.publish(
-            session, name=document.name, version=number, actor=author, reason="Pushed from file"
+            session,
+            name=document.name,
+            version=number,
+            actor=author,
+            reason="Pushed from file",
+            contract=contract,
         )
         published = True
     return PushResult(document.name, action, number, published)

@@ -196,7 +196,12 @@ async def diff_versions(
         DiffChange(op=op, path=path, before=old, after=new)
         for op, path, old, new in diff_documents(before.document, after.document)
     ]
-    return DiffRead(from_version=from_version, to_version=to_version, changes=changes)
+    return DiffRead(
+        from_version=from_version,
+        to_version=to_version,
+        changes=changes,
+        contract=service.version_contract(before, after),
+    )
 
 
 @router.post(
@@ -204,6 +209,7 @@ async def diff_versions(
     responses=responses(
         service.SpecNotFound,
         service.VersionNotFound,
+        service.BreakingChange,
         evaluation.TestsNotPassed,
         evaluation.ForceWithoutReason,
     ),
@@ -211,9 +217,13 @@ async def diff_versions(
 async def publish(
     name: NameParam, body: PublishRequest, session: SessionDep, principal: AdminDep
 ) -> ReleaseRead:
-    """Make a version live if its latest test run passed (or with `force` and a reason)."""
+    """Make a version live if its latest test run passed (or with `force` and a reason) and
+    its contract is compatible with the live version's (or `confirm_breaking` is set)."""
     spec = await service.get_spec(session, name)
     await service.get_version(session, spec, body.version)
+    contract = await service.check_contract(
+        session, spec=spec, version=body.version, confirm_breaking=body.confirm_breaking
+    )
     gate = await evaluation.check_publish(
         session, spec=spec, version=body.version, force=body.force, reason=body.reason
     )
@@ -224,6 +234,8 @@ async def publish(
         actor=principal.label,
         reason=body.reason,
         forced=body.force,
+        contract=contract,
+        breaking_confirmed=body.confirm_breaking,
     )
     await audit.record(
         session,
@@ -231,7 +243,10 @@ async def publish(
         action="spec.force_published" if body.force else "spec.published",
         target=f"spec:{name}",
         details=_release_details(release.from_version, release.to_version, body.reason)
-        | {"test_gate": gate or ("forced" if body.force else "passed")},
+        | {
+            "test_gate": gate or ("forced" if body.force else "passed"),
+            "contract": _contract_note(release.contract, release.breaking_confirmed),
+        },
     )
     return ReleaseRead.model_validate(release)
 
@@ -262,6 +277,14 @@ async def list_releases(spec: SpecDep, session: SessionDep) -> ReleaseList:
     """Every publish and rollback of the spec, oldest first."""
     releases = await service.list_releases(session, spec)
     return ReleaseList(items=[ReleaseRead.model_validate(r) for r in releases])
+
+
+def _contract_note(contract: dict[str, Any] | None, confirmed: bool) -> str:
+    if contract is None:
+        return "nothing live to compare with"
+    if contract.get("breaking"):
+        return "breaking, confirmed" if confirmed else "breaking"
+    return "compatible"
 
 
 def _release_details(

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.schemas import RequestBody
+from app.registry.contract import ContractDiff
 from app.registry.document import NAME_PATTERN
 
 # Version numbers are Postgres integers: a larger one in a request is a 422, not a 500.
@@ -64,6 +65,11 @@ class PublishRequest(RequestBody):
     version: int = Field(ge=1, le=VERSION_MAX)
     force: bool = False
     reason: str | None = Field(default=None, max_length=2000)
+    confirm_breaking: bool = Field(
+        default=False,
+        description="Publish even though the contract diff against the live version breaks "
+        "callers; recorded in the release.",
+    )
 
 
 class RollbackRequest(RequestBody):
@@ -116,6 +122,10 @@ class ReleaseRead(Schema):
     actor: str
     reason: str | None
     forced: bool
+    contract: ContractDiff | None = Field(
+        default=None, description="The contract diff against the version live before."
+    )
+    breaking_confirmed: bool = False
     at: datetime = Field(validation_alias="created_at")
 
 
@@ -134,3 +144,6 @@ class DiffRead(Schema):
     from_version: int
     to_version: int
     changes: list[DiffChange]
+    contract: ContractDiff = Field(
+        description="The input/output schema changes classified as compatible or breaking."
+    )

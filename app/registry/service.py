@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.evaluation.cases import sync_file_cases
 from app.models import Release, Spec, SpecVersion
+from app.registry.contract import ContractDiff, classify_contract
 from app.registry.document import (
     InvalidDocument,
     Issue,
@@ -53,6 +54,11 @@ class NothingToRollBack(Conflict):
     title = "Nothing to roll back to"
 
 
+class BreakingChange(Conflict):
+    slug = "breaking-contract-change"
+    title = "The version breaks the live version's contract"
+
+
 class DocumentInvalid(InvalidInput):
     slug = "invalid-spec-document"
     title = "Invalid spec document"
@@ -82,7 +88,7 @@ async def create_spec(
     version = _new_version(spec, document, 1, None, message, author)
     session.add(version)
     await session.flush()
-    await sync_file_cases(session, spec, document.tests)
+    await sync_file_cases(session, spec, document.tests, document.rules)
     return spec, version
 
 
@@ -137,7 +143,7 @@ async def create_version(
     version = _new_version(spec, document, new_number, base_version, message, author)
     session.add(version)
     await session.flush()
-    await sync_file_cases(session, spec, document.tests)
+    await sync_file_cases(session, spec, document.tests, document.rules)
     await session.refresh(spec)
     return version
 
@@ -160,6 +166,38 @@ async def get_version(session: AsyncSession, spec: Spec, number: int) -> SpecVer
     return version
 
 
+def version_contract(before: SpecVersion, after: SpecVersion) -> ContractDiff:
+    """The contract diff from one version's schemas to another's."""
+    return classify_contract(
+        before.document.get("input_schema", {}),
+        before.document.get("output_schema", {}),
+        after.document.get("input_schema", {}),
+        after.document.get("output_schema", {}),
+    )
+
+
+async def check_contract(
+    session: AsyncSession, *, spec: Spec, version: int, confirm_breaking: bool
+) -> ContractDiff | None:
+    """The contract diff of `version` against the live version (None when nothing is live).
+
+    Refuses (409, listing the breaking changes) a breaking one unless `confirm_breaking`.
+    """
+    if spec.live_version is None or spec.live_version == version:
+        return None
+    live = await get_version(session, spec, spec.live_version)
+    contract = version_contract(live, await get_version(session, spec, version))
+    if contract.breaking and not confirm_breaking:
+        breaking = contract.breaking_changes
+        raise BreakingChange(
+            f"version {version} of {spec.name!r} makes {len(breaking)} breaking change(s) to "
+            f"the contract of live version {live.version}; publish with "
+            "confirm_breaking: true to accept them",
+            extra={"breaking_changes": [c.model_dump() for c in breaking]},
+        )
+    return contract
+
+
 async def publish(
     session: AsyncSession,
     *,
@@ -168,11 +206,18 @@ async def publish(
     actor: str,
     reason: str | None = None,
     forced: bool = False,
+    contract: ContractDiff | None = None,
+    breaking_confirmed: bool = False,
 ) -> Release:
-    """Point the spec's live pointer at `version` and record the release."""
+    """Point the spec's live pointer at `version` and record the release (with the contract
+    diff it was published with)."""
     spec = await get_spec(session, name, for_update=True)
     await get_version(session, spec, version)
-    return await _move_live(session, spec, "publish", version, actor, reason, forced)
+    release = await _move_live(session, spec, "publish", version, actor, reason, forced)
+    release.contract = contract.model_dump() if contract is not None else None
+    release.breaking_confirmed = breaking_confirmed and contract is not None and contract.breaking
+    await session.flush()
+    return release
 
 
 async def rollback(

@@ -29,6 +29,8 @@ Action = Literal[
     "budget.created",
     "budget.deleted",
     "case.changed",
+    "case.generated",
+    "case.promoted",
 ]
 
 

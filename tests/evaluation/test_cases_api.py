@@ -13,7 +13,7 @@ async def test_case_crud_round_trip(api: httpx.AsyncClient) -> None:
     created = await api.post("/api/specs/triage/cases", json=case_body(repeat=3))
     assert created.status_code == 201, created.text
     case = created.json()
-    assert case["source"] == "api"
+    assert case["origin"] == "manual"
     assert case["repeat"] == 3
     assert case["expect"] == [{"path": "/team", "equals": "billing"}]
     assert created.headers["Location"] == f"/api/specs/triage/cases/{case['id']}"
@@ -85,7 +85,7 @@ async def test_file_tests_are_synced_into_cases(api: httpx.AsyncClient) -> None:
     )
     assert created.status_code == 201
     first = (await api.get("/api/specs/triage/cases")).json()["items"]
-    assert [(c["name"], c["source"], c["repeat"]) for c in first] == [("refund", "file", 2)]
+    assert [(c["name"], c["origin"], c["repeat"]) for c in first] == [("refund", "file", 2)]
 
     tests[0]["repeat"] = 4
     await add_version(api, "triage", 1, tests=[*tests, {**tests[0], "name": "other"}])

@@ -28,7 +28,7 @@ async def test_push_publish_runs_the_suite_of_every_example(
         assert spec["live_version"] == 1
         cases = (await client.get(f"/api/specs/{name}/cases")).json()["items"]
         assert len(cases) >= 3
-        assert {c["source"] for c in cases} == {"file"}
+        assert {c["origin"] for c in cases} == {"file"}
 
 
 async def test_push_publish_refuses_a_failing_version(

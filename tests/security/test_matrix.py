@@ -112,6 +112,13 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ),
     ("GET", "/api/test-runs/{run_id}"): Sample("/api/test-runs/{run_id}", 200),
     ("GET", "/api/test-runs/{run_id}/compare"): Sample("/api/test-runs/{run_id}/compare", 200),
+    ("POST", "/api/specs/{name}/cases/generate"): Sample(
+        f"/api/specs/{AGENT}/cases/generate", 200, {"kinds": ["schema"]}
+    ),
+    ("GET", "/api/specs/{name}/coverage"): Sample(f"/api/specs/{AGENT}/coverage", 200),
+    ("POST", "/api/executions/{execution_id}/promote"): Sample(
+        "/api/executions/{execution_id}/promote", 201, {"name": "promoted-case"}
+    ),
 }
 
 ROUTES = sorted(
