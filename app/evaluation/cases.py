@@ -16,6 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.compiler.validation import SchemaValidator
 from app.core.errors import Conflict, InvalidInput, NotFound
+from app.documents.fields import reference_schema
+from app.documents.prepare import FileLimits
+from app.documents.service import store_input_files
 from app.evaluation.assertions import validate_patterns
 from app.evaluation.schemas import CaseWrite
 from app.models import Spec, SpecVersion, TestCase
@@ -52,9 +55,10 @@ async def check_case(session: AsyncSession, spec: Spec, body: CaseWrite) -> None
     """422 with pointers into the body unless the input fits the spec's latest input schema
     and every regex of the assertions compiles."""
     schema = await latest_input_schema(session, spec)
-    issues = [
-        Issue("/input" + i.pointer, i.message) for i in SchemaValidator(schema).issues(body.input)
-    ]
+    # Files (issue 11): stored once by hash, the case keeps references to them.
+    body.input = await store_input_files(session, schema, body.input, FileLimits())
+    validator = SchemaValidator(reference_schema(schema))
+    issues = [Issue("/input" + i.pointer, i.message) for i in validator.issues(body.input)]
     issues += [Issue(f"/expect/{n}/matches", m) for n, m in validate_patterns(body.expect)]
     if issues:
         raise CaseInvalid(f"the test case has {len(issues)} problem(s)", issues=issues)
