@@ -31,7 +31,7 @@ PO_LINES = (
 def make_pdf(lines: Sequence[str] = PO_LINES, *, pages: int = 1) -> bytes:
     """A PDF with a text layer: `lines` on the first page, a numbered line on the others."""
     buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer, pagesize=A4)
+    pdf = canvas.Canvas(buffer, pagesize=A4, invariant=True)  # same lines, same bytes
     for page in range(pages):
         y = 800
         for line in lines if page == 0 else [f"Page {page + 1}: terms and conditions"] * 40:
