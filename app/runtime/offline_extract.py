@@ -19,7 +19,7 @@ from app.runtime.offline_schema import SchemaGenerator, pointer_join
 from app.runtime.offline_strings import label
 
 # "Label: value", or "Label" then two or more spaces (a table-like layout), then the value.
-_LINE = re.compile(r"^\s*([A-Za-z][\w .&/#-]{0,60}?)\s*(?::|\s{2,})\s*(\S.*?)\s*$")
+_LINE = re.compile(r"^\s*([A-Za-z][\w .&/#()-]{0,60}?)\s*(?::|\s{2,})\s*(\S.*?)\s*$")
 _PARENS = re.compile(r"\([^)]*\)")
 _DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%d.%m.%Y", "%d %B %Y", "%B %d, %Y", "%b %d, %Y")
 
