@@ -109,7 +109,7 @@ def prepare_file(
         )
     if not data:
         raise FileRejected(f"{field.name}: the file is empty", issues=[Issue(pointer, "empty")])
-    media_type = _media_type(field, data, declared)
+    media_type = _media_type(data, declared)
     if media_type is None or not field.accepts_type(media_type):
         shown = media_type or (declared or "an unknown type")
         raise FileRejected(
@@ -126,13 +126,12 @@ def prepare_file(
     return PreparedFile(field.name, digest, media_type, len(data), data, pages, text, filename)
 
 
-def _media_type(field: FileField, data: bytes, declared: str | None) -> str | None:
+def _media_type(data: bytes, declared: str | None) -> str | None:
+    """The bytes decide; the declared type only refines text (which has no magic number)."""
     sniffed = sniff(data)
     declared = (declared or "").split(";", 1)[0].strip().lower()
     if sniffed == "text/plain" and declared in TEXT_TYPES:
-        return declared  # text has no magic: markdown and CSV look like plain text
-    if sniffed == "text/plain" and not any(a in TEXT_TYPES for a in field.accepts):
-        return declared or sniffed  # e.g. a "PDF" that is really text: rejected by the caller
+        return declared  # markdown and CSV look like plain text
     return sniffed
 
 

@@ -123,6 +123,7 @@ BAD = [
     Bad("oversized", make_pdf() + b"\n%" + b"x" * 6000, 413, "bytes"),
     Bad("not a pdf", make_png(), 422, "got image/png", "image/png"),
     Bad("empty", b"", 422, "empty"),
+    Bad("text labelled as pdf", b"PO Number: 1\nTotal: 2", 422, "got text/plain"),
 ]
 
 
