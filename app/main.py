@@ -16,6 +16,8 @@ from app.core.errors import install_error_handlers
 from app.core.limits import BodyLimitMiddleware
 from app.core.logging import RequestIdMiddleware, configure_logging
 from app.core.settings import Settings, get_settings
+from app.documents.prepare import FileLimits
+from app.documents.service import Documents
 from app.evaluation.router import router as evaluation_router
 from app.evaluation.runner import Evaluator
 from app.mcp_server import server as mcp_server
@@ -103,6 +105,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ),
             cache=cache,  # response cache (issue 4)
             max_deadline_s=settings.max_call_deadline_s,
+            documents=Documents(  # documents and images as inputs (issue 11)
+                limits=FileLimits(settings.max_file_bytes, settings.max_pdf_pages),
+                sessionmaker=sessionmaker,
+                keep_files=settings.keep_files,
+            ),
         )
         app.state.evaluator = Evaluator(  # test runs (issue 5)
             sessionmaker,
@@ -146,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         max_depth=settings.max_json_depth,
         max_string_chars=settings.max_string_chars,
+        max_upload_bytes=settings.max_upload_bytes,  # multipart agent calls (issue 11)
     )
     app.add_middleware(RequestIdMiddleware)
     app.include_router(health.router)

@@ -23,6 +23,7 @@ from app.compiler.prompt import (
 )
 from app.compiler.strict import make_strict
 from app.compiler.validation import SchemaValidator
+from app.documents.fields import reference_schema
 from app.registry.document import Issue, SpecDocument
 
 # Enough for every live version and the recent ones being tested; a compiled spec is small.
@@ -157,7 +158,8 @@ def _compile(document: SpecDocument, content_hash: str) -> CompiledSpec:
         strict_notes=form.notes,
         _user_prefix=prefix,
         _user_suffix=suffix,
-        _input_validator=SchemaValidator(input_schema),
+        # File fields arrive prepared: a reference to the file in place of its bytes (issue 11).
+        _input_validator=SchemaValidator(reference_schema(input_schema)),
         _output_validator=SchemaValidator(output_schema),
         _decoder=form.decoder,
     )

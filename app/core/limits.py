@@ -16,6 +16,7 @@ reason.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,6 +27,8 @@ JSON_PREFIXES = ("/api/", "/v1/")
 MAX_NUMBER_CHARS = 64
 # scope["state"] key of the body this middleware already parsed and checked.
 PARSED_BODY = "parsed_json_body"
+# Agent calls may also be multipart/form-data (file uploads, issue 11), up to their own limit.
+_MULTIPART_PATH = re.compile(r"^/v1/agents/[^/]+$")
 
 
 class _Reject(Exception):
@@ -38,10 +41,17 @@ class BodyLimitMiddleware:
     """Refuse oversized, mislabelled or unruly request bodies with problem+json."""
 
     def __init__(
-        self, app: ASGIApp, *, max_bytes: int, max_depth: int = 64, max_string_chars: int = 262_144
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        max_depth: int = 64,
+        max_string_chars: int = 262_144,
+        max_upload_bytes: int | None = None,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_upload_bytes = max_upload_bytes
         self.max_depth = max_depth
         self.max_string_chars = max_string_chars
 
@@ -52,8 +62,10 @@ class BodyLimitMiddleware:
         try:
             if scope["path"].startswith(JSON_PREFIXES) and b"%00" in scope["query_string"]:
                 raise _Reject(400, "Bad request", "query parameters may not contain NUL (%00)")
-            body, ended = await self._read(scope, receive)
-            if body and scope["path"].startswith(JSON_PREFIXES):
+            upload = self._is_upload(scope)
+            limit = self.max_upload_bytes if upload and self.max_upload_bytes else self.max_bytes
+            body, ended = await self._read(scope, receive, limit)
+            if body and not upload and scope["path"].startswith(JSON_PREFIXES):
                 # Handed on so the route does not parse the same body a second time.
                 scope.setdefault("state", {})[PARSED_BODY] = _check_json(
                     scope, body, self.max_depth, self.max_string_chars
@@ -74,10 +86,18 @@ class BodyLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _read(self, scope: Scope, receive: Receive) -> tuple[bytes, Message | None]:
+    def _is_upload(self, scope: Scope) -> bool:
+        """A multipart/form-data agent call: its route parses it, within `max_upload_bytes`."""
+        if self.max_upload_bytes is None or not _MULTIPART_PATH.match(scope["path"]):
+            return False
+        return _content_type(scope) == "multipart/form-data"
+
+    async def _read(
+        self, scope: Scope, receive: Receive, limit: int
+    ) -> tuple[bytes, Message | None]:
         """The whole body, and the disconnect message if the client left while sending."""
         too_large = _Reject(
-            413, "Payload too large", f"the request body is larger than {self.max_bytes} bytes"
+            413, "Payload too large", f"the request body is larger than {limit} bytes"
         )
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
@@ -85,7 +105,7 @@ class BodyLimitMiddleware:
                     declared = int(value)
                 except ValueError:
                     raise _Reject(400, "Bad request", "Content-Length is not a number") from None
-                if declared > self.max_bytes:
+                if declared > limit:
                     raise too_large
         chunks: list[bytes] = []
         size = 0
@@ -95,24 +115,48 @@ class BodyLimitMiddleware:
                 return b"".join(chunks), message
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
+            if size > limit:
                 raise too_large
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks), None
 
 
-def _check_json(scope: Scope, body: bytes, max_depth: int, max_string_chars: int) -> Any:
-    content_type = ""
+def _content_type(scope: Scope) -> str:
     for name, value in scope.get("headers", ()):
         if name == b"content-type":
-            content_type = value.decode("latin-1").split(";", 1)[0].strip().lower()
+            return str(value.decode("latin-1").split(";", 1)[0].strip().lower())
+    return ""
+
+
+class JsonRejected(Exception):
+    """JSON that `checked_json` refuses: a status (400 or 422) and why."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+def checked_json(body: bytes, *, max_depth: int, max_string_chars: int) -> Any:
+    """Parse JSON with the same hardening as request bodies (e.g. a multipart `input` part)."""
+    try:
+        return _parse_json(body, max_depth, max_string_chars)
+    except _Reject as reject:
+        raise JsonRejected(reject.status, reject.detail) from None
+
+
+def _check_json(scope: Scope, body: bytes, max_depth: int, max_string_chars: int) -> Any:
+    content_type = _content_type(scope)
     if not (content_type == "application/json" or content_type.endswith("+json")):
         raise _Reject(
             415,
             "Unsupported media type",
             f"send the body as application/json (got {content_type or 'no Content-Type'})",
         )
+    return _parse_json(body, max_depth, max_string_chars)
+
+
+def _parse_json(body: bytes, max_depth: int, max_string_chars: int) -> Any:
     try:
         value = json.loads(
             body,

@@ -78,6 +78,18 @@ class Settings(BaseSettings):
         default=5.0, ge=0, description="How long a process trusts a key lookup (revocation lag)."
     )
 
+    # Documents and images as inputs (issue 11)
+    max_file_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024, description="Largest file in a call (413 beyond)."
+    )
+    max_pdf_pages: int = Field(default=100, ge=1, description="Most pages of a PDF input.")
+    max_upload_bytes: int = Field(
+        default=25 * 1024 * 1024, ge=1024, description="Largest multipart/form-data call body."
+    )
+    keep_files: bool = Field(
+        default=False, description="Store call input files' bytes (once per SHA-256)."
+    )
+
     log_level: str = "INFO"
     log_json: bool = Field(default=False, description="JSON logs instead of console lines.")
 

@@ -16,6 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.compiler.validation import SchemaValidator
 from app.core.errors import Conflict, InvalidInput, NotFound
+from app.documents.fields import reference_schema
+from app.documents.prepare import FileLimits
+from app.documents.service import store_input_files
 from app.evaluation.assertions import validate_patterns
 from app.evaluation.schemas import CaseOrigin, CaseWrite
 from app.models import Spec, SpecVersion, TestCase
@@ -47,20 +50,15 @@ async def latest_document(session: AsyncSession, spec: Spec) -> dict[str, Any]:
     return dict(document or {})
 
 
-async def latest_input_schema(session: AsyncSession, spec: Spec) -> dict[str, Any]:
-    """The input schema of the spec's latest version."""
-    schema: dict[str, Any] = (await latest_document(session, spec)).get("input_schema", {})
-    return schema
-
-
 async def check_case(session: AsyncSession, spec: Spec, body: CaseWrite) -> None:
     """422 with pointers into the body unless the input fits the spec's latest input schema,
     every regex of the assertions compiles and every named rule is one of the spec's."""
     document = await latest_document(session, spec)
     schema = document.get("input_schema", {})
-    issues = [
-        Issue("/input" + i.pointer, i.message) for i in SchemaValidator(schema).issues(body.input)
-    ]
+    # Files (issue 11): stored once by hash, the case keeps references to them.
+    body.input = await store_input_files(session, schema, body.input, FileLimits())
+    validator = SchemaValidator(reference_schema(schema))
+    issues = [Issue("/input" + i.pointer, i.message) for i in validator.issues(body.input)]
     issues += [Issue(f"/expect/{n}/matches", m) for n, m in validate_patterns(body.expect)]
     known = set(document.get("rules", []))
     issues += [

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import ProblemError
+from app.documents.fields import without_file_fields
 from app.evaluation.rule_cases import CaseWriterFailed, rule_cases
 from app.evaluation.schema_cases import DraftCase, example_cases, schema_cases
 from app.evaluation.schemas import ALL_KINDS, GenerationKind
@@ -45,7 +46,7 @@ async def generate_cases(
     document = SpecDocument.model_validate(version.document)
     drafts: list[DraftCase] = []
     if "schema" in kinds:
-        drafts += schema_cases(document.input_schema)
+        drafts += schema_cases(without_file_fields(document.input_schema))
     if "examples" in kinds:
         drafts += example_cases(document)
     if "rules" in kinds:

@@ -11,13 +11,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.documents.calls import execute_stored
+from app.documents.service import Documents
 from app.evaluation.cases import list_cases
 from app.evaluation.judge import grade
 from app.evaluation.runner import check_result
 from app.evaluation.verdict import RunVerdict, run_verdict
 from app.models import Spec, SpecVersion
 from app.runtime.live import agent_version
-from app.runtime.pipeline import CallServices, execute
+from app.runtime.pipeline import CallServices
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,9 @@ async def run_suite_attempts(
 
     async def attempt(name: str, payload: dict[str, Any], expect: list[Any]) -> InlineAttempt:
         async with semaphore:
-            result = await execute(agent, payload, services=services, request_id="specs-push")
+            result = await execute_stored(
+                Documents(), agent, payload, services=services, request_id="specs-push"
+            )
         checks = await grade(
             check_result(result, expect), result.output, model=judge_model, services=services
         )

@@ -19,6 +19,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from app.compiler.prompt import environment
+from app.documents.fields import without_file_fields
 from app.evaluation.schema_cases import DraftCase
 from app.registry.document import Assertion, SpecDocument, content_hash, parse_document, pointer
 from app.runtime.live import agent_version
@@ -37,10 +38,9 @@ def writer_document(spec: SpecDocument) -> dict[str, Any]:
     """The case writer's document for one spec."""
     fields = output_pointers(spec.output_schema)
     always = [p for p, required in fields if required] or [""]
-    defs: dict[str, Any] = {
-        k: spec.input_schema[k] for k in ("$defs", "definitions") if k in spec.input_schema
-    }
-    input_schema = {k: v for k, v in spec.input_schema.items() if k not in defs}
+    writable = without_file_fields(spec.input_schema)  # a case writer cannot make up files
+    defs: dict[str, Any] = {k: writable[k] for k in ("$defs", "definitions") if k in writable}
+    input_schema = {k: v for k, v in writable.items() if k not in defs}
     assertion = {
         "anyOf": [
             {

@@ -18,6 +18,8 @@ from fastapi import BackgroundTasks, Depends, Request
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.documents.calls import execute_stored
+from app.documents.service import Documents
 from app.evaluation.assertions import evaluate
 from app.evaluation.cases import list_cases
 from app.evaluation.judge import grade
@@ -27,7 +29,7 @@ from app.observability.metrics import observe_test_attempt, observe_test_run
 from app.registry.document import Assertion
 from app.runtime.executions import ExecutionWriter
 from app.runtime.live import LiveAgents
-from app.runtime.pipeline import CallResult, CallServices, execute
+from app.runtime.pipeline import CallResult, CallServices
 
 log = structlog.get_logger(__name__)
 
@@ -100,6 +102,7 @@ class Evaluator:
         self._services = services
         self._writer = writer
         self._concurrency = max(1, concurrency)
+        self._documents = Documents(sessionmaker=sessionmaker)  # case files (issue 11)
         self.tasks: set[asyncio.Task[None]] = set()
 
     def start(self, run_id: uuid.UUID) -> asyncio.Task[None]:
@@ -179,8 +182,12 @@ class Evaluator:
     async def _attempt(
         self, agent: Any, run_id: uuid.UUID, case: dict[str, Any], index: int
     ) -> TestResult:
-        result = await execute(
-            agent, case["input"], services=self._services, request_id=f"test-run-{run_id}"
+        result = await execute_stored(
+            self._documents,
+            agent,
+            case["input"],
+            services=self._services,
+            request_id=f"test-run-{run_id}",
         )
         if self._writer is not None:
             self._writer.submit(result.record)

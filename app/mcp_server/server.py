@@ -72,9 +72,12 @@ async def call_tool(
         agent = await runtime.live.get(params.name)
     except ProblemError as problem:
         return _error(problem.problem(request_id))
-    result = await call_agent(
-        agent, params.arguments or {}, runtime, principal, request_id=request_id
-    )
+    try:
+        result = await call_agent(
+            agent, params.arguments or {}, runtime, principal, request_id=request_id
+        )
+    except ProblemError as problem:  # a bad file input, before any model (issue 11)
+        return _error(problem.problem(request_id))
     if result.problem is not None:
         body = result.problem.problem(request_id)
         body["execution_id"] = str(result.record.id)

@@ -9,6 +9,7 @@ from app.models.release import Release
 from app.models.resilience import BreakerState, Budget, RateWindow, ResponseCacheEntry, Spend
 from app.models.spec import Spec
 from app.models.spec_version import SpecVersion
+from app.models.stored_file import StoredFile
 
 __all__ = [
     "ApiKey",
@@ -24,6 +25,7 @@ __all__ = [
     "Spec",
     "SpecVersion",
     "Spend",
+    "StoredFile",
     "TestCase",
     "TestResult",
     "TestRun",

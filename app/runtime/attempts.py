@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from app.documents.intake import Attachments
+from app.documents.messages import attach
 from app.observability.tracing import span
 from app.runtime.executions import AttemptRecord, ExecutionRecord
 from app.runtime.live import AgentVersion
@@ -47,6 +49,7 @@ async def run_deployment(
     services: CallServices,
     deadline: float,
     first_kind: str,
+    attachments: Attachments | None = None,
 ) -> DeploymentRun:
     """Ask `deployment` until it gives a valid output, gives up, or the deadline passes."""
     clock, options = services.clock, services.options
@@ -56,8 +59,14 @@ async def run_deployment(
         _skip(record, deployment, "breaker_open")
         run.skipped.append(f"{deployment.alias}: circuit open")
         return run
+    if attachments is not None and attachments.needs_vision and not deployment.supports_vision:
+        _skip(record, deployment, "no_vision")
+        run.skipped.append(f"{deployment.alias}: cannot read images")
+        return run
     compiled = agent.compiled
-    messages = compiled.messages(payload)
+    # Documents and images (issue 11): the model reads document text in place of references.
+    prompt_input = attachments.prompt_input(payload) if attachments is not None else payload
+    messages = attach(compiled.messages(prompt_input), attachments)
     kind, retries, reasks = first_kind, 0, 0
     estimate = 0
     while True:
@@ -121,7 +130,9 @@ async def run_deployment(
         if reasks >= options.max_reasks:
             return run
         reasks, kind = reasks + 1, "reask"
-        messages = compiled.reask_messages(payload, reply.text, list(outcome.issues))
+        messages = attach(
+            compiled.reask_messages(prompt_input, reply.text, list(outcome.issues)), attachments
+        )
 
 
 async def _call(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.documents.service import Documents
 from app.runtime.cache import ResponseCache
 from app.runtime.executions import ExecutionWriter
 from app.runtime.live import LiveAgents
@@ -20,6 +21,7 @@ class Runtime:
     services: CallServices
     cache: ResponseCache  # response cache (issue 4)
     max_deadline_s: float = 300.0
+    documents: Documents = field(default_factory=Documents)  # file inputs (issue 11)
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.compiler import CompiledSpec, compile_spec
 from app.core.errors import NotFound
+from app.documents.fields import file_fields
 from app.models import Spec, SpecVersion
 from app.registry.document import SpecDocument
 from app.registry.service import LIVE_CHANNEL
@@ -79,6 +80,8 @@ def offline_hints(document: SpecDocument) -> dict[str, Any]:
         "specloom": {
             "examples": [e.model_dump(mode="json") for e in document.examples],
             "expectations": expectations,
+            # Fields holding an uploaded document's text: the offline model reads them (issue 11).
+            "documents": sorted(file_fields(document.input_schema)),
         }
     }
 

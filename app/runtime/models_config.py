@@ -11,6 +11,7 @@ model_list:
       output_cost_per_token: 0.0000006
     model_info:
       supports_response_schema: true
+      supports_vision: true               # takes images (default: litellm's model map)
 ```
 
 Without a models file every alias is served by the built-in offline model.
@@ -77,6 +78,8 @@ class Deployment:
     input_cost_per_token: float | None = None
     output_cost_per_token: float | None = None
     supports_response_schema: bool = True
+    # Takes image content (issue 11): the offline model answers from the text alone.
+    supports_vision: bool = True
 
     @property
     def offline(self) -> bool:
@@ -101,7 +104,14 @@ class ModelCatalog:
         found = self.deployments.get(name)
         if found:
             return found
-        return (Deployment(alias=name, model=name, supports_response_schema=_schema_ok(name)),)
+        return (
+            Deployment(
+                alias=name,
+                model=name,
+                supports_response_schema=_schema_ok(name),
+                supports_vision=_vision_ok(name),
+            ),
+        )
 
     def aliases(self) -> list[str]:
         return sorted(self.deployments)
@@ -136,6 +146,7 @@ def load_catalog(path: Path | None) -> ModelCatalog:
                 )
             key_env = params.api_key.removeprefix("os.environ/")
         supports = entry.model_info.get("supports_response_schema")
+        vision = entry.model_info.get("supports_vision")
         deployments.setdefault(entry.model_name, []).append(
             Deployment(
                 alias=entry.model_name,
@@ -150,6 +161,7 @@ def load_catalog(path: Path | None) -> ModelCatalog:
                 supports_response_schema=bool(supports)
                 if supports is not None
                 else _schema_ok(params.model),
+                supports_vision=bool(vision) if vision is not None else _vision_ok(params.model),
             )
         )
     return ModelCatalog({k: tuple(v) for k, v in deployments.items()}, offline=False)
@@ -162,5 +174,14 @@ def _schema_ok(model: str) -> bool:
 
     try:
         return bool(litellm.supports_response_schema(model=model))
+    except Exception:  # litellm raises for models missing from its bundled map
+        return False
+
+
+def _vision_ok(model: str) -> bool:
+    import litellm
+
+    try:
+        return bool(litellm.supports_vision(model=model))
     except Exception:  # litellm raises for models missing from its bundled map
         return False

@@ -16,6 +16,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from app.registry.document import canonical_json
+from app.runtime.offline_extract import extract
 from app.runtime.offline_schema import generator_for
 from app.runtime.output import balanced_objects
 
@@ -41,7 +42,8 @@ def offline_answer(
         matches = "input" in example and canonical_json(example["input"]) == key
         if matches and isinstance(output, dict):
             return json.dumps(output, ensure_ascii=False)
-    equals: dict[str, Any] = {}
+    # Documents (issue 11): labelled values in their text; expectations still win.
+    equals: dict[str, Any] = _from_documents(user_input, hints.get("documents"), schema)
     for expectation in _dicts(hints.get("expectations")):
         if "input" in expectation and canonical_json(expectation["input"]) == key:
             wanted = expectation.get("equals")
@@ -63,6 +65,13 @@ def _generated(schema_json: str, input_key: str, equals_json: str) -> str:
         return json.dumps(value if isinstance(value, dict) else {}, ensure_ascii=False)
     value = generator_for(json.loads(schema_json)).generate(seed, equals)
     return json.dumps(value, ensure_ascii=False)
+
+
+def _from_documents(user_input: Any, fields: Any, schema: dict[str, Any] | None) -> dict[str, Any]:
+    if not isinstance(user_input, dict) or not isinstance(fields, list) or schema is None:
+        return {}
+    texts = [user_input[f] for f in fields if isinstance(user_input.get(f), str)]
+    return extract(texts, schema, generator_for(schema)) if texts else {}
 
 
 def schema_of(response_format: Any) -> dict[str, Any] | None:

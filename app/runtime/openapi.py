@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from app.core.errors import PROBLEM_JSON, Problem
+from app.documents.openapi import multipart_media, without_files
 from app.runtime.live import AgentVersion, LiveAgents
 
 router = APIRouter(include_in_schema=False)
@@ -30,8 +31,8 @@ _ERRORS = {
     "400": "The body is not valid JSON",
     "401": "Missing or invalid API key",
     "403": "The key may not call this agent",
-    "413": "The body is too large",
-    "415": "The body is not application/json",
+    "413": "The body, or a file in it, is too large",
+    "415": "The body is not application/json (or multipart/form-data for file fields)",
     "404": "Unknown agent, or no live version",
     "422": "The input does not match the agent's input schema",
     "429": "Rate limited or over budget",
@@ -152,6 +153,9 @@ def agent_components(agent: AgentVersion) -> dict[str, Any]:
     ):
         name = prefix + suffix
         components.update(_hoist(name, schema))
+    fields = without_files(agent.compiled.input_schema)  # the multipart `input` part (issue 11)
+    if fields is not None:
+        components.update(_hoist(prefix + "InputFields", fields))
     return components
 
 
@@ -217,10 +221,20 @@ def agent_operation(agent: AgentVersion) -> dict[str, Any]:
                 "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
             }
         ],
-        "requestBody": {"required": True, "content": {"application/json": media}},
+        "requestBody": {"required": True, "content": _request_content(agent, media)},
         "responses": responses,
         "x-specloom-version": agent.version,
     }
+
+
+def _request_content(agent: AgentVersion, media: dict[str, Any]) -> dict[str, Any]:
+    content = {"application/json": media}
+    upload = multipart_media(  # file fields may also come as multipart parts (issue 11)
+        agent.compiled.input_schema, f"#/components/schemas/{pascal(agent.name)}InputFields"
+    )
+    if upload is not None:
+        content["multipart/form-data"] = upload
+    return content
 
 
 def _with_agents(base: dict[str, Any], agents: list[AgentVersion]) -> dict[str, Any]:

@@ -29,6 +29,8 @@ from app.core.errors import (
     ProblemError,
     UpstreamInvalidOutput,
 )
+from app.documents.intake import Attachments
+from app.documents.vision import vision_problem
 from app.registry.document import Issue
 from app.runtime.attempts import DeploymentRun, run_deployment
 from app.runtime.budgets import BudgetExceeded, BudgetGuard
@@ -122,13 +124,20 @@ async def execute(
     request_id: str | None = None,
     deadline_s: float | None = None,
     model_override: str | None = None,
+    attachments: Attachments | None = None,
 ) -> CallResult:
-    """Run one call of `agent` on `payload` through validation, models and repair."""
+    """Run one call of `agent` on `payload` through validation, models and repair.
+
+    `attachments` are the call's prepared files (`app.documents`); `payload` then holds
+    references in their place.
+    """
     clock = services.clock
     started = clock.monotonic()
     record = new_record(agent.name, agent.version, payload, request_id)
     with structlog.contextvars.bound_contextvars(execution_id=str(record.id)):
-        result = await _run(agent, payload, record, services, started, deadline_s, model_override)
+        result = await _run(
+            agent, payload, record, services, started, deadline_s, model_override, attachments
+        )
     record.latency_ms = (clock.monotonic() - started) * 1000
     if result.problem is not None:
         record.status = "failed"
@@ -147,6 +156,7 @@ async def _run(
     started: float,
     deadline_s: float | None,
     model_override: str | None,
+    attachments: Attachments | None = None,
 ) -> CallResult:
     if not isinstance(payload, dict):
         problem = InputInvalid(
@@ -157,6 +167,11 @@ async def _run(
     issues = agent.compiled.validate_input(payload)
     if issues:
         return CallResult(record, None, InputInvalid(summary(issues), issues=issues))
+    if attachments is not None and attachments.needs_vision:  # documents and images (issue 11)
+        tiers = model_tiers(agent, services.options.default_model, model_override)
+        no_vision = vision_problem([d for n in tiers[0] for d in services.catalog.resolve(n)])
+        if no_vision is not None:
+            return CallResult(record, None, no_vision)
 
     downgraded = False
     if services.budgets is not None:
@@ -183,6 +198,7 @@ async def _run(
                 services=services,
                 deadline=deadline,
                 first_kind="ask" if not record.attempts else "fallback" if index else "escalation",
+                attachments=attachments,
             )
             last = run
             if run.output is not None:

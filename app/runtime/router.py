@@ -24,6 +24,8 @@ from app.core.database import SessionDep
 from app.core.errors import BadRequest, InvalidInput, problem_response, responses
 from app.core.limits import PARSED_BODY
 from app.core.schemas import Cursor, Filter, Timestamp
+from app.documents.intake import Upload
+from app.documents.multipart import is_multipart, read_multipart
 from app.observability.calls import record_call
 from app.observability.tracing import span
 from app.registry.document import Issue
@@ -97,7 +99,19 @@ async def _answer(
     agent: AgentVersion, request: Request, runtime: Runtime, principal: Principal
 ) -> Response:
     state = request.scope.get("state", {})
-    payload = state[PARSED_BODY] if PARSED_BODY in state else _json_body(await request.body())
+    uploads: list[Upload] = []
+    payload: Any
+    if is_multipart(request):  # file uploads (issue 11)
+        settings = request.app.state.settings
+        payload, uploads = await read_multipart(
+            request,
+            max_parts=len(agent.compiled.input_schema.get("properties", {})) + 1,
+            max_depth=settings.max_json_depth,
+            max_string_chars=settings.max_string_chars,
+            max_bytes=settings.max_body_bytes,
+        )
+    else:
+        payload = state[PARSED_BODY] if PARSED_BODY in state else _json_body(await request.body())
     request_id: str | None = request.scope.get("state", {}).get("request_id")
     result = await call_agent(
         agent,
@@ -107,6 +121,7 @@ async def _answer(
         request_id=request_id,
         deadline_s=requested_deadline(request, runtime.max_deadline_s),
         fresh=wants_fresh(request.headers.get("cache-control")),
+        uploads=uploads,
     )
     record = result.record
     headers = {
@@ -135,11 +150,17 @@ async def call_agent(
     request_id: str | None,
     deadline_s: float | None = None,
     fresh: bool = False,
+    uploads: list[Upload] | None = None,
 ) -> CallResult:
     """One recorded call of `agent`: through the cache and the models, then to the writer.
 
-    The path of every caller, `/v1` and MCP tools alike.
+    The path of every caller, `/v1` and MCP tools alike. A bad file raises its 4xx problem.
     """
+    # Files (issue 11): references with the file's hash replace the bytes, so the record
+    # and the cache key hold the hash; the prepared text and images travel as attachments.
+    payload, attachments = await runtime.documents.prepare(
+        agent.compiled.content_hash, agent.compiled.input_schema, payload, uploads or ()
+    )
     run = partial(
         execute,
         agent,
@@ -147,6 +168,7 @@ async def call_agent(
         services=runtime.services,
         request_id=request_id,
         deadline_s=deadline_s,
+        attachments=attachments,
     )
     # --- response cache (issue 4): a hit, or one model call shared by identical requests ---
     policy = cache_policy(
