@@ -78,6 +78,15 @@ class Settings(BaseSettings):
         default=5.0, ge=0, description="How long a process trusts a key lookup (revocation lag)."
     )
 
+    # Web app (issue 6)
+    session_secret: str | None = Field(
+        default=None, description="Signs web sessions and login links; unset: from the admin key."
+    )
+    session_max_age_s: int = Field(default=12 * 3600, ge=60, description="Web session lifetime.")
+    login_link_ttl_s: int = Field(
+        default=3600, ge=10, description="How long the login link `serve` prints stays valid."
+    )
+
     log_level: str = "INFO"
     log_json: bool = Field(default=False, description="JSON logs instead of console lines.")
 

@@ -29,6 +29,7 @@ Action = Literal[
     "budget.created",
     "budget.deleted",
     "case.changed",
+    "ui.signed_in",
 ]
 
 
