@@ -73,7 +73,15 @@ def _format_value(value: Any) -> str:
 def rows_from_schema(schema: dict[str, Any]) -> tuple[list[FieldRow], str]:
     """The rows of a schema's properties, and its other root keywords as JSON."""
     properties = schema.get("properties") or {}
-    required = set(schema.get("required") or [])
+    listed = [n for n in schema.get("required") or [] if isinstance(n, str)]
+    required = set(listed)
+    if isinstance(properties, dict):
+        # Stored schemas (JSONB) do not keep key order: show required fields first, in the
+        # order `required` lists them, so a save without changes writes the same `required`.
+        properties = {
+            **{n: properties[n] for n in listed if n in properties},
+            **{n: p for n, p in properties.items() if n not in required},
+        }
     root = {k: v for k, v in schema.items() if k not in ("type", "properties", "required")}
     rows = []
     for name, prop in properties.items() if isinstance(properties, dict) else []:
