@@ -174,6 +174,7 @@ async def create_case(
             _place_problem(exc, errors)
     if errors or body is None:
         await session.rollback()
+        spec = await service.get_spec(session, name)  # the rollback expired it
         return _case_page(request, spec, form, errors=errors, status_code=422)
     await _audit(session, user.actor, spec, case, "created")
     return redirect(request, f"/ui/agents/{name}/tests")
@@ -215,6 +216,7 @@ async def update_case(
             _place_problem(exc, errors)
     if errors or body is None:
         await session.rollback()
+        spec = await service.get_spec(session, name)  # the rollback expired it
         return _case_page(request, spec, form, case_id=case_id, errors=errors, status_code=422)
     await _audit(session, user.actor, spec, case, "updated")
     return redirect(request, f"/ui/agents/{name}/tests")

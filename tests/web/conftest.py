@@ -11,14 +11,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    Playwright,
+    ViewportSize,
+    sync_playwright,
+)
 
 from tests.conftest import ADMIN_KEY, PgServer, fresh_database
 from tests.servers import ROOT, ServerProcess, running_server
 
 ARTIFACTS = Path(os.environ.get("SPECLOOM_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "web"
-LAPTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
+LAPTOP: ViewportSize = {"width": 1280, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 _LINK = re.compile(r"http://\S+/ui/login\?token=\S+")
 
 
@@ -38,7 +45,9 @@ class WebServer:
 
 
 @pytest.fixture(scope="session")
-def web_server(pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
+def web_server(
+    pg_server: PgServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WebServer]:
     """`specloom serve` on loopback with its own database, served by the offline model."""
     data = tmp_path_factory.mktemp("web-data")
     with fresh_database(pg_server) as url:

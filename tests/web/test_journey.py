@@ -67,7 +67,12 @@ def _add_case(page: Page) -> None:
     page.fill('textarea[name="input"]', json.dumps({"message": "I want a refund", "amount": 12}))
     page.fill(
         'textarea[name="expect"]',
-        json.dumps([{"path": "/team", "one_of": ["billing", "shipping"]}, {"path": "/reason", "exists": True}]),
+        json.dumps(
+            [
+                {"path": "/team", "one_of": ["billing", "shipping"]},
+                {"path": "/reason", "exists": True},
+            ]
+        ),
     )
     shot(page, "04-case-form")
     page.click('button:has-text("Save case")')
