@@ -44,9 +44,14 @@ class InputField:
 
 def input_fields(schema: dict[str, Any], values: dict[str, str]) -> list[InputField]:
     """Form controls for the top-level properties of an input schema."""
-    required = set(schema.get("required") or [])
+    listed = [n for n in schema.get("required") or [] if isinstance(n, str)]
+    required = set(listed)
+    properties = schema.get("properties") or {}
+    # Stored schemas do not keep key order: required fields first, as `required` lists them.
+    ordered = [n for n in listed if n in properties] + [n for n in properties if n not in required]
     fields = []
-    for name, prop in (schema.get("properties") or {}).items():
+    for name in ordered:
+        prop = properties[name]
         prop = prop if isinstance(prop, dict) else {}
         kind = {"integer": "integer", "number": "number", "boolean": "boolean"}.get(
             prop.get("type", ""), "json" if prop.get("type") in ("array", "object") else "text"
