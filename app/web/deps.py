@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import inspect
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -117,3 +118,26 @@ def install_handlers(app: FastAPI) -> None:
         return response
 
     app.add_exception_handler(SignInRequired, on_sign_in_required)
+
+    # A page that fails (an unknown agent, version or execution) answers with an error page
+    # for people; everything else keeps the problem+json handler.
+    api_handler = app.exception_handlers[ProblemError]
+
+    async def on_problem(request: Request, exc: Exception) -> Response:
+        wants_html = "text/html" in request.headers.get("accept", "")
+        if (
+            isinstance(exc, ProblemError)
+            and request.url.path.startswith("/ui")
+            and request.method == "GET"
+            and wants_html
+        ):
+            return render(
+                request,
+                "ui/error.html",
+                {"title": exc.title, "detail": exc.detail, "back": "/ui"},
+                status_code=exc.status,
+            )
+        answer = api_handler(request, exc)
+        return await answer if inspect.isawaitable(answer) else answer
+
+    app.add_exception_handler(ProblemError, on_problem)

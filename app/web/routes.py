@@ -20,7 +20,6 @@ from app.web.deps import install_handlers
 
 def install(app: FastAPI) -> None:
     """Serve the pages under /ui (and redirect / there)."""
-    install_handlers(app)
     for module in (
         auth_pages,
         editor,  # before agents: /ui/agents/new is not an agent called "new"
@@ -33,3 +32,4 @@ def install(app: FastAPI) -> None:
         admin_pages,
     ):
         app.include_router(module.router)
+    install_handlers(app)  # after the app's own problem+json handler, which it wraps

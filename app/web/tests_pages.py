@@ -33,6 +33,7 @@ async def tests_page(request: Request, name: str, user: UserDep, session: Sessio
     spec = await service.get_spec(session, name)
     cases = await case_service.list_cases(session, spec)
     run = await evaluation.latest_run(session, spec, spec.latest_version)
+    schema = await case_service.latest_input_schema(session, spec)
     return render(
         request,
         "ui/tests.html",
@@ -40,6 +41,7 @@ async def tests_page(request: Request, name: str, user: UserDep, session: Sessio
             "spec": spec,
             "agent_tabs": "tests",
             "cases": cases,
+            "shown_inputs": {case.id: redact(case.input, schema) for case in cases},
             "run": run,
             "uncovered": await eval_hooks.rules_without_case(session, spec),
             "can_generate": eval_hooks.GENERATE_AVAILABLE,

@@ -193,3 +193,18 @@ async def test_a_forged_session_cookie_is_no_session(browser_like: httpx.AsyncCl
     answer = await browser_like.get("/ui")
     assert answer.status_code == 303
     assert answer.headers["location"] == "/ui/login?next=%2Fui"
+
+
+async def test_an_unknown_agent_is_a_404_page_for_people_and_problem_json_for_scripts(
+    client: httpx.AsyncClient, browser_like: httpx.AsyncClient
+) -> None:
+    await sign_in(browser_like, ADMIN_KEY)
+    page = await browser_like.get("/ui/agents/nobody/versions", headers={"Accept": "text/html"})
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "no spec named" in page.text
+    script = await browser_like.get("/ui/agents/nobody/versions")
+    assert script.status_code == 404
+    assert script.headers["content-type"] == "application/problem+json"
+    api = await client.get("/api/specs/nobody", headers={"Accept": "text/html"})
+    assert api.headers["content-type"] == "application/problem+json"
