@@ -29,11 +29,19 @@ WINDOWS = {
 
 
 def _utc(value: str | None) -> datetime | None:
-    """A `datetime-local` field (read as UTC), or None when empty."""
+    """A `datetime-local` field (read as UTC), or None when empty or unreadable."""
     if not value:
         return None
-    parsed = datetime.fromisoformat(value)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _number(value: str | None) -> int | None:
+    """The version filter: a positive number, or None (an empty field means any)."""
+    return int(value) if value and value.isdigit() and 0 < int(value) < 2**31 else None
 
 
 async def _charts(session: SessionDep, agent: str, window: str) -> list[Markup]:
@@ -74,7 +82,7 @@ async def _log(
     session: SessionDep,
     *,
     agent: str | None,
-    version: int | None,
+    version: str | None,
     status: str | None,
     since: str | None,
     until: str | None,
@@ -85,7 +93,7 @@ async def _log(
     rows, next_cursor = await queries.list_executions(
         session,
         agent=agent or None,
-        version=version,
+        version=_number(version),
         status=status or None,
         since=_utc(since),
         until=_utc(until),
@@ -103,7 +111,7 @@ async def _log(
             "next_cursor": next_cursor,
             "filters": {
                 "agent": agent or "",
-                "version": version or "",
+                "version": _number(version) or "",
                 "status": status or "",
                 "since": since or "",
                 "until": until or "",
@@ -121,7 +129,7 @@ async def executions_page(
     user: UserDep,
     session: SessionDep,
     agent: Annotated[str | None, Query(max_length=100)] = None,
-    version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    version: Annotated[str | None, Query(max_length=12)] = None,
     status: Literal["succeeded", "failed", ""] | None = None,
     since: Annotated[str | None, Query(max_length=40)] = None,
     until: Annotated[str | None, Query(max_length=40)] = None,
@@ -148,7 +156,7 @@ async def agent_executions_page(
     name: str,
     user: UserDep,
     session: SessionDep,
-    version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    version: Annotated[str | None, Query(max_length=12)] = None,
     status: Literal["succeeded", "failed", ""] | None = None,
     since: Annotated[str | None, Query(max_length=40)] = None,
     until: Annotated[str | None, Query(max_length=40)] = None,

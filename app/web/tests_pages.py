@@ -19,6 +19,7 @@ from app.evaluation.schemas import CaseWrite, RunRead
 from app.models import Spec, TestCase
 from app.registry import service
 from app.runtime import queries
+from app.runtime.context import Runtime
 from app.security import audit
 from app.security.redaction import redact
 from app.web import eval_hooks
@@ -96,6 +97,8 @@ async def new_case_page(
     spec = await service.get_spec(session, name)
     form = _case_form()
     if from_execution is not None:
+        runtime: Runtime = request.app.state.runtime
+        await runtime.writer.wait_written(from_execution)  # a call made a moment ago
         execution = await queries.get_execution(session, from_execution)
         form["name"] = f"from execution {str(execution.id)[:8]}"
         form["input"] = json.dumps(execution.input, indent=2)

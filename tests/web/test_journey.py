@@ -123,6 +123,19 @@ def test_newcomer_journey(page: Page, web_server: WebServer) -> None:
     expect(page.locator("#call-result")).to_contain_text("Compiled prompt")
     shot(page, "07-playground")
 
+    # save the call as a test case: the form comes prefilled from the execution
+    page.click("#save-as-case")
+    page.wait_for_url("**/cases/new?from_execution=*")
+    assert "parcel arrived broken" in page.locator('textarea[name="input"]').input_value()
+    assert '"path": "/team"' in page.locator('textarea[name="expect"]').input_value()
+    page.fill('input[name="name"]', "saved from the playground")
+    page.click('button:has-text("Save case")')
+    saved = page.locator('#cases tr[data-case="saved from the playground"]')
+    expect(saved).to_contain_text("api")
+    shot(page, "07b-tests")
+    saved.locator('button:has-text("Delete")').click()
+    expect(page.locator("#cases")).not_to_contain_text("saved from the playground")
+
     # edit a rule: version 2; its suite starts by itself
     page.click('nav.tabs a:has-text("Edit")')
     page.locator('textarea[name="rule"]').first.fill(RULE_2)
@@ -164,6 +177,9 @@ def test_newcomer_journey(page: Page, web_server: WebServer) -> None:
     page.click('nav.tabs a:has-text("Executions")')
     expect(page.locator("#charts svg")).to_have_count(3)
     expect(page.locator("#executions tbody tr").first).to_contain_text(AGENT)
+    page.select_option('#execution-filters select[name="status"]', "succeeded")
+    page.click('#execution-filters button:has-text("Filter")')  # an empty version means any
+    expect(page.locator("#executions tbody tr").first).to_contain_text("succeeded")
     shot(page, "12-executions")
     page.locator("#executions tbody tr a").first.click()
     expect(page.locator("#execution-input")).to_be_visible()
