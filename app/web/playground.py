@@ -40,6 +40,7 @@ class InputField:
     description: str
     options: list[str]
     value: str
+    sensitive: bool = False
 
 
 def input_fields(schema: dict[str, Any], values: dict[str, str]) -> list[InputField]:
@@ -71,6 +72,7 @@ def input_fields(schema: dict[str, Any], values: dict[str, str]) -> list[InputFi
                 description=str(prop.get("description", "")),
                 options=options,
                 value=values.get(name, ""),
+                sensitive=prop.get("x-sensitive") is True,
             )
         )
     return fields

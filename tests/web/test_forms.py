@@ -127,3 +127,6 @@ def test_pages_never_show_a_sensitive_input(page: Page, web_server: WebServer) -
     page.goto(f"/ui/executions/{execution_id}")
     expect(page.locator("#execution-input")).to_contain_text("[redacted]")
     expect(page.locator("#execution-input")).to_contain_text("Pay")
+    # the playground asks for a sensitive field like for a password
+    page.goto("/ui/agents/card-check/playground")
+    expect(page.locator('input[name="in.card"]')).to_have_attribute("type", "password")
