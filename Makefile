@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: run test install dev lint types pytest bench clean
+.PHONY: run test install dev lint types pytest browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,12 @@ lint: dev
 types: dev
 	$(BIN)/mypy app tests
 
-pytest: dev
+## Debian's chromium drives the browser tests (never Playwright's downloaded browsers).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null || ($(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium)
+
+pytest: dev browser
 	$(BIN)/pytest -q -p no:cacheprovider
 
 ## Lint, types and the whole suite.

@@ -239,6 +239,7 @@ def _serve(settings: Settings, host: str | None, port: int | None, *, load_specs
     from app.core.database import database_url, upgrade_to_head
     from app.main import create_app
     from app.registry.files import spec_files
+    from app.web.session import login_url
 
     upgrade_to_head(database_url(settings))
     if load_specs and settings.specs_dir.is_dir():
@@ -254,6 +255,7 @@ def _serve(settings: Settings, host: str | None, port: int | None, *, load_specs
         print(f"Admin key (shown once, stored in {settings.data_dir / 'admin_key'}): {key}")
     else:
         print(f"Admin key: stored in {settings.data_dir / 'admin_key'} or SPECLOOM_ADMIN_KEY")
+    print(f"Sign in to the web app (one-time link): {login_url(settings, key, base)}")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
     return 0
 

@@ -42,6 +42,7 @@ from app.runtime.router import admin_router as executions_router
 from app.runtime.router import router as runtime_router
 from app.security.router import router as security_router
 from app.security.store import KeyStore
+from app.web import routes as web_routes
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(security_router)
     app.include_router(openapi.router)
     mcp_server.install(app)  # /mcp (issue 9)
+    web_routes.install(app)  # the web app under /ui (issue 6)
     return app
 
 

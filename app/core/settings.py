@@ -89,6 +89,14 @@ class Settings(BaseSettings):
     keep_files: bool = Field(
         default=False, description="Store call input files' bytes (once per SHA-256)."
     )
+    # Web app (issue 6)
+    session_secret: str | None = Field(
+        default=None, description="Signs web sessions and login links; unset: from the admin key."
+    )
+    session_max_age_s: int = Field(default=12 * 3600, ge=60, description="Web session lifetime.")
+    login_link_ttl_s: int = Field(
+        default=3600, ge=10, description="How long the login link `serve` prints stays valid."
+    )
 
     log_level: str = "INFO"
     log_json: bool = Field(default=False, description="JSON logs instead of console lines.")

@@ -50,6 +50,12 @@ async def latest_document(session: AsyncSession, spec: Spec) -> dict[str, Any]:
     return dict(document or {})
 
 
+async def latest_input_schema(session: AsyncSession, spec: Spec) -> dict[str, Any]:
+    """The input schema of the spec's latest version."""
+    schema: dict[str, Any] = (await latest_document(session, spec)).get("input_schema", {})
+    return schema
+
+
 async def check_case(session: AsyncSession, spec: Spec, body: CaseWrite) -> None:
     """422 with pointers into the body unless the input fits the spec's latest input schema,
     every regex of the assertions compiles and every named rule is one of the spec's."""

@@ -31,6 +31,7 @@ Action = Literal[
     "case.changed",
     "case.generated",
     "case.promoted",
+    "ui.signed_in",
 ]
 
 

@@ -1,0 +1,160 @@
+"""The agents list, and one agent's versions with Publish and Roll back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from app.core.database import SessionDep
+from app.core.errors import ProblemError
+from app.evaluation import service as evaluation
+from app.registry import service
+from app.runtime.series import agent_activity
+from app.security import audit
+from app.web.deps import CsrfDep, UserDep, redirect, render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/")
+async def root() -> Response:
+    """The web app lives under /ui."""
+    return RedirectResponse("/ui", status_code=307)
+
+
+@router.get("/ui")
+async def agents_page(request: Request, user: UserDep, session: SessionDep) -> Response:
+    """Every agent: live and latest version, latest tests, calls, errors and cost over 24 h."""
+    specs = await service.list_specs(session)
+    activity = await agent_activity(session, since=datetime.now(UTC) - timedelta(hours=24))
+    rows = []
+    for spec in specs:
+        run = await evaluation.latest_run(session, spec, spec.latest_version)
+        rows.append({"spec": spec, "run": run, "activity": activity.get(spec.name)})
+    return render(request, "ui/agents.html", {"rows": rows})
+
+
+@router.get("/ui/agents/{name}")
+async def agent_home(name: str, user: UserDep) -> Response:
+    """An agent's page opens on its versions."""
+    return RedirectResponse(f"/ui/agents/{name}/versions", status_code=303)
+
+
+async def _versions_page(
+    request: Request,
+    session: SessionDep,
+    name: str,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    spec = await service.get_spec(session, name)
+    versions = list(reversed(await service.list_versions(session, spec)))
+    runs = {v.version: await evaluation.latest_run(session, spec, v.version) for v in versions}
+    releases = list(reversed(await service.list_releases(session, spec)))
+    stack = service.live_stack(list(reversed(releases)))
+    return render(
+        request,
+        "ui/versions.html",
+        {
+            "spec": spec,
+            "agent_tabs": "versions",
+            "versions": versions,
+            "runs": runs,
+            "releases": releases,
+            "previous_live": stack[-2] if len(stack) >= 2 else None,
+            "error": error,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/ui/agents/{name}/versions")
+async def versions_page(
+    request: Request, name: str, user: UserDep, session: SessionDep
+) -> Response:
+    """Version history with test status and live marker, Publish, Roll back, releases."""
+    return await _versions_page(request, session, name)
+
+
+@router.post("/ui/agents/{name}/publish", dependencies=[CsrfDep])
+async def publish(
+    request: Request,
+    name: str,
+    user: UserDep,
+    session: SessionDep,
+    version: Annotated[int, Form(ge=1, le=2**31 - 1)],
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    force: Annotated[bool, Form()] = False,
+) -> Response:
+    """Make a version live (the test gate applies; forcing needs a reason)."""
+    reason_text = reason.strip() or None
+    try:
+        spec = await service.get_spec(session, name)
+        await service.get_version(session, spec, version)
+        gate = await evaluation.check_publish(
+            session, spec=spec, version=version, force=force, reason=reason_text
+        )
+        release = await service.publish(
+            session,
+            name=name,
+            version=version,
+            actor=user.label,
+            reason=reason_text,
+            forced=force,
+        )
+    except ProblemError as exc:
+        await session.rollback()
+        return await _versions_page(
+            request, session, name, error=exc.detail, status_code=exc.status
+        )
+    await audit.record(
+        session,
+        actor=user.actor,
+        action="spec.force_published" if force else "spec.published",
+        target=f"spec:{name}",
+        details={
+            "from_version": release.from_version,
+            "to_version": release.to_version,
+            "reason": reason_text,
+            "test_gate": gate or ("forced" if force else "passed"),
+        },
+    )
+    return redirect(request, f"/ui/agents/{name}/versions")
+
+
+@router.post("/ui/agents/{name}/rollback", dependencies=[CsrfDep])
+async def rollback(
+    request: Request,
+    name: str,
+    user: UserDep,
+    session: SessionDep,
+    version: Annotated[int | None, Form(ge=1, le=2**31 - 1)] = None,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Move the live pointer back (to the chosen version, default the previous live one)."""
+    reason_text = reason.strip() or None
+    try:
+        release = await service.rollback(
+            session, name=name, version=version, actor=user.label, reason=reason_text
+        )
+    except ProblemError as exc:
+        await session.rollback()
+        return await _versions_page(
+            request, session, name, error=exc.detail, status_code=exc.status
+        )
+    await audit.record(
+        session,
+        actor=user.actor,
+        action="spec.rolled_back",
+        target=f"spec:{name}",
+        details={
+            "from_version": release.from_version,
+            "to_version": release.to_version,
+            "reason": reason_text,
+        },
+    )
+    return redirect(request, f"/ui/agents/{name}/versions")

@@ -1,0 +1,190 @@
+"""The execution log (filters, chart per agent) and one execution with its attempts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from markupsafe import Markup
+
+from app.core.database import SessionDep
+from app.registry import service
+from app.runtime import queries
+from app.runtime.context import Runtime
+from app.runtime.series import call_series
+from app.web.charts import line_chart
+from app.web.deps import UserDep, render
+from app.web.filters import ms, usd
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+WINDOWS = {
+    "1h": (timedelta(hours=1), 300),
+    "24h": (timedelta(hours=24), 3600),
+    "7d": (timedelta(days=7), 6 * 3600),
+}
+
+
+def _utc(value: str | None) -> datetime | None:
+    """A `datetime-local` field (read as UTC), or None when empty or unreadable."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _number(value: str | None) -> int | None:
+    """The version filter: a positive number, or None (an empty field means any)."""
+    return int(value) if value and value.isdigit() and 0 < int(value) < 2**31 else None
+
+
+async def _charts(session: SessionDep, agent: str, window: str) -> list[Markup]:
+    span, bucket_s = WINDOWS.get(window, WINDOWS["24h"])
+    end = datetime.now(UTC)
+    start = end - span
+    points = await call_series(session, agent=agent, since=start, bucket_s=bucket_s)
+    return [
+        line_chart(
+            points,
+            [("calls", "#1f6feb", lambda p: p.calls), ("failed", "#d1242f", lambda p: p.failed)],
+            title="calls",
+            start=start,
+            end=end,
+            unit=lambda v: f"{v:.0f}",
+        ),
+        line_chart(
+            points,
+            [("p50", "#1a7f37", lambda p: p.p50_ms), ("p95", "#bf8700", lambda p: p.p95_ms)],
+            title="latency",
+            start=start,
+            end=end,
+            unit=ms,
+        ),
+        line_chart(
+            points,
+            [("cost", "#8250df", lambda p: p.cost_usd)],
+            title="cost",
+            start=start,
+            end=end,
+            unit=usd,
+        ),
+    ]
+
+
+async def _log(
+    request: Request,
+    session: SessionDep,
+    *,
+    agent: str | None,
+    version: str | None,
+    status: str | None,
+    since: str | None,
+    until: str | None,
+    cursor: str | None,
+    window: str,
+    spec_name: str | None = None,
+) -> Response:
+    rows, next_cursor = await queries.list_executions(
+        session,
+        agent=agent or None,
+        version=_number(version),
+        status=status or None,
+        since=_utc(since),
+        until=_utc(until),
+        limit=50,
+        cursor=cursor or None,
+    )
+    spec = await service.get_spec(session, spec_name) if spec_name else None
+    return render(
+        request,
+        "ui/executions.html",
+        {
+            "spec": spec,
+            "agent_tabs": "executions" if spec else None,
+            "rows": rows,
+            "next_cursor": next_cursor,
+            "filters": {
+                "agent": agent or "",
+                "version": _number(version) or "",
+                "status": status or "",
+                "since": since or "",
+                "until": until or "",
+                "window": window,
+            },
+            "agents": [s.name for s in await service.list_specs(session)],
+            "charts": await _charts(session, agent, window) if agent else [],
+        },
+    )
+
+
+@router.get("/executions")
+async def executions_page(
+    request: Request,
+    user: UserDep,
+    session: SessionDep,
+    agent: Annotated[str | None, Query(max_length=100)] = None,
+    version: Annotated[str | None, Query(max_length=12)] = None,
+    status: Literal["succeeded", "failed", ""] | None = None,
+    since: Annotated[str | None, Query(max_length=40)] = None,
+    until: Annotated[str | None, Query(max_length=40)] = None,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    window: Literal["1h", "24h", "7d"] = "24h",
+) -> Response:
+    """The execution log, newest first, filtered by agent, version, status and time."""
+    return await _log(
+        request,
+        session,
+        agent=agent,
+        version=version,
+        status=status,
+        since=since,
+        until=until,
+        cursor=cursor,
+        window=window,
+    )
+
+
+@router.get("/agents/{name}/executions")
+async def agent_executions_page(
+    request: Request,
+    name: str,
+    user: UserDep,
+    session: SessionDep,
+    version: Annotated[str | None, Query(max_length=12)] = None,
+    status: Literal["succeeded", "failed", ""] | None = None,
+    since: Annotated[str | None, Query(max_length=40)] = None,
+    until: Annotated[str | None, Query(max_length=40)] = None,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    window: Literal["1h", "24h", "7d"] = "24h",
+) -> Response:
+    """One agent's calls with charts of calls, p50/p95 latency and cost over time."""
+    return await _log(
+        request,
+        session,
+        agent=name,
+        version=version,
+        status=status,
+        since=since,
+        until=until,
+        cursor=cursor,
+        window=window,
+        spec_name=name,
+    )
+
+
+@router.get("/executions/{execution_id}")
+async def execution_page(
+    request: Request, execution_id: uuid.UUID, user: UserDep, session: SessionDep
+) -> Response:
+    """One execution: input, output or error, and every attempt (sensitive values redacted
+    when they were stored)."""
+    runtime: Runtime = request.app.state.runtime
+    await runtime.writer.wait_written(execution_id)
+    execution = await queries.get_execution(session, execution_id)
+    return render(request, "ui/execution.html", {"e": execution})

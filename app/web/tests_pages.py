@@ -1,0 +1,316 @@
+"""Test cases (add, edit, delete), test runs with live progress, and their results."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi.responses import Response
+from pydantic import ValidationError
+
+from app.core.database import SessionDep
+from app.core.errors import ProblemError
+from app.evaluation import cases as case_service
+from app.evaluation import service as evaluation
+from app.evaluation.runner import EvaluatorDep, start_suite
+from app.evaluation.schemas import CaseWrite, RunRead
+from app.models import Spec, TestCase
+from app.registry import service
+from app.runtime import queries
+from app.runtime.context import Runtime
+from app.security import audit
+from app.security.redaction import redact
+from app.web import eval_hooks
+from app.web.deps import CsrfDep, UserDep, redirect, render
+
+router = APIRouter(prefix="/ui", include_in_schema=False)
+
+
+@router.get("/agents/{name}/tests")
+async def tests_page(request: Request, name: str, user: UserDep, session: SessionDep) -> Response:
+    """The cases table, the latest runs, rules no case covers, and Run / Generate."""
+    spec = await service.get_spec(session, name)
+    cases = await case_service.list_cases(session, spec)
+    run = await evaluation.latest_run(session, spec, spec.latest_version)
+    schema = await case_service.latest_input_schema(session, spec)
+    return render(
+        request,
+        "ui/tests.html",
+        {
+            "spec": spec,
+            "agent_tabs": "tests",
+            "cases": cases,
+            "shown_inputs": {case.id: redact(case.input, schema) for case in cases},
+            "run": run,
+            "uncovered": await eval_hooks.rules_without_case(session, spec),
+            "can_generate": eval_hooks.GENERATE_AVAILABLE,
+        },
+    )
+
+
+def _case_form(case: TestCase | None = None, **values: Any) -> dict[str, Any]:
+    form = {
+        "name": case.name if case else "",
+        "input": json.dumps(case.input, indent=2) if case else "{}",
+        "expect": json.dumps(case.expect, indent=2) if case else "[]",
+        "repeat": str(case.repeat) if case else "1",
+        "min_pass_rate": str(case.min_pass_rate) if case else "1.0",
+    }
+    form.update(values)
+    return form
+
+
+def _case_page(
+    request: Request,
+    spec: Spec,
+    form: dict[str, Any],
+    *,
+    case_id: uuid.UUID | None = None,
+    errors: dict[str, list[str]] | None = None,
+    status_code: int = 200,
+) -> Response:
+    return render(
+        request,
+        "ui/case.html",
+        {
+            "spec": spec,
+            "agent_tabs": "tests",
+            "form": form,
+            "case_id": case_id,
+            "errors": errors or {},
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/agents/{name}/cases/new")
+async def new_case_page(
+    request: Request,
+    name: str,
+    user: UserDep,
+    session: SessionDep,
+    from_execution: uuid.UUID | None = None,
+) -> Response:
+    """An empty case, or one prefilled from an execution (its input, its output as expected)."""
+    spec = await service.get_spec(session, name)
+    form = _case_form()
+    if from_execution is not None:
+        runtime: Runtime = request.app.state.runtime
+        await runtime.writer.wait_written(from_execution)  # a call made a moment ago
+        execution = await queries.get_execution(session, from_execution)
+        form["name"] = f"from execution {str(execution.id)[:8]}"
+        form["input"] = json.dumps(execution.input, indent=2)
+        expect = [
+            {"path": f"/{key}", "equals": value} for key, value in (execution.output or {}).items()
+        ]
+        form["expect"] = json.dumps(expect, indent=2)
+    return _case_page(request, spec, form)
+
+
+def _read_case(form: dict[str, str], errors: dict[str, list[str]]) -> CaseWrite | None:
+    raw: dict[str, Any] = {"name": form["name"]}
+    for field in ("input", "expect"):
+        try:
+            raw[field] = json.loads(form[field] or ("{}" if field == "input" else "[]"))
+        except ValueError as exc:
+            errors.setdefault(field, []).append(f"not valid JSON: {exc}")
+    raw["repeat"] = form["repeat"]
+    raw["min_pass_rate"] = form["min_pass_rate"]
+    if errors:
+        return None
+    try:
+        return CaseWrite.model_validate(raw, strict=False)  # form fields are text
+    except ValidationError as exc:
+        for err in exc.errors():
+            place = str(err["loc"][0]) if err["loc"] else "name"
+            errors.setdefault(place, []).append(
+                f"{'/'.join(map(str, err['loc'][1:]))} {err['msg']}".strip()
+            )
+        return None
+
+
+def _place_problem(exc: ProblemError, errors: dict[str, list[str]]) -> None:
+    if isinstance(exc, case_service.CaseExists):
+        errors.setdefault("name", []).append(exc.detail)
+        return
+    for issue in exc.issues or []:
+        place = issue.pointer.split("/")[1] if issue.pointer.count("/") >= 1 else "name"
+        errors.setdefault(place or "name", []).append(f"{issue.pointer}: {issue.message}")
+    if not exc.issues:
+        errors.setdefault("name", []).append(exc.detail)
+
+
+CaseFields = dict[str, str]
+
+
+def _posted_case(name: str, input: str, expect: str, repeat: str, min_pass_rate: str) -> CaseFields:
+    return {
+        "name": name,
+        "input": input,
+        "expect": expect,
+        "repeat": repeat,
+        "min_pass_rate": min_pass_rate,
+    }
+
+
+@router.post("/agents/{name}/cases/new", dependencies=[CsrfDep])
+async def create_case(
+    request: Request,
+    name: str,
+    user: UserDep,
+    session: SessionDep,
+    case_name: Annotated[str, Form(alias="name", max_length=300)] = "",
+    input: Annotated[str, Form(max_length=200_000)] = "{}",
+    expect: Annotated[str, Form(max_length=200_000)] = "[]",
+    repeat: Annotated[str, Form(max_length=10)] = "1",
+    min_pass_rate: Annotated[str, Form(max_length=10)] = "1.0",
+) -> Response:
+    """Add a test case."""
+    spec = await service.get_spec(session, name)
+    form = _posted_case(case_name, input, expect, repeat, min_pass_rate)
+    errors: dict[str, list[str]] = {}
+    body = _read_case(form, errors)
+    if body is not None:
+        try:
+            case = await case_service.create_case(session, spec=spec, body=body)
+        except (case_service.CaseInvalid, case_service.CaseExists) as exc:
+            _place_problem(exc, errors)
+    if errors or body is None:
+        await session.rollback()
+        spec = await service.get_spec(session, name)  # the rollback expired it
+        return _case_page(request, spec, form, errors=errors, status_code=422)
+    await _audit(session, user.actor, spec, case, "created")
+    return redirect(request, f"/ui/agents/{name}/tests")
+
+
+@router.get("/agents/{name}/cases/{case_id}")
+async def case_page(
+    request: Request, name: str, case_id: uuid.UUID, user: UserDep, session: SessionDep
+) -> Response:
+    """Edit one test case."""
+    spec = await service.get_spec(session, name)
+    case = await case_service.get_case(session, spec, case_id)
+    return _case_page(request, spec, _case_form(case), case_id=case.id)
+
+
+@router.post("/agents/{name}/cases/{case_id}", dependencies=[CsrfDep])
+async def update_case(
+    request: Request,
+    name: str,
+    case_id: uuid.UUID,
+    user: UserDep,
+    session: SessionDep,
+    case_name: Annotated[str, Form(alias="name", max_length=300)] = "",
+    input: Annotated[str, Form(max_length=200_000)] = "{}",
+    expect: Annotated[str, Form(max_length=200_000)] = "[]",
+    repeat: Annotated[str, Form(max_length=10)] = "1",
+    min_pass_rate: Annotated[str, Form(max_length=10)] = "1.0",
+) -> Response:
+    """Save a test case."""
+    spec = await service.get_spec(session, name)
+    case = await case_service.get_case(session, spec, case_id)
+    form = _posted_case(case_name, input, expect, repeat, min_pass_rate)
+    errors: dict[str, list[str]] = {}
+    body = _read_case(form, errors)
+    if body is not None:
+        try:
+            case = await case_service.update_case(session, spec=spec, case=case, body=body)
+        except (case_service.CaseInvalid, case_service.CaseExists) as exc:
+            _place_problem(exc, errors)
+    if errors or body is None:
+        await session.rollback()
+        spec = await service.get_spec(session, name)  # the rollback expired it
+        return _case_page(request, spec, form, case_id=case_id, errors=errors, status_code=422)
+    await _audit(session, user.actor, spec, case, "updated")
+    return redirect(request, f"/ui/agents/{name}/tests")
+
+
+@router.post("/agents/{name}/cases/{case_id}/delete", dependencies=[CsrfDep])
+async def delete_case(
+    request: Request, name: str, case_id: uuid.UUID, user: UserDep, session: SessionDep
+) -> Response:
+    """Delete a test case (past results keep its name)."""
+    spec = await service.get_spec(session, name)
+    case = await case_service.get_case(session, spec, case_id)
+    await _audit(session, user.actor, spec, case, "deleted")
+    await case_service.delete_case(session, case)
+    return redirect(request, f"/ui/agents/{name}/tests")
+
+
+@router.post("/agents/{name}/test-runs", dependencies=[CsrfDep])
+async def start_run(
+    request: Request,
+    name: str,
+    user: UserDep,
+    session: SessionDep,
+    evaluator: EvaluatorDep,
+    background: BackgroundTasks,
+    version: Annotated[int | None, Form(ge=1, le=2**31 - 1)] = None,
+) -> Response:
+    """Run the suite against a version (default: the latest)."""
+    spec = await service.get_spec(session, name)
+    number = version or spec.latest_version
+    await service.get_version(session, spec, number)
+    run = await start_suite(
+        session,
+        spec=spec,
+        version=number,
+        evaluator=evaluator,
+        background=background,
+        always=True,
+    )
+    assert run is not None  # always=True queues a run
+    return redirect(request, f"/ui/test-runs/{run.id}")
+
+
+async def _run_context(session: SessionDep, run_id: uuid.UUID) -> dict[str, Any]:
+    run = await evaluation.get_run(session, run_id)
+    view = await evaluation.read_run(session, run)
+    spec = await service.get_spec(session, view.spec)
+    version = await service.get_version(session, spec, run.version)
+    finished = view.status in ("passed", "failed", "error")
+    return {
+        "spec": spec,
+        "agent_tabs": "tests",
+        "view": _redacted(view, version.document),
+        "finished": finished,
+        "comparison": await evaluation.compare(session, run) if finished else None,
+    }
+
+
+def _redacted(view: RunRead, document: dict[str, Any]) -> RunRead:
+    """The run with x-sensitive output values replaced, as every page shows them."""
+    schema = document.get("output_schema") or {}
+    for case in view.cases:
+        for attempt in case.runs:
+            if attempt.output is not None:
+                attempt.output = redact(attempt.output, schema)
+    return view
+
+
+@router.get("/test-runs/{run_id}")
+async def run_page(
+    request: Request, run_id: uuid.UUID, user: UserDep, session: SessionDep
+) -> Response:
+    """A test run: live progress while it runs, then results per case and assertion."""
+    return render(request, "ui/run.html", await _run_context(session, run_id))
+
+
+@router.get("/test-runs/{run_id}/progress")
+async def run_progress(
+    request: Request, run_id: uuid.UUID, user: UserDep, session: SessionDep
+) -> Response:
+    """The run's results block, polled by htmx until the run finishes."""
+    return render(request, "ui/_run_results.html", await _run_context(session, run_id))
+
+
+async def _audit(session: SessionDep, actor: str, spec: Spec, case: TestCase, change: str) -> None:
+    await audit.record(
+        session,
+        actor=actor,
+        action="case.changed",
+        target=f"spec:{spec.name}",
+        details={"case": case.name, "case_id": str(case.id), "change": change},
+    )
