@@ -82,9 +82,7 @@ class WebhookDelivery(IdMixin, Base):
 
     __tablename__ = "webhook_delivery"
 
-    job_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("job.id", ondelete="CASCADE"), index=True
-    )
+    job_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("job.id", ondelete="CASCADE"), index=True)
     attempt: Mapped[int]
     succeeded: Mapped[bool]
     status_code: Mapped[int | None]
