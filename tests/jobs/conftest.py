@@ -50,7 +50,7 @@ async def jobs_api(jobs_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 async def wait_finished(
-    api: httpx.AsyncClient, job_id: str, timeout_s: float = 90, log: str = ""
+    api: httpx.AsyncClient, job_id: str, timeout_s: float = 180, log: str = ""
 ) -> dict[str, Any]:
     """Poll the job until it has finished (or fail, with the workers' logs)."""
     deadline = time.monotonic() + timeout_s

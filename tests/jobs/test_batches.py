@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from app.core.settings import Settings
 from tests.fakes.upstream import FakeUpstream
 from tests.jobs.conftest import results, sql, ticket, wait_finished
-from tests.jobs.workers import running_workers
+from tests.jobs.workers import WorkerProcess, running_workers
 from tests.serving.conftest import live_agent
 
 
@@ -25,6 +28,23 @@ def _batch(size: int, invalid_every: int) -> tuple[list[object], set[int]]:
     return inputs, invalid
 
 
+async def wait_until_both_took_items(
+    settings: Settings, workers: list[WorkerProcess], job_id: str, timeout_s: float = 120
+) -> None:
+    """Wait until each worker runs items (each logs the tasks it starts) and 40 are done."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        done = sql(
+            settings,
+            "SELECT count(*) FROM job_item WHERE job_id = %s AND status = 'succeeded'",
+            job_id,
+        )[0][0]
+        if done >= 40 and all("Starting job" in worker.log() for worker in workers):
+            return
+        assert time.monotonic() < deadline, [worker.log()[-2000:] for worker in workers]
+        await asyncio.sleep(0.05)
+
+
 def _assert_exactly_once(settings: Settings, job_id: str, size: int) -> None:
     items = sql(
         settings,
@@ -37,8 +57,7 @@ def _assert_exactly_once(settings: Settings, job_id: str, size: int) -> None:
     assert None not in ids and len(set(ids)) == size
     executions = sql(
         settings,
-        "SELECT e.id FROM execution e JOIN job_item i ON i.execution_id = e.id "
-        "WHERE i.job_id = %s",
+        "SELECT e.id FROM execution e JOIN job_item i ON i.execution_id = e.id WHERE i.job_id = %s",
         job_id,
     )
     assert len(executions) == size
@@ -46,16 +65,19 @@ def _assert_exactly_once(settings: Settings, job_id: str, size: int) -> None:
     assert total == size  # no stray record of a superseded attempt
 
 
+# Worker processes take a while to start on a loaded machine (litellm's import alone).
+pytestmark = pytest.mark.timeout(600)
+
+
 async def test_batch_of_500_across_two_workers(
     jobs_api: httpx.AsyncClient, jobs_settings: Settings, upstream: FakeUpstream, tmp_path: Path
 ) -> None:
-    await live_agent(jobs_api)
-    inputs, invalid = _batch(500, invalid_every=7)
-    created = await jobs_api.post("/v1/agents/ticket-triage/jobs", json={"inputs": inputs})
-    assert created.status_code == 202, created.text
-    job_id = created.json()["id"]
-    assert created.headers["location"] == f"/v1/jobs/{job_id}"
-    with running_workers(jobs_settings, tmp_path, count=2) as workers:
+    with running_workers(jobs_settings, tmp_path, count=2) as workers:  # they start slowly
+        await live_agent(jobs_api)
+        inputs, invalid = _batch(500, invalid_every=7)
+        created = await jobs_api.post("/v1/agents/ticket-triage/jobs", json={"inputs": inputs})
+        assert created.status_code == 202, created.text
+        job_id = created.json()["id"]
         job = await wait_finished(jobs_api, job_id, log=workers[0].log())
     assert job["status"] == "partially_failed"
     assert (job["succeeded"], job["failed"]) == (500 - len(invalid), len(invalid))
@@ -79,13 +101,12 @@ async def test_kill_9_mid_batch_still_completes_exactly_once(
 ) -> None:
     await live_agent(jobs_api)
     inputs = [ticket(n) for n in range(200)]
-    created = await jobs_api.post("/v1/agents/ticket-triage/jobs", json={"inputs": inputs})
-    job_id = created.json()["id"]
     upstream.latency_s = 0.1  # items in flight when the worker dies
     try:
         with running_workers(jobs_settings, tmp_path, count=2, concurrency=5) as workers:
-            while (await jobs_api.get(f"/v1/jobs/{job_id}")).json()["succeeded"] < 40:
-                pass
+            created = await jobs_api.post("/v1/agents/ticket-triage/jobs", json={"inputs": inputs})
+            job_id = created.json()["id"]
+            await wait_until_both_took_items(jobs_settings, workers, job_id)
             in_flight = sql(
                 jobs_settings,
                 "SELECT count(*) FROM job_item WHERE job_id = %s AND status = 'running'",
