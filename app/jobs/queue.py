@@ -7,6 +7,7 @@ from typing import Any
 import procrastinate
 from procrastinate.jobs import Job as QueuedTask
 from procrastinate.manager import JobManager
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 QUEUE = "specloom"
@@ -44,3 +45,15 @@ async def defer(session: AsyncSession, task_name: str, kwargs_list: list[dict[st
         for kwargs in kwargs_list
     ]
     await _DEFERRER.batch_defer_jobs_async(tasks, connection=raw.driver_connection)
+
+
+_WITHDRAW = text(
+    "SELECT procrastinate_cancel_job_v1(id, false, true) FROM procrastinate_jobs"
+    " WHERE status = 'todo' AND task_name = :task AND args->>'item_id' = ANY(:ids)"
+)
+
+
+async def withdraw_items(session: AsyncSession, item_ids: list[str]) -> None:
+    """Take the tasks of these items out of the queue (those not fetched by a worker yet)."""
+    if item_ids:
+        await session.execute(_WITHDRAW, {"task": RUN_ITEM, "ids": item_ids})

@@ -9,23 +9,20 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import (
     Forbidden,
     InvokeDep,
     RateLimited,
     Unauthorized,
-    check_agent,
     require_admin,
 )
 from app.core.database import SessionDep
 from app.core.errors import InvalidInput, responses
-from app.core.settings import Settings
 from app.jobs import service
-from app.jobs.schemas import ItemResult, JobCreate, JobPage, JobRead, WebhookAttempt
-from app.jobs.webhooks import WebhookRefused, check_url
-from app.models import Job
+from app.jobs.schemas import ItemResult, JobCreate, JobPage, JobRead
+from app.jobs.views import create_job, job_read
+from app.jobs.webhooks import WebhookRefused
 from app.runtime.context import RuntimeDep
 from app.runtime.live import AgentNotFound
 
@@ -38,43 +35,6 @@ admin_router = APIRouter(
 )
 
 JSON_LINES = "application/jsonl"
-
-
-async def job_read(session: AsyncSession, job: Job) -> JobRead:
-    """The job as the API shows it, with counts and deliveries read now."""
-    tally = await service.counts(session, job.id)
-    finished = tally["succeeded"] + tally["failed"] + tally["cancelled"]
-    return JobRead(
-        id=job.id,
-        agent=job.agent,
-        version=job.version,
-        status=service.live_status(job, tally),
-        total=job.total,
-        queued=tally["queued"],
-        running=tally["running"],
-        succeeded=tally["succeeded"],
-        failed=tally["failed"],
-        cancelled=tally["cancelled"],
-        progress=round(finished / job.total, 4) if job.total else 1.0,
-        cost_usd=float(tally.cost_usd),
-        idempotency_key=job.idempotency_key,
-        webhook_url=job.webhook_url,
-        created_at=job.created_at,
-        finished_at=job.finished_at,
-        status_url=f"/v1/jobs/{job.id}",
-        results_url=f"/v1/jobs/{job.id}/results",
-        webhook_deliveries=[
-            WebhookAttempt(
-                attempt=d.attempt,
-                succeeded=d.succeeded,
-                status_code=d.status_code,
-                error=d.error,
-                latency_ms=d.latency_ms,
-                at=d.created_at,
-            )
-            for d in await service.deliveries(session, job.id)
-        ],
-    )
 
 
 @router.post(
@@ -92,24 +52,13 @@ async def submit_job(
     principal: InvokeDep,
 ) -> JobRead:
     """Run an agent asynchronously on one input or a batch; poll the job or get a webhook."""
-    check_agent(principal, name)
-    settings: Settings = request.app.state.settings
-    inputs = body.items()
-    if len(inputs) > settings.max_batch_items:
-        raise service.BatchTooLarge(
-            f"a job holds at most {settings.max_batch_items} inputs, got {len(inputs)}"
-        )
-    agent = await runtime.live.get(name, body.version)
-    if body.webhook_url is not None:
-        await check_url(body.webhook_url, settings.webhook_allowed_hosts)
-    job, created = await service.submit_job(
+    job, created = await create_job(
         session,
-        agent=name,
-        version=agent.version,
+        runtime=runtime,
+        settings=request.app.state.settings,
         principal=principal,
-        inputs=inputs,
-        idempotency_key=body.idempotency_key,
-        webhook_url=body.webhook_url,
+        agent_name=name,
+        body=body,
     )
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     if not created:

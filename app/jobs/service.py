@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.errors import NotFound, ProblemError
-from app.jobs.queue import DELIVER_WEBHOOK, RUN_ITEM, defer
+from app.jobs.queue import DELIVER_WEBHOOK, RUN_ITEM, defer, withdraw_items
 from app.models import Job, JobItem, WebhookDelivery
 from app.security.store import Principal
 
@@ -186,8 +186,10 @@ async def cancel_job(session: AsyncSession, job_id: uuid.UUID, principal: Princi
         .values(status="cancelled", finished_at=func.clock_timestamp())
         .returning(JobItem.id)
     )
+    cancelled = [str(item_id) for item_id in result.scalars()]
+    await withdraw_items(session, cancelled)
     await session.execute(update(Job).where(Job.id == job_id).values(cancel_requested=True))
-    await items_done(session, job_id, len(result.all()))
+    await items_done(session, job_id, len(cancelled))
     return await get_job(session, job_id, principal)
 
 

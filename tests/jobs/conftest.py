@@ -78,7 +78,7 @@ def sql(settings: Settings, query: str, *params: Any) -> list[tuple[Any, ...]]:
     assert settings.database_url is not None
     url = settings.database_url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(url) as conn:
-        return list(conn.execute(query, params).fetchall())  # type: ignore[arg-type]
+        return list(conn.execute(query, params).fetchall())
 
 
 def ticket(n: int) -> dict[str, str]:

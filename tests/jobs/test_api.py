@@ -183,7 +183,8 @@ async def test_jobs_routes_are_in_the_openapi_document(jobs_api: httpx.AsyncClie
     document = (await jobs_api.get("/openapi.json")).json()
     paths = document["paths"]
     assert "post" in paths["/v1/agents/{name}/jobs"]
-    assert "get" in paths["/v1/jobs/{job_id}"] and "delete" in paths["/v1/jobs/{job_id}"]
+    assert "get" in paths["/v1/jobs/{job_id}"]
+    assert "delete" in paths["/v1/jobs/{job_id}"]
     results_doc = paths["/v1/jobs/{job_id}/results"]["get"]["responses"]["200"]["content"]
     assert "application/jsonl" in results_doc
     assert "413" in paths["/v1/agents/{name}/jobs"]["post"]["responses"]

@@ -54,7 +54,8 @@ def _assert_exactly_once(settings: Settings, job_id: str, size: int) -> None:
     assert [row[0] for row in items] == list(range(size))
     assert all(row[1] in ("succeeded", "failed") for row in items), items
     ids = [row[2] for row in items]
-    assert None not in ids and len(set(ids)) == size
+    assert None not in ids
+    assert len(set(ids)) == size
     executions = sql(
         settings,
         "SELECT e.id FROM execution e JOIN job_item i ON i.execution_id = e.id WHERE i.job_id = %s",
