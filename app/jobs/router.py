@@ -37,10 +37,25 @@ admin_router = APIRouter(
 JSON_LINES = "application/jsonl"
 
 
+# OpenAPI links: what a client (or schemathesis' stateful phase) does with the new job's id.
+_JOB_LINKS = {
+    f"{verb}Job{suffix}": {"operationId": operation, "parameters": {"job_id": "$response.body#/id"}}
+    for verb, suffix, operation in (
+        ("Get", "", "read_job"),
+        ("Get", "Results", "job_results"),
+        ("Cancel", "", "cancel_job"),
+    )
+}
+
+
 @router.post(
     "/v1/agents/{name}/jobs",
     status_code=202,
-    responses=responses(AgentNotFound, service.BatchTooLarge, InvalidInput, WebhookRefused),
+    operation_id="submit_job",
+    responses={
+        202: {"description": "The job, queued", "links": _JOB_LINKS},
+        **responses(AgentNotFound, service.BatchTooLarge, InvalidInput, WebhookRefused),
+    },
 )
 async def submit_job(
     name: str,
@@ -66,7 +81,7 @@ async def submit_job(
     return await job_read(session, job)
 
 
-@router.get("/v1/jobs/{job_id}", responses=responses(service.JobNotFound))
+@router.get("/v1/jobs/{job_id}", operation_id="read_job", responses=responses(service.JobNotFound))
 async def read_job(job_id: uuid.UUID, session: SessionDep, principal: InvokeDep) -> JobRead:
     """A job's status, counts, progress, cost so far and webhook deliveries."""
     return await job_read(session, await service.get_job(session, job_id, principal))
@@ -74,6 +89,7 @@ async def read_job(job_id: uuid.UUID, session: SessionDep, principal: InvokeDep)
 
 @router.get(
     "/v1/jobs/{job_id}/results",
+    operation_id="job_results",
     response_class=StreamingResponse,
     responses={
         200: {
@@ -104,13 +120,15 @@ async def job_results(
     return StreamingResponse(lines(), media_type=JSON_LINES)
 
 
-@router.delete("/v1/jobs/{job_id}", responses=responses(service.JobNotFound))
+@router.delete(
+    "/v1/jobs/{job_id}", operation_id="cancel_job", responses=responses(service.JobNotFound)
+)
 async def cancel_job(job_id: uuid.UUID, session: SessionDep, principal: InvokeDep) -> JobRead:
     """Cancel the items not started yet (running ones finish); the job ends as cancelled."""
     return await job_read(session, await service.cancel_job(session, job_id, principal))
 
 
-@admin_router.get("")
+@admin_router.get("", operation_id="list_jobs")
 async def list_jobs(
     session: SessionDep,
     agent: str | None = None,
