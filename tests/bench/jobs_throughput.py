@@ -5,7 +5,7 @@ API in this process and real `specloom worker` processes. The clock starts at su
 (workers already registered) and stops when the job has finished.
 
     .venv/bin/python -m tests.bench.jobs_throughput [--items 2000] [--concurrency 20]
-        [--rpm 1200] [--rpm-items 2000]
+        [--rpm 1200] [--rpm-items 2000] [--runs 1,2,rpm]
 """
 
 from __future__ import annotations
@@ -136,6 +136,9 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=200)
     parser.add_argument("--rpm", type=int, default=1200)
     parser.add_argument("--rpm-items", type=int, default=2000)
+    parser.add_argument(
+        "--runs", default="1,2,rpm", help="which runs: 1 and 2 workers, 2 workers with --rpm"
+    )
     args = parser.parse_args()
 
     from pgserver.postgres_server import get_server
@@ -148,11 +151,14 @@ def main() -> None:
     runs: list[Run] = []
     try:
         with running_upstream(latency_s=args.latency_ms / 1000) as upstream:
-            for label, workers, rpm, items in (
-                ("1 worker", 1, None, args.items),
-                ("2 workers", 2, None, args.items),
-                (f"2 workers, rpm {args.rpm}", 2, args.rpm, args.rpm_items),
+            chosen = args.runs.split(",")
+            for key, label, workers, rpm, items in (
+                ("1", "1 worker", 1, None, args.items),
+                ("2", "2 workers", 2, None, args.items),
+                ("rpm", f"2 workers, rpm {args.rpm}", 2, args.rpm, args.rpm_items),
             ):
+                if key not in chosen:
+                    continue
                 run = asyncio.run(
                     one_run(
                         label,
