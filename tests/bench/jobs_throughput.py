@@ -5,7 +5,7 @@ API in this process and real `specloom worker` processes. The clock starts at su
 (workers already registered) and stops when the job has finished.
 
     .venv/bin/python -m tests.bench.jobs_throughput [--items 2000] [--concurrency 20]
-        [--rpm 1200] [--rpm-items 2000] [--runs 1,2,rpm]
+        [--rpm 300] [--rpm-items 600] [--runs 1,2,rpm]
 """
 
 from __future__ import annotations
@@ -134,8 +134,8 @@ def main() -> None:
     parser.add_argument("--items", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=20, help="per worker")
     parser.add_argument("--latency-ms", type=float, default=200)
-    parser.add_argument("--rpm", type=int, default=1200)
-    parser.add_argument("--rpm-items", type=int, default=2000)
+    parser.add_argument("--rpm", type=int, default=300)
+    parser.add_argument("--rpm-items", type=int, default=600)
     parser.add_argument(
         "--runs", default="1,2,rpm", help="which runs: 1 and 2 workers, 2 workers with --rpm"
     )
