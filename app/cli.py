@@ -59,6 +59,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     create.add_argument("--agent", action="append", dest="agents", help="limit to this agent")
     create.add_argument("--rpm", type=int, default=None, help="requests per minute")
 
+    worker = commands.add_parser("worker", help="run job items from the queue (issue 8)")
+    worker.add_argument("--concurrency", type=int, default=None, help="items at once")
+    jobs = commands.add_parser("jobs", help="asynchronous jobs (issue 8)")
+    job_commands = jobs.add_subparsers(dest="jobs_command", required=True)
+    submit = job_commands.add_parser("submit", help="submit a JSONL file and follow it")
+    submit.add_argument("file", type=Path, help="one input object per line")
+    submit.add_argument("--agent", required=True)
+    submit.add_argument("--url", default=None, help="default: http://SPECLOOM_HOST:PORT")
+    submit.add_argument("--key", default=None, help="default: SPECLOOM_ADMIN_KEY / data dir")
+    submit.add_argument("--version", type=int, default=None)
+
     args = parser.parse_args(argv)
     settings = get_settings()
     if args.command == "serve":
@@ -87,7 +98,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     if args.command == "keys":
         return asyncio.run(_create_key(settings, args.name, args.scopes, args.agents, args.rpm))
+    if args.command == "worker":
+        return _worker(settings, args.concurrency)
+    if args.command == "jobs":
+        from app.jobs.cli import submit_file
+
+        return submit_file(
+            settings, args.file, agent=args.agent, url=args.url, key=args.key, version=args.version
+        )
     return 2  # pragma: no cover - argparse rejects unknown commands first
+
+
+def _worker(settings: Settings, concurrency: int | None) -> int:
+    from app.core.database import database_url, upgrade_to_head
+    from app.core.logging import configure_logging
+    from app.jobs.worker import run_worker
+
+    configure_logging(settings.log_level, settings.log_json)
+    upgrade_to_head(database_url(settings))
+    asyncio.run(run_worker(settings, concurrency=concurrency))
+    return 0
 
 
 def _db_upgrade(settings: Settings) -> int:
@@ -134,7 +164,7 @@ async def _push(settings: Settings, files: Sequence[Path], *, publish: bool) -> 
 def _suite_check(settings: Settings) -> SuiteCheck:
     """Run a version's test cases in-process before publishing it (issue 5)."""
     from app.evaluation.inline import suite_check
-    from app.main import call_options
+    from app.runtime.assembly import call_options
     from app.runtime.models_config import load_catalog
     from app.runtime.pipeline import CallServices
 

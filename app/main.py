@@ -16,28 +16,22 @@ from app.core.errors import install_error_handlers
 from app.core.limits import BodyLimitMiddleware
 from app.core.logging import RequestIdMiddleware, configure_logging
 from app.core.settings import Settings, get_settings
-from app.documents.prepare import FileLimits
-from app.documents.service import Documents
 from app.evaluation.router import router as evaluation_router
 from app.evaluation.runner import Evaluator
+from app.jobs.router import admin_router as jobs_admin_router
+from app.jobs.router import router as jobs_router
 from app.mcp_server import server as mcp_server
 from app.observability.router import router as metrics_router
 from app.observability.tracing import configure_tracing
 from app.registry.router import router as registry_router
 from app.registry.service import LIVE_CHANGED
 from app.runtime import openapi
-from app.runtime.breakers import BreakerConfig, CircuitBreakers
-from app.runtime.budgets import BudgetGuard
-from app.runtime.cache import ResponseCache
-from app.runtime.context import Runtime
-from app.runtime.executions import ExecutionWriter
+from app.runtime.assembly import build_runtime
 from app.runtime.live import LiveAgents
 from app.runtime.llm import warm_up
 from app.runtime.models_config import load_catalog
 from app.runtime.ops_router import router as ops_router
-from app.runtime.pipeline import CallOptions, CallServices
 from app.runtime.ratelimit import RateLimiter
-from app.runtime.retry import RetryPolicy
 from app.runtime.router import admin_router as executions_router
 from app.runtime.router import router as runtime_router
 from app.security.router import router as security_router
@@ -65,17 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         sessionmaker = make_sessionmaker(engine, on_commit=after_commit)
         live = LiveAgents(sessionmaker)
-        writer = ExecutionWriter(
-            sessionmaker,
-            flush_interval_s=settings.execution_flush_interval_s,
-            batch_size=settings.execution_batch_size,
-        )
-        cache = ResponseCache(  # response cache (issue 4)
-            sessionmaker,
-            clock=clock,
-            max_entries=settings.cache_max_entries,
-            default_ttl_s=settings.cache_ttl_s,
-        )
+        runtime = build_runtime(settings, sessionmaker, catalog=catalog, live=live, clock=clock)
+        writer, cache = runtime.writer, runtime.cache
         app.state.engine = engine
         app.state.sessionmaker = sessionmaker
         app.state.admin_key, _ = load_admin_key(settings)
@@ -86,32 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             limiter=RateLimiter(sessionmaker, clock=clock),
             ttl_s=settings.key_cache_ttl_s,
         )
-        app.state.runtime = Runtime(
-            live=live,
-            writer=writer,
-            services=CallServices(
-                catalog=catalog,
-                options=call_options(settings),
-                clock=clock,
-                budgets=BudgetGuard(sessionmaker, clock=clock, refresh_s=settings.budget_refresh_s),
-                breakers=CircuitBreakers(
-                    sessionmaker,
-                    clock=clock,
-                    config=BreakerConfig(
-                        failure_threshold=settings.breaker_failures,
-                        cooldown_s=settings.breaker_cooldown_s,
-                    ),
-                ),
-                limiter=RateLimiter(sessionmaker, clock=clock),
-            ),
-            cache=cache,  # response cache (issue 4)
-            max_deadline_s=settings.max_call_deadline_s,
-            documents=Documents(  # documents and images as inputs (issue 11)
-                limits=FileLimits(settings.max_file_bytes, settings.max_pdf_pages),
-                sessionmaker=sessionmaker,
-                keep_files=settings.keep_files,
-            ),
-        )
+        app.state.runtime = runtime
         app.state.evaluator = Evaluator(  # test runs (issue 5)
             sessionmaker,
             live=live,
@@ -165,23 +125,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(executions_router)
     app.include_router(ops_router)
     app.include_router(security_router)
+    app.include_router(jobs_router)  # jobs (issue 8)
+    app.include_router(jobs_admin_router)
     app.include_router(openapi.router)
     mcp_server.install(app)  # /mcp (issue 9)
     web_routes.install(app)  # the web app under /ui (issue 6)
     return app
-
-
-def call_options(settings: Settings) -> CallOptions:
-    """The knobs of every call, from the settings."""
-    return CallOptions(
-        default_model=settings.default_model,
-        max_reasks=settings.max_reasks,
-        attempt_timeout_s=settings.attempt_timeout_s,
-        deadline_s=settings.call_deadline_s,
-        rate_limit_wait_s=settings.rate_limit_wait_s,
-        retry=RetryPolicy(
-            max_retries=settings.max_retries,
-            base_s=settings.retry_base_s,
-            cap_s=settings.retry_cap_s,
-        ),
-    )

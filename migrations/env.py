@@ -11,6 +11,11 @@ config = context.config
 target_metadata = Base.metadata
 
 
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Leave procrastinate's own tables (created by migration 0005) out of drift checks."""
+    return not (type_ == "table" and name is not None and name.startswith("procrastinate"))
+
+
 def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if not url:
@@ -30,7 +35,12 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     engine = create_engine(_url(), poolclass=pool.NullPool)
     with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            compare_type=True,
+            include_name=include_name,
+        )
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()

@@ -97,6 +97,38 @@ class Settings(BaseSettings):
     login_link_ttl_s: int = Field(
         default=3600, ge=10, description="How long the login link `serve` prints stays valid."
     )
+    # Jobs and workers (issue 8)
+    max_batch_items: int = Field(default=10_000, ge=1, description="Most inputs in one job.")
+    worker_concurrency: int = Field(
+        default=10, ge=1, le=500, description="Items one `specloom worker` runs at once."
+    )
+    worker_lease_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Heartbeat silence after which a worker's items go to another worker.",
+    )
+    worker_rate_limit_wait_s: float = Field(
+        default=120.0,
+        ge=0,
+        description="In a worker, how long an item waits for its model's rpm/tpm (a batch "
+        "should wait its turn rather than fail over).",
+    )
+    worker_poll_interval_s: float = Field(
+        default=1.0, gt=0, description="How often an idle worker looks for scheduled retries."
+    )
+    webhook_secret: str | None = Field(
+        default=None, description="Signs webhooks; unset: generated once under the data dir."
+    )
+    webhook_allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Webhook hosts allowed even when they resolve to private addresses.",
+    )
+    webhook_timeout_s: float = Field(default=10.0, gt=0, description="Per delivery attempt.")
+    webhook_max_attempts: int = Field(default=6, ge=1, le=20, description="Deliveries tried.")
+    webhook_retry_wait_s: int = Field(default=0, ge=0, description="Fixed wait before a retry.")
+    webhook_retry_backoff: int = Field(
+        default=4, ge=0, description="Exponential part of the wait: backoff**attempt seconds."
+    )
 
     log_level: str = "INFO"
     log_json: bool = Field(default=False, description="JSON logs instead of console lines.")

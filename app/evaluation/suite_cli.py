@@ -71,9 +71,9 @@ async def run_in_process(settings: Settings, document: SpecDocument) -> SuiteRep
     """Push `document` as a draft version to the configured database and run its suite."""
     from app.core.database import database_url, make_engine, make_sessionmaker, upgrade_to_head
     from app.evaluation.inline import run_suite_attempts
-    from app.main import call_options
     from app.registry import service
     from app.registry.files import push_document
+    from app.runtime.assembly import call_options
     from app.runtime.models_config import load_catalog
     from app.runtime.pipeline import CallServices
 

@@ -25,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 
 from app.core.auth import Principal, authenticate, check_agent, require_invoke
 from app.core.errors import ProblemError, problem_response
+from app.jobs.mcp_tools import STATUS, SUBMIT, call_job_tool, job_tools
 from app.runtime.context import Runtime
 from app.runtime.live import AgentVersion
 from app.runtime.router import call_agent
@@ -59,7 +60,8 @@ async def list_tools(
     """The live agents this key may call."""
     runtime, principal, _ = _caller(ctx)
     agents = await runtime.live.all_live()
-    return types.ListToolsResult(tools=[tool(a) for a in agents if principal.may_call(a.name)])
+    tools = [tool(a) for a in agents if principal.may_call(a.name)]
+    return types.ListToolsResult(tools=tools + job_tools())  # job tools (issue 8)
 
 
 async def call_tool(
@@ -67,6 +69,9 @@ async def call_tool(
 ) -> types.CallToolResult:
     """Call the agent named by the tool; problems come back as error results."""
     runtime, principal, request_id = _caller(ctx)
+    if params.name in (SUBMIT, STATUS):  # job tools (issue 8)
+        app = ctx.request.scope["app"]  # type: ignore[union-attr]
+        return await call_job_tool(app, params.name, params.arguments or {}, principal, request_id)
     try:
         check_agent(principal, params.name)
         agent = await runtime.live.get(params.name)

@@ -5,6 +5,7 @@ from app.models.audit_event import AuditEvent
 from app.models.base import Base
 from app.models.evaluation import TestCase, TestResult, TestRun
 from app.models.execution import Attempt, Execution
+from app.models.job import Job, JobItem, WebhookDelivery
 from app.models.release import Release
 from app.models.resilience import BreakerState, Budget, RateWindow, ResponseCacheEntry, Spend
 from app.models.spec import Spec
@@ -19,6 +20,8 @@ __all__ = [
     "BreakerState",
     "Budget",
     "Execution",
+    "Job",
+    "JobItem",
     "RateWindow",
     "Release",
     "ResponseCacheEntry",
@@ -29,4 +32,5 @@ __all__ = [
     "TestCase",
     "TestResult",
     "TestRun",
+    "WebhookDelivery",
 ]

@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 if TYPE_CHECKING:
     from starlette.datastructures import State
 
+    from app.jobs.stats import JobStats
     from app.runtime.context import Runtime
     from app.runtime.executions import ExecutionRecord
 
@@ -179,10 +180,37 @@ class RuntimeCollector(Collector):
         )
 
 
+class JobsCollector(Collector):
+    """Job queue depth and items by status (issue 8), from the snapshot taken at scrape."""
+
+    def __init__(self, state: State) -> None:
+        self._state = state
+
+    def collect(self) -> Iterable[Metric]:
+        stats: JobStats | None = getattr(self._state, "job_stats", None)
+        if stats is None:
+            return
+        depth = GaugeMetricFamily(
+            "specloom_job_queue_depth", "Tasks waiting in the job queue.", labels=["task"]
+        )
+        for task, count in sorted(stats.queue_depth.items()):
+            depth.add_metric([task], count)
+        yield depth
+        items = GaugeMetricFamily(
+            "specloom_job_items",
+            "Items of jobs created in the last 24 hours, by agent and status.",
+            labels=["agent", "status"],
+        )
+        for (agent, status), count in sorted(stats.items.items()):
+            items.add_metric([agent, status], count)
+        yield items
+
+
 def exposition(state: State) -> bytes:
     """The text exposition of the process-wide metrics and the gauges of the app's runtime."""
     registry: CollectorRegistry | None = getattr(state, "metrics_registry", None)
     if registry is None:
         registry = state.metrics_registry = CollectorRegistry(auto_describe=False)
         registry.register(RuntimeCollector(state))
+        registry.register(JobsCollector(state))  # jobs (issue 8)
     return generate_latest(REGISTRY) + generate_latest(registry)

@@ -185,35 +185,35 @@ class ExecutionWriter:
                 return
 
     async def _write(self, batch: list[ExecutionRecord]) -> None:
-        executions: list[dict[str, Any]] = []
-        attempts: list[dict[str, Any]] = []
-        for record in batch:
-            execution, rows = record.rows()
-            executions.append(execution)
-            attempts.extend(rows)
-        spend = _spend_rows(batch)
         with span("write executions", {"specloom.batch_size": len(batch)}):
-            await self._insert(executions, attempts, spend)
+            async with self._sessionmaker() as session, session.begin():
+                await store_records(session, batch)
 
-    async def _insert(
-        self,
-        executions: list[dict[str, Any]],
-        attempts: list[dict[str, Any]],
-        spend: list[dict[str, Any]],
-    ) -> None:
-        async with self._sessionmaker() as session, session.begin():
-            await session.execute(insert(Execution), executions)
-            if attempts:
-                await session.execute(insert(Attempt), attempts)
-            if spend:
-                # Budgets read these sums; adding in the same transaction keeps them exact.
-                statement = pg_insert(Spend).values(spend)
-                await session.execute(
-                    statement.on_conflict_do_update(
-                        index_elements=[Spend.scope_key, Spend.day],
-                        set_={"spent_usd": Spend.spent_usd + statement.excluded.spent_usd},
-                    )
-                )
+
+async def store_records(session: AsyncSession, batch: list[ExecutionRecord]) -> None:
+    """Insert executions, their attempts and their spend in the caller's transaction.
+
+    The one way records reach the database: the writer's batches and job items alike.
+    """
+    executions: list[dict[str, Any]] = []
+    attempts: list[dict[str, Any]] = []
+    for record in batch:
+        execution, rows = record.rows()
+        executions.append(execution)
+        attempts.extend(rows)
+    spend = _spend_rows(batch)
+    await session.execute(insert(Execution), executions)
+    if attempts:
+        await session.execute(insert(Attempt), attempts)
+    if spend:
+        # Budgets read these sums; adding in the same transaction keeps them exact.
+        statement = pg_insert(Spend).values(spend)
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[Spend.scope_key, Spend.day],
+                set_={"spent_usd": Spend.spent_usd + statement.excluded.spent_usd},
+            )
+        )
 
 
 def _spend_rows(batch: list[ExecutionRecord]) -> list[dict[str, Any]]:

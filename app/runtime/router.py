@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from functools import partial
 from typing import Annotated, Any, Literal
 
 import structlog
@@ -30,14 +29,13 @@ from app.observability.calls import record_call
 from app.observability.tracing import span
 from app.registry.document import Issue
 from app.runtime import queries
-from app.runtime.cache import cache_policy, wants_fresh
-from app.runtime.cached_call import serve_cached
+from app.runtime.cache import wants_fresh
 from app.runtime.context import Runtime, RuntimeDep
+from app.runtime.invocation import run_call
 from app.runtime.live import AgentNotFound, AgentNotLive, AgentVersion
 from app.runtime.openapi import standalone_document
-from app.runtime.pipeline import CallResult, execute
+from app.runtime.pipeline import CallResult
 from app.runtime.schemas import ExecutionPage, ExecutionRead, ExecutionSummary
-from app.security.redaction import redact_record
 
 router = APIRouter(tags=["agents"], responses=responses(Unauthorized, Forbidden, RateLimited))
 admin_router = APIRouter(
@@ -156,42 +154,22 @@ async def call_agent(
 
     The path of every caller, `/v1` and MCP tools alike. A bad file raises its 4xx problem.
     """
-    # Files (issue 11): references with the file's hash replace the bytes, so the record
-    # and the cache key hold the hash; the prepared text and images travel as attachments.
-    payload, attachments = await runtime.documents.prepare(
-        agent.compiled.content_hash, agent.compiled.input_schema, payload, uploads or ()
-    )
-    run = partial(
-        execute,
+    result, cached = await run_call(
         agent,
         payload,
-        services=runtime.services,
+        runtime,
+        api_key_id=principal.key_id,
         request_id=request_id,
         deadline_s=deadline_s,
-        attachments=attachments,
+        fresh=fresh,
+        uploads=uploads or (),
     )
-    # --- response cache (issue 4): a hit, or one model call shared by identical requests ---
-    policy = cache_policy(
-        agent,
-        default_model=runtime.services.options.default_model,
-        default_ttl_s=runtime.cache.default_ttl_s,
-        offline=runtime.services.catalog.offline,
-    )
-    if policy is None:
-        result = await run()
-    else:
-        result = await serve_cached(
-            runtime.cache, agent, payload, policy, run, fresh=fresh, request_id=request_id
-        )
-    # --- end response cache ---
     record = result.record
-    record.api_key_id = principal.key_id  # so an invoke key can read back its own calls
-    redact_record(record, agent.compiled.input_schema, agent.compiled.output_schema)
     runtime.writer.submit(record)
     record_call(  # metrics and the call's log line (issue 9)
         record,
         status=result.problem.status if result.problem is not None else 200,
-        cached=policy is not None,
+        cached=cached,
     )
     return result
 

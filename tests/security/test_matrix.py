@@ -120,6 +120,16 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("POST", "/api/executions/{execution_id}/promote"): Sample(
         "/api/executions/{execution_id}/promote", 201, {"name": "promoted-case"}
     ),
+    # jobs (issue 8): an invoke key sees its own jobs; others' are 404, not 403
+    ("POST", "/v1/agents/{name}/jobs"): Sample(
+        f"/v1/agents/{AGENT}/jobs", 202, {"input": INPUT}, invoke=202
+    ),
+    ("GET", "/v1/jobs/{job_id}"): Sample("/v1/jobs/{job_id}", 200, invoke=200, limited=404),
+    ("GET", "/v1/jobs/{job_id}/results"): Sample(
+        "/v1/jobs/{job_id}/results", 200, invoke=200, limited=404
+    ),
+    ("DELETE", "/v1/jobs/{job_id}"): Sample("/v1/jobs/{job_id}", 200, invoke=200, limited=404),
+    ("GET", "/api/jobs"): Sample("/api/jobs", 200),
 }
 
 ALL_ROUTES = sorted(
@@ -153,6 +163,10 @@ async def _setup(client: httpx.AsyncClient) -> tuple[dict[str, dict[str, str]], 
     assert case.status_code == 201, case.text
     run = await client.post(f"/api/specs/{AGENT}/versions/1/test-runs")
     assert run.status_code == 202, run.text
+    job = await client.post(
+        f"/v1/agents/{AGENT}/jobs", json={"input": INPUT}, headers=invoke.headers
+    )
+    assert job.status_code == 202, job.text  # jobs (issue 8)
     callers = {
         "no key": {"Authorization": ""},
         "bad key": {"Authorization": "Bearer sk-sl-not-a-key"},
@@ -167,6 +181,7 @@ async def _setup(client: httpx.AsyncClient) -> tuple[dict[str, dict[str, str]], 
         "key_id": spare.id,
         "case_id": case.json()["id"],
         "run_id": run.json()["id"],
+        "job_id": job.json()["id"],  # jobs (issue 8)
     }
     return callers, ids
 

@@ -12,7 +12,9 @@ import pytest
 from fastapi import FastAPI
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp_types import Tool
 
+from app.jobs.mcp_tools import STATUS, SUBMIT
 from tests.conftest import ADMIN_KEY
 from tests.factories import make_document
 from tests.fakes.upstream import FakeUpstream, Valid
@@ -20,6 +22,11 @@ from tests.serving.conftest import live_agent
 
 INPUT = {"subject": "Refund please", "body": "I was charged twice this month."}
 GOOD = {"team": "billing", "priority": "normal", "summary": "Charged twice"}
+
+
+def agent_tools(tools: list[Tool]) -> list[Tool]:
+    """The agents' tools, without the job tools listed beside them (issue 8)."""
+    return [t for t in tools if t.name not in (SUBMIT, STATUS)]
 
 
 @asynccontextmanager
@@ -40,7 +47,7 @@ async def test_live_agents_are_tools_and_calls_are_executions(
     await live_agent(api, "mcp-triage")
     upstream.script(Valid(GOOD), model="fake-fast")
     async with mcp_client(serving_app) as client:
-        tools = (await client.list_tools()).tools
+        tools = agent_tools((await client.list_tools()).tools)
         assert [t.name for t in tools] == ["mcp-triage"]
         [triage] = tools
         document = make_document("mcp-triage")
@@ -65,10 +72,10 @@ async def test_the_tool_list_follows_publishes(
 ) -> None:
     await live_agent(api, "first-agent")
     async with mcp_client(serving_app) as client:
-        assert [t.name for t in (await client.list_tools()).tools] == ["first-agent"]
+        assert [t.name for t in agent_tools((await client.list_tools()).tools)] == ["first-agent"]
     await live_agent(api, "second-agent")
     async with mcp_client(serving_app) as client:
-        names = sorted(t.name for t in (await client.list_tools()).tools)
+        names = sorted(t.name for t in agent_tools((await client.list_tools()).tools))
     assert names == ["first-agent", "second-agent"]
 
 
@@ -109,7 +116,7 @@ async def test_a_key_limited_to_some_agents_sees_and_calls_only_those(
     )
     assert created.status_code == 201, created.text
     async with mcp_client(serving_app, created.json()["secret"]) as client:
-        assert [t.name for t in (await client.list_tools()).tools] == ["allowed-agent"]
+        assert [t.name for t in agent_tools((await client.list_tools()).tools)] == ["allowed-agent"]
         hidden = await client.call_tool("hidden-agent", INPUT)
     assert hidden.is_error
     assert '"status": 403' in hidden.content[0].text  # type: ignore[union-attr]

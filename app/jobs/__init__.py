@@ -1,0 +1,1 @@
+"""Batches and asynchronous jobs, run by `specloom worker` processes on procrastinate."""

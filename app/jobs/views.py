@@ -1,0 +1,81 @@
+"""Jobs as callers see them, and submission shared by the API route and the MCP tool."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.auth import check_agent
+from app.core.settings import Settings
+from app.jobs import service
+from app.jobs.schemas import JobCreate, JobRead, WebhookAttempt
+from app.jobs.webhooks import check_url
+from app.models import Job
+from app.runtime.context import Runtime
+from app.security.store import Principal
+
+
+async def create_job(
+    session: AsyncSession,
+    *,
+    runtime: Runtime,
+    settings: Settings,
+    principal: Principal,
+    agent_name: str,
+    body: JobCreate,
+) -> tuple[Job, bool]:
+    """Check and submit a job (or find the one with the same idempotency key)."""
+    check_agent(principal, agent_name)
+    inputs = body.items()
+    if len(inputs) > settings.max_batch_items:
+        raise service.BatchTooLarge(
+            f"a job holds at most {settings.max_batch_items} inputs, got {len(inputs)}"
+        )
+    agent = await runtime.live.get(agent_name, body.version)
+    if body.webhook_url is not None:
+        await check_url(body.webhook_url, settings.webhook_allowed_hosts)
+    return await service.submit_job(
+        session,
+        agent=agent_name,
+        version=agent.version,
+        principal=principal,
+        inputs=inputs,
+        idempotency_key=body.idempotency_key,
+        webhook_url=body.webhook_url,
+    )
+
+
+async def job_read(session: AsyncSession, job: Job) -> JobRead:
+    """The job as the API shows it, with counts and deliveries read now."""
+    tally = await service.counts(session, job.id)
+    finished = tally["succeeded"] + tally["failed"] + tally["cancelled"]
+    return JobRead(
+        id=job.id,
+        agent=job.agent,
+        version=job.version,
+        status=service.live_status(job, tally),
+        total=job.total,
+        queued=tally["queued"],
+        running=tally["running"],
+        succeeded=tally["succeeded"],
+        failed=tally["failed"],
+        cancelled=tally["cancelled"],
+        progress=round(finished / job.total, 4) if job.total else 1.0,
+        cost_usd=float(tally.cost_usd),
+        idempotency_key=job.idempotency_key,
+        webhook_url=job.webhook_url,
+        created_at=job.created_at,
+        finished_at=job.finished_at,
+        status_url=f"/v1/jobs/{job.id}",
+        results_url=f"/v1/jobs/{job.id}/results",
+        webhook_deliveries=[
+            WebhookAttempt(
+                attempt=d.attempt,
+                succeeded=d.succeeded,
+                status_code=d.status_code,
+                error=d.error,
+                latency_ms=d.latency_ms,
+                at=d.created_at,
+            )
+            for d in await service.deliveries(session, job.id)
+        ],
+    )
