@@ -1,0 +1,217 @@
+"""The benchmark scenarios (a)-(f) of issue 10, each returning rows for the table."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import aiohttp
+import psutil
+
+from tests.bench.load import Samples, burst, closed_loop, open_loop, session
+from tests.bench.targets import REASK_MARKER, Bench, Target, payload
+from tests.servers import start_server, stop_server, wait_ready
+
+Row = dict[str, str]
+
+
+def ms(value: float) -> str:
+    return "n/a" if value != value else f"{value:.2f}"  # NaN check
+
+
+@dataclass
+class PeakRss:
+    """The highest resident memory of a process and its children while the block runs."""
+
+    pid: int
+    peak_mb: float = 0.0
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def _sample(self) -> None:
+        root = psutil.Process(self.pid)
+        while not self._stop.is_set():
+            try:
+                total = root.memory_info().rss + sum(
+                    c.memory_info().rss for c in root.children(recursive=True)
+                )
+            except psutil.Error:
+                total = 0
+            self.peak_mb = max(self.peak_mb, total / 2**20)
+            time.sleep(0.02)
+
+    @contextmanager
+    def watching(self) -> Iterator[PeakRss]:
+        thread = threading.Thread(target=self._sample, daemon=True)
+        thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            thread.join()
+
+
+async def _warm(http: aiohttp.ClientSession, targets: list[Target], calls: int = 30) -> None:
+    for target in targets:
+        await closed_loop(http, target.make, concurrency=1, calls=calls)
+
+
+async def added_latency(bench: Bench, rounds: int, per_round: int) -> list[Row]:
+    """(a) concurrency 1, interleaved rounds: median of round medians and p99, minus direct."""
+    targets = bench.targets()
+    by_name: dict[str, list[Samples]] = {t.name: [] for t in targets}
+    async with session(limit=1) as http:
+        await _warm(http, targets)
+        for r in range(rounds):
+            order = targets[r % len(targets) :] + targets[: r % len(targets)]
+            for target in order:
+                by_name[target.name].append(
+                    await closed_loop(http, target.make, concurrency=1, calls=per_round)
+                )
+    direct = by_name["direct"]
+    direct_all = Samples(latencies_ms=[x for s in direct for x in s.latencies_ms])
+    rows = []
+    for name, rounds_ in by_name.items():
+        medians = [s.p50 for s in rounds_]
+        added = [s.p50 - d.p50 for s, d in zip(rounds_, direct, strict=True)]
+        all_ = Samples(latencies_ms=[x for s in rounds_ for x in s.latencies_ms])
+        q1, _, q3 = statistics.quantiles(added, n=4) if len(added) > 1 else (0, 0, 0)
+        rows.append(
+            {
+                "target": name,
+                "p50 ms": ms(statistics.median(medians)),
+                "p99 ms": ms(all_.p99),
+                "added p50 ms": ms(statistics.median(added)),
+                "added p99 ms": ms(all_.p99 - direct_all.p99),
+                "added p50 IQR over rounds": f"{q1:.2f}..{q3:.2f}",
+                "errors": str(sum(s.errors for s in rounds_)),
+            }
+        )
+    return rows
+
+
+async def frontier(bench: Bench, rates: list[float], step_s: float) -> list[Row]:
+    """(b) highest open-loop rate with added p99 < 10 ms and no errors, per target."""
+    targets = bench.targets()
+    best: dict[str, float] = {t.name: 0.0 for t in targets}
+    detail: dict[str, str] = {t.name: "" for t in targets}
+    alive = {t.name for t in targets}
+    async with session() as http:
+        await _warm(http, targets)
+        for rate in rates:
+            results = {}
+            for target in targets:
+                if target.name in alive:
+                    results[target.name] = await open_loop(
+                        http, target.make, rate=rate, duration_s=step_s
+                    )
+            direct = results.get("direct")
+            for name, samples in results.items():
+                added = samples.p99 - direct.p99 if direct is not None else float("nan")
+                ok = samples.errors == 0 and (name == "direct" or added < 10)
+                if name == "direct":
+                    ok = samples.errors == 0 and samples.p99 < 50
+                note = f"@{rate:g}/s p99 {samples.p99:.1f} ms, errors {samples.errors}"
+                if ok:
+                    best[name] = rate
+                else:
+                    alive.discard(name)
+                    detail[name] = "first miss " + note
+            if "direct" not in alive or alive == {"direct"}:
+                break
+    return [
+        {"target": name, "frontier req/s": f"{best[name]:g}", "stopped at": detail[name] or "-"}
+        for name in best
+    ]
+
+
+async def thousand_in_flight(bench: Bench, count: int = 1000) -> list[Row]:
+    """(c) `count` requests at once on the 2 s upstream: success, wall time, peak RSS."""
+    rows = []
+    async with session() as http:
+        for target in bench.targets(slow=True):
+            await closed_loop(http, target.make, concurrency=2, calls=4)  # warm
+            watcher = PeakRss(target.pid) if target.pid else None
+            if watcher is None:
+                samples = await burst(http, target.make, count)
+                peak = "n/a"
+            else:
+                with watcher.watching():
+                    samples = await burst(http, target.make, count)
+                peak = f"{watcher.peak_mb:.0f}"
+            rows.append(
+                {
+                    "target": target.name,
+                    "success": f"{len(samples.latencies_ms) / count:.1%}",
+                    "wall s": f"{samples.wall_s:.2f}",
+                    "p50 ms": ms(samples.p50),
+                    "peak RSS MB": peak,
+                    "statuses": str(samples.statuses),
+                }
+            )
+    return rows
+
+
+async def cache_hits(bench: Bench, calls: int) -> list[Row]:
+    """(d) the same input again and again: Specloom answers from its response cache."""
+    fixed = payload()
+    target = next(t for t in bench.targets(fixed=fixed) if t.name == "specloom")
+    async with session() as http:
+        await closed_loop(http, target.make, concurrency=1, calls=20)  # the miss, then hits
+        single = await closed_loop(http, target.make, concurrency=1, calls=calls)
+        loaded = await closed_loop(http, target.make, concurrency=16, calls=calls * 4)
+    return [
+        {
+            "target": "specloom (hit)",
+            "p50 ms": ms(single.p50),
+            "p99 ms": ms(single.p99),
+            "req/s (16 callers)": f"{loaded.rate:.0f}",
+            "errors": str(single.errors + loaded.errors),
+        }
+    ]
+
+
+async def reask(bench: Bench, rounds: int, per_round: int) -> list[Row]:
+    """(e) one invalid answer, one re-ask: Specloom minus two direct calls."""
+    targets = [t for t in bench.targets(marker=REASK_MARKER) if t.name != "litellm-proxy"]
+    direct_med: list[float] = []
+    ours_med: list[float] = []
+    async with session(limit=1) as http:
+        await _warm(http, targets, calls=10)
+        for _ in range(rounds):
+            for target in targets:
+                samples = await closed_loop(http, target.make, concurrency=1, calls=per_round)
+                (direct_med if target.name == "direct" else ours_med).append(samples.p50)
+    added = [o - 2 * d for o, d in zip(ours_med, direct_med, strict=True)]
+    return [
+        {
+            "target": "specloom (1 re-ask)",
+            "p50 ms": ms(statistics.median(ours_med)),
+            "direct p50 ms": ms(statistics.median(direct_med)),
+            "added over 2 direct calls ms": ms(statistics.median(added)),
+        }
+    ]
+
+
+def startup(bench: Bench, repeats: int) -> list[Row]:
+    """(f) `specloom serve` on the initialised data dir until /readyz says 200."""
+    stop_server(bench.specloom)
+    times = []
+    for i in range(repeats):
+        started = time.perf_counter()
+        server = start_server(bench.specloom_env, log_path=bench.tmp / f"startup-{i}.log")
+        try:
+            wait_ready(server, timeout_s=120)
+            times.append(time.perf_counter() - started)
+        finally:
+            stop_server(server)
+    return [
+        {
+            "target": "specloom serve",
+            "median s": f"{statistics.median(times):.2f}",
+            "runs s": ", ".join(f"{t:.2f}" for t in times),
+        }
+    ]
