@@ -15,15 +15,16 @@ from app.core.database import database_url, make_engine, make_sessionmaker, sync
 from app.core.errors import install_error_handlers
 from app.core.limits import BodyLimitMiddleware
 from app.core.logging import RequestIdMiddleware, configure_logging
+from app.core.reads import FastReads
 from app.core.settings import Settings, get_settings
 from app.evaluation.router import router as evaluation_router
 from app.evaluation.runner import Evaluator
-from app.mcp_server import server as mcp_server
+from app.mcp_server import lazy as mcp_server  # the SDK off the start-up path (issue 10)
 from app.observability.router import router as metrics_router
 from app.observability.tracing import configure_tracing
 from app.registry.router import router as registry_router
 from app.registry.service import LIVE_CHANGED
-from app.runtime import openapi
+from app.runtime import lean, openapi
 from app.runtime.breakers import BreakerConfig, CircuitBreakers
 from app.runtime.budgets import BudgetGuard
 from app.runtime.cache import ResponseCache
@@ -45,7 +46,7 @@ from app.security.store import KeyStore
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; resources (database, background tasks) start in its lifespan."""
     settings = settings or get_settings()
-    catalog = load_catalog(settings.models_file)
+    catalog = load_catalog(settings.models_file, lean=settings.lean_provider_path)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,11 +68,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             flush_interval_s=settings.execution_flush_interval_s,
             batch_size=settings.execution_batch_size,
         )
+        reads = FastReads(sync_conninfo(url))  # one-round-trip lookups (issue 10)
         cache = ResponseCache(  # response cache (issue 4)
             sessionmaker,
             clock=clock,
             max_entries=settings.cache_max_entries,
             default_ttl_s=settings.cache_ttl_s,
+            reads=reads,
         )
         app.state.engine = engine
         app.state.sessionmaker = sessionmaker
@@ -113,8 +116,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             judge_model=settings.judge_model,
         )
         openapi.install(app, live)
-        if not catalog.offline:
-            await warm_up()
+        await warm_up(catalog)  # litellm only if some deployment needs it (issue 10)
+        await reads.open()
         writer.start()
         cache.start()  # response cache (issue 4)
         live.start(sync_conninfo(url))
@@ -127,6 +130,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await writer.stop()
             await cache.stop()  # response cache (issue 4)
             await engine.dispose()
+            await lean.close()  # pooled provider connections (issue 10)
+            await reads.close()
 
     configure_logging(settings.log_level, settings.log_json)
     configure_tracing()  # OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (issue 9)
