@@ -76,6 +76,19 @@ def main() -> None:
     parser.add_argument("--startups", type=int, default=3)
     parser.add_argument("--only", default="abcdef", help="scenario letters to run")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        help="also run `specloom-before` from this source tree (e.g. `git archive` of a commit)",
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME:ENV=VALUE[,ENV=VALUE]",
+        help="this tree with extra env, e.g. no-lean:SPECLOOM_LEAN_PROVIDER_PATH=false",
+    )
     args = parser.parse_args()
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -90,7 +103,11 @@ def main() -> None:
             sections.append((title, rows))
             print(f"\n## {title}\n\n{table(rows)}", flush=True)
 
-    with running_bench(tmp, args.proxy_python) as bench:
+    variants = {}
+    for spec in args.variant:
+        name, _, assignments = spec.partition(":")
+        variants["specloom-" + name] = dict(a.split("=", 1) for a in assignments.split(",") if a)
+    with running_bench(tmp, args.proxy_python, baseline=args.baseline, variants=variants) as bench:
         run(
             "(a) Added latency at concurrency 1 (interleaved rounds)",
             "a",

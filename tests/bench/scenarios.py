@@ -13,8 +13,8 @@ import aiohttp
 import psutil
 
 from tests.bench.load import Samples, burst, closed_loop, open_loop, session
-from tests.bench.targets import REASK_MARKER, Bench, Target, payload
-from tests.servers import start_server, stop_server, wait_ready
+from tests.bench.targets import REASK_MARKER, Bench, Target, payload, start_specloom
+from tests.servers import stop_server, wait_ready
 
 Row = dict[str, str]
 
@@ -155,63 +155,80 @@ async def thousand_in_flight(bench: Bench, count: int = 1000) -> list[Row]:
     return rows
 
 
+def _specloom(targets: list[Target]) -> list[Target]:
+    return [t for t in targets if t.name.startswith("specloom")]
+
+
 async def cache_hits(bench: Bench, calls: int) -> list[Row]:
     """(d) the same input again and again: Specloom answers from its response cache."""
     fixed = payload()
-    target = next(t for t in bench.targets(fixed=fixed) if t.name == "specloom")
+    rows = []
     async with session() as http:
-        await closed_loop(http, target.make, concurrency=1, calls=20)  # the miss, then hits
-        single = await closed_loop(http, target.make, concurrency=1, calls=calls)
-        loaded = await closed_loop(http, target.make, concurrency=16, calls=calls * 4)
-    return [
-        {
-            "target": "specloom (hit)",
-            "p50 ms": ms(single.p50),
-            "p99 ms": ms(single.p99),
-            "req/s (16 callers)": f"{loaded.rate:.0f}",
-            "errors": str(single.errors + loaded.errors),
-        }
-    ]
+        for target in _specloom(bench.targets(fixed=fixed)):
+            await closed_loop(http, target.make, concurrency=1, calls=20)  # the miss, then hits
+            single = await closed_loop(http, target.make, concurrency=1, calls=calls)
+            loaded = await closed_loop(http, target.make, concurrency=16, calls=calls * 4)
+            rows.append(
+                {
+                    "target": f"{target.name} (hit)",
+                    "p50 ms": ms(single.p50),
+                    "p99 ms": ms(single.p99),
+                    "req/s (16 callers)": f"{loaded.rate:.0f}",
+                    "errors": str(single.errors + loaded.errors),
+                }
+            )
+    return rows
 
 
 async def reask(bench: Bench, rounds: int, per_round: int) -> list[Row]:
     """(e) one invalid answer, one re-ask: Specloom minus two direct calls."""
-    targets = [t for t in bench.targets(marker=REASK_MARKER) if t.name != "litellm-proxy"]
-    direct_med: list[float] = []
-    ours_med: list[float] = []
+    all_ = bench.targets(marker=REASK_MARKER)
+    targets = [all_[0], *_specloom(all_)]
+    medians: dict[str, list[float]] = {t.name: [] for t in targets}
     async with session(limit=1) as http:
         await _warm(http, targets, calls=10)
         for _ in range(rounds):
             for target in targets:
                 samples = await closed_loop(http, target.make, concurrency=1, calls=per_round)
-                (direct_med if target.name == "direct" else ours_med).append(samples.p50)
-    added = [o - 2 * d for o, d in zip(ours_med, direct_med, strict=True)]
+                medians[target.name].append(samples.p50)
+    direct = medians.pop("direct")
     return [
         {
-            "target": "specloom (1 re-ask)",
-            "p50 ms": ms(statistics.median(ours_med)),
-            "direct p50 ms": ms(statistics.median(direct_med)),
-            "added over 2 direct calls ms": ms(statistics.median(added)),
+            "target": f"{name} (1 re-ask)",
+            "p50 ms": ms(statistics.median(ours)),
+            "direct p50 ms": ms(statistics.median(direct)),
+            "added over 2 direct calls ms": ms(
+                statistics.median([o - 2 * d for o, d in zip(ours, direct, strict=True)])
+            ),
         }
+        for name, ours in medians.items()
     ]
 
 
 def startup(bench: Bench, repeats: int) -> list[Row]:
-    """(f) `specloom serve` on the initialised data dir until /readyz says 200."""
-    stop_server(bench.specloom)
-    times = []
+    """(f) each `specloom serve` on the initialised data dir until /readyz says 200.
+
+    The servers are stopped first and restarted one at a time, alternating, so they see
+    the same machine; the embedded Postgres is already initialised (and, as in any
+    restart, may still be running for the shared data dir).
+    """
+    for s in bench.servers:
+        stop_server(s.server)
+    times: dict[str, list[float]] = {s.name: [] for s in bench.servers}
     for i in range(repeats):
-        started = time.perf_counter()
-        server = start_server(bench.specloom_env, log_path=bench.tmp / f"startup-{i}.log")
-        try:
-            wait_ready(server, timeout_s=120)
-            times.append(time.perf_counter() - started)
-        finally:
-            stop_server(server)
+        for s in bench.servers:
+            started = time.perf_counter()
+            server = start_specloom(s.env, s.cwd, bench.tmp / f"startup-{s.name}-{i}.log")
+            try:
+                wait_ready(server, timeout_s=120)
+                times[s.name].append(time.perf_counter() - started)
+            finally:
+                stop_server(server)
     return [
         {
-            "target": "specloom serve",
-            "median s": f"{statistics.median(times):.2f}",
-            "runs s": ", ".join(f"{t:.2f}" for t in times),
+            "target": f"{name} serve",
+            "median s": f"{statistics.median(runs):.2f}",
+            "runs s": ", ".join(f"{t:.2f}" for t in runs),
         }
+        for name, runs in times.items()
     ]

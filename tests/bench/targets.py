@@ -26,7 +26,7 @@ import yaml
 from tests.bench.fast_upstream import REASK_MARKER
 from tests.bench.load import Request
 from tests.factories import make_document
-from tests.servers import ROOT, ServerProcess, free_port, start_server, stop_server, wait_ready
+from tests.servers import ROOT, ServerProcess, free_port, stop_server, wait_ready
 
 ADMIN = "bench-admin-key"
 PROXY_KEY = "sk-" + "5f1c" * 8  # LiteLLM refuses to start without a master key
@@ -42,7 +42,7 @@ class Target:
     pid: int | None  # the serving process, for its memory
 
 
-def _wait_http(url: str, process: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
+def _wait_http(url: str, process: subprocess.Popen[bytes], timeout_s: float = 600) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -101,13 +101,22 @@ def payload(marker: str = "") -> dict[str, str]:
 
 
 @dataclass
+class Specloom:
+    """One `specloom serve`: this tree, an older tree (`--baseline`) or an env variant."""
+
+    name: str
+    server: ServerProcess
+    env: dict[str, str]
+    cwd: Path
+    key: str = ""
+
+
+@dataclass
 class Bench:
     """Everything a scenario needs: the targets and how to reach the services."""
 
     tmp: Path
-    specloom: ServerProcess
-    specloom_env: dict[str, str]
-    invoke_key: str
+    servers: list[Specloom]
     proxy_pid: int
     proxy_url: str
     fast_base: str
@@ -132,10 +141,20 @@ class Bench:
             url, json.dumps(data).encode(), {"content-type": "application/json", **headers}
         )
 
+    def _agent(self, s: Specloom, agent: str, body: Callable[[], dict[str, str]]) -> Target:
+        def make() -> Request:
+            return Request(
+                f"{s.server.base_url}/v1/agents/{agent}",
+                json.dumps(body()).encode(),
+                {"content-type": "application/json", "authorization": f"Bearer {s.key}"},
+            )
+
+        return Target(s.name, make, s.server.process.pid)
+
     def targets(
         self, *, slow: bool = False, marker: str = "", fixed: dict[str, str] | None = None
     ) -> list[Target]:
-        """direct, specloom and litellm-proxy, on the fast (or the slow) upstream."""
+        """direct, each Specloom and litellm-proxy, on the fast (or the slow) upstream."""
         base = self.slow_base if slow else self.fast_base
         alias = "slow" if slow else "fast"
         agent = SLOW_AGENT if slow else AGENT
@@ -150,18 +169,7 @@ class Bench:
                 lambda: self._chat(base + "/chat/completions", "bench", body(), auth),
                 None,
             ),
-            Target(
-                "specloom",
-                lambda: Request(
-                    f"{self.specloom.base_url}/v1/agents/{agent}",
-                    json.dumps(body()).encode(),
-                    {
-                        "content-type": "application/json",
-                        "authorization": f"Bearer {self.invoke_key}",
-                    },
-                ),
-                self.specloom.process.pid,
-            ),
+            *(self._agent(s, agent, body) for s in self.servers),
             Target(
                 "litellm-proxy",
                 lambda: self._chat(
@@ -205,27 +213,43 @@ def _setup_specloom(server: ServerProcess) -> tuple[str, dict[str, Any]]:
     return str(key.json()["secret"]), compiled
 
 
+def start_specloom(
+    env: dict[str, str], cwd: Path, log_path: Path, extra: dict[str, str] | None = None
+) -> ServerProcess:
+    """`specloom serve` from the source tree `cwd` on a free port (not waiting for it)."""
+    port = free_port()
+    full = {**os.environ, **env, **(extra or {}), "SPECLOOM_PORT": str(port)}
+    with log_path.open("wb") as log:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "serve"],
+            cwd=cwd,
+            env={**full, "SPECLOOM_HOST": "127.0.0.1"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    return ServerProcess(f"http://127.0.0.1:{port}", child, log_path)
+
+
 @contextmanager
-def running_bench(tmp: Path, proxy_python: Path) -> Iterator[Bench]:
-    """Start the upstreams, Specloom and the LiteLLM proxy; stop them after the block."""
+def running_bench(
+    tmp: Path,
+    proxy_python: Path,
+    *,
+    baseline: Path | None = None,
+    variants: dict[str, dict[str, str]] | None = None,
+) -> Iterator[Bench]:
+    """Start the upstreams, the Specloom servers and the LiteLLM proxy; stop them after.
+
+    All Specloom servers share one embedded Postgres (one data dir): `specloom` from this
+    tree, `specloom-before` from `baseline` (a checkout of an older commit), and one per
+    variant (this tree with extra environment, e.g. a feature switched off).
+    """
     fast_port, slow_port = free_port(), free_port()
     fast, slow = f"http://127.0.0.1:{fast_port}/v1", f"http://127.0.0.1:{slow_port}/v1"
     models = tmp / "models.yaml"
     models.write_text(yaml.safe_dump(_models(fast, slow)))
     proxy_config = tmp / "proxy.yaml"
-    proxy_config.write_text(
-        yaml.safe_dump(
-            {
-                **_models(fast, slow),
-                "litellm_settings": {"num_retries": 0, "request_timeout": 60, "drop_params": True},
-                "general_settings": {
-                    "master_key": PROXY_KEY,
-                    "disable_spend_logs": True,
-                    "disable_error_logs": True,
-                },
-            }
-        )
-    )
+    proxy_config.write_text(yaml.safe_dump(_proxy_config(fast, slow)))
     env = {
         "SPECLOOM_DATA_DIR": str(tmp / "data"),
         "SPECLOOM_MODELS_FILE": str(models),
@@ -235,40 +259,37 @@ def running_bench(tmp: Path, proxy_python: Path) -> Iterator[Bench]:
         "BENCH_KEY": "sk-bench",
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
     }
+    plan: list[tuple[str, Path, dict[str, str]]] = [("specloom", ROOT, {})]
+    if baseline is not None:
+        plan.append(("specloom-before", baseline, {}))
+    plan += [(name, ROOT, extra) for name, extra in (variants or {}).items()]
     proxy_port = free_port()
-    proxy_bin = proxy_python.parent / "litellm"
     with ExitStack() as stack:
         stack.enter_context(upstream(fast_port, 0, tmp / "fast.log"))
         stack.enter_context(upstream(slow_port, 2000, tmp / "slow.log"))
         proxy = stack.enter_context(
             process(
                 [
-                    str(proxy_bin),
-                    "--config",
-                    str(proxy_config),
-                    "--port",
-                    str(proxy_port),
-                    "--num_workers",
-                    "1",
+                    *(str(proxy_python.parent / "litellm"), "--config", str(proxy_config)),
+                    *("--port", str(proxy_port), "--num_workers", "1"),
                 ],
                 f"http://127.0.0.1:{proxy_port}/health/liveliness",
                 tmp / "proxy.log",
-                env={
-                    "BENCH_KEY": "sk-bench",
-                    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-                    "LITELLM_LOG": "ERROR",
-                },
+                env={"BENCH_KEY": "sk-bench", "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
             )
         )
-        server = start_server(env, log_path=tmp / "specloom.log")
-        stack.callback(stop_server, server)
-        wait_ready(server, timeout_s=300)
-        invoke_key, compiled = _setup_specloom(server)
+        servers = []
+        for name, cwd, extra in plan:  # one at a time: the first initialises the data dir
+            server = start_specloom(env, cwd, tmp / f"{name}.log", extra)
+            stack.callback(stop_server, server)
+            wait_ready(server, timeout_s=300)
+            servers.append(Specloom(name, server, {**env, **extra}, cwd))
+        compiled: dict[str, Any] = {}
+        for s in servers:
+            s.key, compiled = _setup_specloom(s.server)
         yield Bench(
             tmp=tmp,
-            specloom=server,
-            specloom_env=env,
-            invoke_key=invoke_key,
+            servers=servers,
             proxy_pid=proxy.pid,
             proxy_url=f"http://127.0.0.1:{proxy_port}",
             fast_base=fast,
@@ -277,6 +298,18 @@ def running_bench(tmp: Path, proxy_python: Path) -> Iterator[Bench]:
             user_template=compiled["messages"][1]["content"],
             response_format=compiled["response_format"],
         )
+
+
+def _proxy_config(fast: str, slow: str) -> dict[str, Any]:
+    return {
+        **_models(fast, slow),
+        "litellm_settings": {"num_retries": 0, "request_timeout": 60, "drop_params": True},
+        "general_settings": {
+            "master_key": PROXY_KEY,
+            "disable_spend_logs": True,
+            "disable_error_logs": True,
+        },
+    }
 
 
 __all__ = ["REASK_MARKER", "Bench", "Target", "running_bench"]
