@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import ManualClock
 from app.core.database import sync_conninfo
-from app.core.reads import FastReads
 from app.core.errors import UpstreamInvalidOutput
+from app.core.reads import FastReads
 from app.models.resilience import ResponseCacheEntry
 from app.registry.document import InvalidDocument, content_hash, parse_document
 from app.runtime.cache import (
