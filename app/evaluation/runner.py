@@ -206,7 +206,7 @@ class Evaluator:
             await session.commit()
 
 
-def get_evaluator(request: Request) -> Evaluator:
+async def get_evaluator(request: Request) -> Evaluator:
     """The app's test-run executor."""
     evaluator: Evaluator = request.app.state.evaluator
     return evaluator

@@ -22,8 +22,8 @@ class Runtime:
     max_deadline_s: float = 300.0
 
 
-def get_runtime(request: Request) -> Runtime:
-    """The runtime of this app."""
+async def get_runtime(request: Request) -> Runtime:
+    """The runtime of this app (async: a plain `def` would cost a thread hop per request)."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 
