@@ -117,7 +117,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         openapi.install(app, live)
         await warm_up(catalog)  # litellm only if some deployment needs it (issue 10)
-        await reads.open()
+        reads.open()
         writer.start()
         cache.start()  # response cache (issue 4)
         live.start(sync_conninfo(url))

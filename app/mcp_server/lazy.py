@@ -1,10 +1,10 @@
 """`/mcp` without the MCP SDK on the start-up path.
 
-Importing the SDK takes seconds, most of a cold start once litellm is off that path too
-(issue 10). The route exists from the start; the SDK is imported in a thread while the
-server already answers, and its session manager runs in a task of its own. A request to
-`/mcp` that arrives before it is ready waits for it; after that, it is `server.py`'s
-endpoint, unchanged.
+Importing the SDK takes seconds of CPU, a large part of a cold start once litellm is off
+that path too (issue 10). The route exists from the start; the first request to `/mcp`
+imports the SDK in a thread (the event loop keeps serving) and starts its session manager
+in a task of its own, then waits for it. From then on it is `server.py`'s endpoint,
+unchanged.
 """
 
 from __future__ import annotations
@@ -26,42 +26,52 @@ log = structlog.get_logger(__name__)
 
 
 class _Loader:
-    """The server module and its endpoint, once imported and running."""
+    """Imports and runs the MCP server on first use; stops it with the app."""
 
-    def __init__(self) -> None:
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
         self.endpoint: ASGIApp | None = None
         self.ready = asyncio.Event()
         self.failed: BaseException | None = None
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Begin importing and running the server (once)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._serve(), name="mcp-server")
+
+    async def _serve(self) -> None:
+        try:
+            module: ModuleType = await asyncio.to_thread(importlib.import_module, _SERVER)
+            async with module.running(self.app):
+                self.endpoint = module.McpEndpoint()
+                self.ready.set()
+                await self._stop.wait()
+        except Exception as exc:  # /mcp answers 500 saying why; the rest of the app serves
+            log.error("the MCP server failed to start", error=repr(exc))
+            self.failed = exc
+            self.ready.set()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is None:
+            return
+        if not self.ready.is_set():
+            self._task.cancel()  # still importing: nothing to shut down
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
 
 
 @asynccontextmanager
 async def running(app: FastAPI) -> AsyncIterator[None]:
-    """Import the MCP server off the event loop and run it for the app's lifespan."""
-    loader = _Loader()
+    """Make `/mcp` ready to load the MCP server; stop the server with the app."""
+    loader = _Loader(app)
     app.state.mcp_loader = loader
-    stop = asyncio.Event()
-
-    async def serve() -> None:
-        try:
-            module: ModuleType = await asyncio.to_thread(importlib.import_module, _SERVER)
-            async with module.running(app):
-                loader.endpoint = module.McpEndpoint()
-                loader.ready.set()
-                await stop.wait()
-        except Exception as exc:  # /mcp answers 500 saying why; the rest of the app serves
-            log.error("the MCP server failed to start", error=repr(exc))
-            loader.failed = exc
-            loader.ready.set()
-
-    task = asyncio.create_task(serve(), name="mcp-server")
     try:
         yield
     finally:
-        stop.set()
-        if not loader.ready.is_set():
-            task.cancel()  # still importing: nothing to shut down
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await loader.stop()
 
 
 class LazyMcpEndpoint:
@@ -69,6 +79,7 @@ class LazyMcpEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         loader: _Loader = scope["app"].state.mcp_loader
+        loader.start()
         await loader.ready.wait()
         if loader.endpoint is None:
             raise RuntimeError("the MCP server failed to start") from loader.failed

@@ -17,14 +17,17 @@ import asyncio
 import json
 import time
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
-
-import aiohttp
 
 from app.runtime.cost_map import plain_price
 from app.runtime.llm import ModelCallFailed, ModelReply
 from app.runtime.models_config import Deployment
+
+if TYPE_CHECKING:
+    import aiohttp
+
+# aiohttp is imported on first use (or by `llm.warm_up` in a thread), not at start-up.
 
 # Names litellm rewrites parameters for (max_tokens → max_completion_tokens, temperature
 # dropped…) even when its price map does not know them: those keep going through litellm.
@@ -51,6 +54,8 @@ def eligible(deployment: Deployment) -> bool:
 
 def session() -> aiohttp.ClientSession:
     """This event loop's pooled client (connections kept alive across calls)."""
+    import aiohttp
+
     loop = asyncio.get_running_loop()
     client = _sessions.get(loop)
     if client is None or client.closed:
@@ -97,6 +102,8 @@ async def post_chat(
     deployment: Deployment, body: dict[str, Any], timeout_s: float
 ) -> tuple[int, dict[str, str], bytes]:
     """POST `body` to the deployment's `/chat/completions`: status, headers, raw body."""
+    import aiohttp
+
     url = deployment.api_base.rstrip("/") + "/chat/completions"  # type: ignore[union-attr]
     headers = {"Authorization": f"Bearer {deployment.api_key() or ''}"}
     async with session().post(
@@ -120,6 +127,8 @@ async def complete(
     max_tokens: int | None = None,
 ) -> ModelReply:
     """One completion over the lean path; the same reply or failure litellm would give."""
+    import aiohttp
+
     body = request_body(
         deployment,
         messages,

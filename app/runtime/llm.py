@@ -8,6 +8,7 @@ start-up: importing it takes seconds.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import threading
 import time
 from dataclasses import dataclass
@@ -227,6 +228,8 @@ async def warm_up(catalog: ModelCatalog) -> None:
         threading.Thread(target=load_litellm, name="import-litellm", daemon=True).start()
         return
     if all(lean.eligible(d) for ds in catalog.deployments.values() for d in ds):
+        # The lean client's HTTP library, imported off the start-up path too.
+        threading.Thread(target=importlib.import_module, args=("aiohttp",), daemon=True).start()
         return
     litellm = await asyncio.to_thread(load_litellm)
     try:

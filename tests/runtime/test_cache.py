@@ -397,7 +397,9 @@ async def test_the_hot_path_pool_finds_what_the_orm_path_finds(
 ) -> None:
     """Lookups over `FastReads` (one prepared statement) give the ORM path's answers."""
     reads = FastReads(sync_conninfo(database_url))
-    await reads.open()
+    reads.open()
+    await reads.wait_ready()
+    assert reads.ready
     try:
         await put(cache, "long")  # 60 s
         await put(cache, "short", ttl_s=10)
