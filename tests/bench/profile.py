@@ -64,7 +64,7 @@ def main() -> None:
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     tmp = Path(tempfile.mkdtemp(prefix="specloom-profile-"))
     out = args.out or tmp / "specloom.collapsed"
-    with running_bench(tmp, args.proxy_python) as bench:
+    with running_bench(tmp, args.proxy_python, with_proxy=False) as bench:
         asyncio.run(drive(bench, args.concurrency, 200))  # warm
         recorder = subprocess.Popen(
             [

@@ -117,7 +117,7 @@ class Bench:
 
     tmp: Path
     servers: list[Specloom]
-    proxy_pid: int
+    proxy_pid: int | None  # None: run without LiteLLM's proxy (profiling)
     proxy_url: str
     fast_base: str
     slow_base: str
@@ -163,6 +163,22 @@ class Bench:
             return fixed if fixed is not None else payload(marker)
 
         auth = {"authorization": "Bearer sk-bench"}
+        proxy = (
+            []
+            if self.proxy_pid is None
+            else [
+                Target(
+                    "litellm-proxy",
+                    lambda: self._chat(
+                        self.proxy_url + "/v1/chat/completions",
+                        alias,
+                        body(),
+                        {"authorization": f"Bearer {PROXY_KEY}"},
+                    ),
+                    self.proxy_pid,
+                ),
+            ]
+        )
         return [
             Target(
                 "direct",
@@ -170,16 +186,7 @@ class Bench:
                 None,
             ),
             *(self._agent(s, agent, body) for s in self.servers),
-            Target(
-                "litellm-proxy",
-                lambda: self._chat(
-                    self.proxy_url + "/v1/chat/completions",
-                    alias,
-                    body(),
-                    {"authorization": f"Bearer {PROXY_KEY}"},
-                ),
-                self.proxy_pid,
-            ),
+            *proxy,
         ]
 
 
@@ -237,6 +244,7 @@ def running_bench(
     *,
     baseline: Path | None = None,
     variants: dict[str, dict[str, str]] | None = None,
+    with_proxy: bool = True,
 ) -> Iterator[Bench]:
     """Start the upstreams, the Specloom servers and the LiteLLM proxy; stop them after.
 
@@ -267,17 +275,19 @@ def running_bench(
     with ExitStack() as stack:
         stack.enter_context(upstream(fast_port, 0, tmp / "fast.log"))
         stack.enter_context(upstream(slow_port, 2000, tmp / "slow.log"))
-        proxy = stack.enter_context(
-            process(
-                [
-                    *(str(proxy_python.parent / "litellm"), "--config", str(proxy_config)),
-                    *("--port", str(proxy_port), "--num_workers", "1"),
-                ],
-                f"http://127.0.0.1:{proxy_port}/health/liveliness",
-                tmp / "proxy.log",
-                env={"BENCH_KEY": "sk-bench", "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+        proxy = None
+        if with_proxy:
+            proxy = stack.enter_context(
+                process(
+                    [
+                        *(str(proxy_python.parent / "litellm"), "--config", str(proxy_config)),
+                        *("--port", str(proxy_port), "--num_workers", "1"),
+                    ],
+                    f"http://127.0.0.1:{proxy_port}/health/liveliness",
+                    tmp / "proxy.log",
+                    env={"BENCH_KEY": "sk-bench", "LITELLM_LOCAL_MODEL_COST_MAP": "True"},
+                )
             )
-        )
         servers = []
         for name, cwd, extra in plan:  # one at a time: the first initialises the data dir
             server = start_specloom(env, cwd, tmp / f"{name}.log", extra)
@@ -290,7 +300,7 @@ def running_bench(
         yield Bench(
             tmp=tmp,
             servers=servers,
-            proxy_pid=proxy.pid,
+            proxy_pid=proxy.pid if proxy is not None else None,
             proxy_url=f"http://127.0.0.1:{proxy_port}",
             fast_base=fast,
             slow_base=slow,
