@@ -19,7 +19,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from tests.bench.load import closed_loop, session
+from tests.bench.load import burst, closed_loop, session
 from tests.bench.targets import Bench, running_bench
 from tests.servers import ROOT
 
@@ -45,10 +45,13 @@ def summarize(collapsed: Path, top: int) -> str:
     return "\n".join(lines)
 
 
-async def drive(bench: Bench, concurrency: int, calls: int) -> None:
-    target = next(t for t in bench.targets() if t.name == "specloom")
+async def drive(bench: Bench, concurrency: int, calls: int, burst_of: int = 0) -> None:
+    target = next(t for t in bench.targets(slow=burst_of > 0) if t.name == "specloom")
     async with session() as http:
-        samples = await closed_loop(http, target.make, concurrency=concurrency, calls=calls)
+        if burst_of:
+            samples = await burst(http, target.make, burst_of)
+        else:
+            samples = await closed_loop(http, target.make, concurrency=concurrency, calls=calls)
     print(f"{samples.count} calls, {samples.rate:.0f}/s, p50 {samples.p50:.2f} ms", flush=True)
 
 
@@ -58,6 +61,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--calls", type=int, default=1500)
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument(
+        "--burst", type=int, default=0, help="instead: this many at once on the 2 s upstream"
+    )
     parser.add_argument("--proxy-python", type=Path, default=ROOT / ".venv-bench/bin/python")
     parser.add_argument("--out", type=Path, default=None, help="keep the collapsed stacks here")
     args = parser.parse_args()
@@ -80,7 +86,7 @@ def main() -> None:
             ],
             stdout=subprocess.DEVNULL,
         )
-        asyncio.run(drive(bench, args.concurrency, args.calls))
+        asyncio.run(drive(bench, args.concurrency, args.calls, args.burst))
         recorder.wait()
     print(summarize(out, args.top))
 
