@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -273,6 +274,7 @@ def running_bench(
     plan += [(name, ROOT, extra) for name, extra in (variants or {}).items()]
     proxy_port = free_port()
     with ExitStack() as stack:
+        stack.callback(stop_embedded_postgres, tmp / "data" / "pg")  # runs last
         stack.enter_context(upstream(fast_port, 0, tmp / "fast.log"))
         stack.enter_context(upstream(slow_port, 2000, tmp / "slow.log"))
         proxy = None
@@ -308,6 +310,17 @@ def running_bench(
             user_template=compiled["messages"][1]["content"],
             response_format=compiled["response_format"],
         )
+
+
+def stop_embedded_postgres(data: Path) -> None:
+    """Stop the run's embedded Postgres: pgserver leaves it running when its users exit."""
+    pid_file = data / "postmaster.pid"
+    if not pid_file.exists():
+        return
+    try:
+        os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)  # fast shutdown
+    except (ValueError, IndexError, ProcessLookupError, PermissionError):
+        return
 
 
 def _proxy_config(fast: str, slow: str) -> dict[str, Any]:
