@@ -44,11 +44,20 @@ pytest: dev browser
 ## Lint, types and the whole suite.
 test: lint types pytest
 
-## Benchmarks (on demand, not part of `make test`).
-bench: dev
-	$(BIN)/python -m tests.bench.overhead --calls 300
+## Benchmarks (on demand, not part of `make test`). LiteLLM's proxy, the comparison target,
+## lives in its own venv so its pins never touch the app's.
+BENCH_VENV := .venv-bench
+LITELLM_VERSION = $(shell $(BIN)/python -c "import importlib.metadata as m; print(m.version('litellm'))")
+
+$(BENCH_VENV)/.installed: pyproject.toml | $(VENV)/.dev-installed
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install -q 'litellm[proxy]==$(LITELLM_VERSION)'
+	touch $@
+
+bench: dev $(BENCH_VENV)/.installed
+	$(BIN)/python -m tests.bench.compare --proxy-python $(BENCH_VENV)/bin/python
 	$(BIN)/python -m tests.bench.litellm_cost
 	$(BIN)/python -m tests.bench.soak --calls 2000
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(BENCH_VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -15,17 +15,18 @@ from app.core.database import database_url, make_engine, make_sessionmaker, sync
 from app.core.errors import install_error_handlers
 from app.core.limits import BodyLimitMiddleware
 from app.core.logging import RequestIdMiddleware, configure_logging
+from app.core.reads import FastReads
 from app.core.settings import Settings, get_settings
 from app.evaluation.router import router as evaluation_router
 from app.evaluation.runner import Evaluator
 from app.jobs.router import admin_router as jobs_admin_router
 from app.jobs.router import router as jobs_router
-from app.mcp_server import server as mcp_server
+from app.mcp_server import lazy as mcp_server  # the SDK off the start-up path (issue 10)
 from app.observability.router import router as metrics_router
 from app.observability.tracing import configure_tracing
 from app.registry.router import router as registry_router
 from app.registry.service import LIVE_CHANGED
-from app.runtime import openapi
+from app.runtime import lean, openapi
 from app.runtime.assembly import build_runtime
 from app.runtime.live import LiveAgents
 from app.runtime.llm import warm_up
@@ -42,7 +43,7 @@ from app.web import routes as web_routes
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; resources (database, background tasks) start in its lifespan."""
     settings = settings or get_settings()
-    catalog = load_catalog(settings.models_file)
+    catalog = load_catalog(settings.models_file, lean=settings.lean_provider_path)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -59,7 +60,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
         sessionmaker = make_sessionmaker(engine, on_commit=after_commit)
         live = LiveAgents(sessionmaker)
-        runtime = build_runtime(settings, sessionmaker, catalog=catalog, live=live, clock=clock)
+        reads = FastReads(sync_conninfo(url))  # one-round-trip lookups (issue 10)
+        runtime = build_runtime(
+            settings, sessionmaker, catalog=catalog, live=live, clock=clock, reads=reads
+        )
         writer, cache = runtime.writer, runtime.cache
         app.state.engine = engine
         app.state.sessionmaker = sessionmaker
@@ -81,8 +85,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             judge_model=settings.judge_model,
         )
         openapi.install(app, live)
-        if not catalog.offline:
-            await warm_up()
+        await warm_up(catalog)  # litellm only if some deployment needs it (issue 10)
+        reads.open()
         writer.start()
         cache.start()  # response cache (issue 4)
         live.start(sync_conninfo(url))
@@ -95,6 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await writer.stop()
             await cache.stop()  # response cache (issue 4)
             await engine.dispose()
+            await lean.close()  # pooled provider connections (issue 10)
+            await reads.close()
 
     configure_logging(settings.log_level, settings.log_json)
     configure_tracing()  # OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (issue 9)

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     breaker_failures: int = Field(default=5, ge=1, description="Failures in a row that open it.")
     breaker_cooldown_s: float = Field(default=30.0, gt=0, description="Open time before a probe.")
 
+    lean_provider_path: bool = Field(
+        default=True,
+        description="Call OpenAI-compatible providers with a plain pooled POST when litellm "
+        "would only pass the call through (same semantics, less overhead); off: always litellm.",
+    )
+
     # Execution log writer
     execution_flush_interval_s: float = Field(default=0.05, gt=0)
     execution_batch_size: int = Field(default=200, ge=1)

@@ -172,14 +172,15 @@ async def promote(
     return CaseRead.model_validate(case)
 
 
-@router.get("/specs/{name}/cases/{case_id}", responses=responses(case_service.CaseNotFound))
+# `:uuid`: `/cases/generate` with another method is a 405, not a bad case id.
+@router.get("/specs/{name}/cases/{case_id:uuid}", responses=responses(case_service.CaseNotFound))
 async def get_case(case: CaseDep) -> CaseRead:
     """One test case."""
     return CaseRead.model_validate(case)
 
 
 @router.put(
-    "/specs/{name}/cases/{case_id}",
+    "/specs/{name}/cases/{case_id:uuid}",
     responses=responses(
         case_service.CaseNotFound, case_service.CaseExists, case_service.CaseInvalid
     ),
@@ -194,7 +195,7 @@ async def update_case(
 
 
 @router.delete(
-    "/specs/{name}/cases/{case_id}",
+    "/specs/{name}/cases/{case_id:uuid}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=responses(case_service.CaseNotFound),
 )

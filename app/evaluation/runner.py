@@ -230,7 +230,7 @@ def _seconds(run: TestRun) -> float | None:
     return (run.finished_at - run.started_at).total_seconds()
 
 
-def get_evaluator(request: Request) -> Evaluator:
+async def get_evaluator(request: Request) -> Evaluator:
     """The app's test-run executor."""
     evaluator: Evaluator = request.app.state.evaluator
     return evaluator

@@ -24,6 +24,7 @@ from app.core.settings import Settings
 from app.jobs import webhooks
 from app.jobs.items import run_item
 from app.jobs.queue import DELIVER_WEBHOOK, QUEUE, RUN_ITEM, queue_app
+from app.runtime import lean
 from app.runtime.assembly import build_runtime
 from app.runtime.live import LiveAgents
 from app.runtime.llm import warm_up
@@ -48,8 +49,7 @@ async def run_worker(settings: Settings, *, concurrency: int | None = None) -> N
     live = LiveAgents(sessionmaker)
     catalog = load_catalog(settings.models_file)
     runtime = build_runtime(settings, sessionmaker, catalog=catalog, live=live, clock=SystemClock())
-    if not catalog.offline:
-        await warm_up()  # before taking items: a cold first call trips attempt timeouts
+    await warm_up(catalog)  # before taking items: a cold first call trips attempt timeouts
     secret = webhooks.load_secret(settings)
     queue = queue_app(sync_conninfo(url))
 
@@ -97,6 +97,7 @@ async def run_worker(settings: Settings, *, concurrency: int | None = None) -> N
         await runtime.writer.stop()
         await runtime.cache.stop()
         await engine.dispose()
+        await lean.close()  # pooled provider connections (issue 10)
 
 
 async def requeue_stalled(queue: procrastinate.App, lease_s: float) -> None:

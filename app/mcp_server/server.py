@@ -20,7 +20,6 @@ from fastapi import FastAPI, Request
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
-from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from app.core.auth import Principal, authenticate, check_agent, require_invoke
@@ -154,11 +153,3 @@ class McpEndpoint:
         scope.setdefault("state", {})[PRINCIPAL] = principal
         manager: StreamableHTTPSessionManager = request.app.state.mcp
         await manager.handle_request(scope, receive, send)
-
-
-def install(app: FastAPI) -> None:
-    """Serve MCP at `/mcp`: POST only. Stateless servers offer no GET stream (405) and have
-    no sessions to DELETE."""
-    app.router.routes.append(
-        Route("/mcp", McpEndpoint(), methods=["POST"], include_in_schema=False)
-    )

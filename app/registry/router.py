@@ -54,7 +54,7 @@ async def spec_by_name(session: SessionDep, name: NameParam) -> Spec:
 SpecDep = Annotated[Spec, Depends(spec_by_name)]
 
 
-def limits(request: Request) -> Limits:
+async def limits(request: Request) -> Limits:
     """Document bounds from the settings."""
     settings: Settings = request.app.state.settings
     return Limits(

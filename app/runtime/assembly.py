@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import Clock
+from app.core.reads import FastReads
 from app.core.settings import Settings
 from app.documents.prepare import FileLimits
 from app.documents.service import Documents
@@ -43,6 +44,7 @@ def build_runtime(
     catalog: ModelCatalog,
     live: LiveAgents,
     clock: Clock,
+    reads: FastReads | None = None,
 ) -> Runtime:
     """A runtime whose shared state (limits, breakers, budgets, cache) lives in Postgres."""
     writer = ExecutionWriter(
@@ -55,6 +57,7 @@ def build_runtime(
         clock=clock,
         max_entries=settings.cache_max_entries,
         default_ttl_s=settings.cache_ttl_s,
+        reads=reads,  # one-round-trip cache lookups (issue 10)
     )
     return Runtime(
         live=live,

@@ -15,17 +15,19 @@ import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar, cast
 
+import psycopg
 import structlog
-from sqlalchemy import CursorResult, delete, func, select
+from sqlalchemy import CursorResult, Table, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import Clock
+from app.core.reads import FastReads
 from app.models.resilience import ResponseCacheEntry as Entry
 from app.registry.document import ModelChoice, canonical_json
 from app.runtime.live import AgentVersion
@@ -34,7 +36,15 @@ log = structlog.get_logger(__name__)
 
 T = TypeVar("T")
 
-_insert = insert(Entry)
+# The same query as the ORM path of `_select`, for the hot-path pool.
+_LOOKUP_SQL = (
+    "SELECT agent, version, output, model, expires_at FROM response_cache"
+    " WHERE key = %s AND expires_at > %s"
+)
+
+# The table, not the mapped class: a Core executemany skips the ORM's bulk-insert
+# bookkeeping, the larger part of a flush's CPU (issue 10).
+_insert = insert(cast(Table, Entry.__table__))
 # One statement for any batch (executemany), so SQLAlchemy compiles it once per process.
 _UPSERT = _insert.on_conflict_do_update(
     index_elements=[Entry.key],
@@ -127,8 +137,11 @@ class ResponseCache:
         default_ttl_s: float = 3600.0,
         flush_interval_s: float = 0.05,
         purge_interval_s: float = 60.0,
+        reads: FastReads | None = None,
     ) -> None:
         self.clock = clock
+        # Lookups on the hot path take one round trip on this pool when given (issue 10).
+        self._reads = reads
         self.default_ttl_s = default_ttl_s
         self._sessionmaker = sessionmaker
         self._max_entries = max_entries
@@ -254,20 +267,27 @@ class ResponseCache:
 
     async def _load(self, key: str) -> CacheHit | None:
         now = self.clock.now()
-        query = select(Entry.agent, Entry.version, Entry.output, Entry.model, Entry.expires_at)
-        query = query.where(Entry.key == key, Entry.expires_at > now)
         try:
-            async with self._sessionmaker() as session:
-                row = (await session.execute(query)).one_or_none()
-        except SQLAlchemyError as exc:
+            row = await self._select(key, now)
+        except (SQLAlchemyError, psycopg.Error) as exc:
             # The cache only saves work: with Postgres unwell the call goes to the models.
             log.warning("response cache lookup failed", error=str(exc))
             return None
         if row is None:
             return None
-        hit = CacheHit(row.agent, row.version, row.output, row.model)
-        self._remember(key, hit, (row.expires_at - now).total_seconds())
+        agent, version, output, model, expires_at = row
+        hit = CacheHit(agent, version, output, model)
+        self._remember(key, hit, (expires_at - now).total_seconds())
         return hit
+
+    async def _select(self, key: str, now: datetime) -> tuple[Any, ...] | None:
+        if self._reads is not None and self._reads.ready:
+            return await self._reads.fetchone(_LOOKUP_SQL, (key, now))
+        query = select(Entry.agent, Entry.version, Entry.output, Entry.model, Entry.expires_at)
+        query = query.where(Entry.key == key, Entry.expires_at > now)
+        async with self._sessionmaker() as session:
+            row = (await session.execute(query)).one_or_none()
+        return tuple(row) if row is not None else None
 
     def _landed(self, key: str, task: asyncio.Task[Any]) -> None:
         if self._flights.get(key) is task:

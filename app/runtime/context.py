@@ -24,8 +24,8 @@ class Runtime:
     documents: Documents = field(default_factory=Documents)  # file inputs (issue 11)
 
 
-def get_runtime(request: Request) -> Runtime:
-    """The runtime of this app."""
+async def get_runtime(request: Request) -> Runtime:
+    """The runtime of this app (async: a plain `def` would cost a thread hop per request)."""
     runtime: Runtime = request.app.state.runtime
     return runtime
 

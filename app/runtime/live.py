@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import psycopg
@@ -94,6 +95,9 @@ class LiveAgents:
         self._live: dict[str, AgentVersion | None] = {}
         self._pinned: dict[tuple[str, int], AgentVersion] = {}
         self._generation = 0
+        # One load per agent at a time: a burst of calls to an agent not yet in memory must
+        # not load and compile it once per call (issue 10).
+        self._loading: dict[str, asyncio.Task[AgentVersion | None]] = {}
         self._listeners: list[Callable[[], None]] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -106,8 +110,10 @@ class LiveAgents:
         self._generation += 1
         if name is None:
             self._live.clear()
+            self._loading.clear()
         else:
             self._live.pop(name, None)
+            self._loading.pop(name, None)  # calls from now on read the new pointer
         for callback in self._listeners:
             callback()
 
@@ -122,16 +128,32 @@ class LiveAgents:
         if name in self._live:
             cached = self._live[name]
         else:
-            generation = self._generation
-            cached = await self._load_live(name)
-            # A NOTIFY that arrived while loading means what we read may be stale already.
-            if generation == self._generation:
-                self._live[name] = cached
+            task = self._loading.get(name)
+            if task is None:
+                task = asyncio.create_task(self._fill(name), name=f"load agent {name}")
+                self._loading[name] = task
+                task.add_done_callback(partial(self._loaded, name))
+            # Shielded: one caller going away must not cancel the load the others await.
+            cached = await asyncio.shield(task)
         if cached is None:
             raise AgentNotLive(
                 f"agent {name!r} has no live version yet; publish one, or pin ?version=N"
             )
         return cached
+
+    async def _fill(self, name: str) -> AgentVersion | None:
+        generation = self._generation
+        cached = await self._load_live(name)
+        # A NOTIFY that arrived while loading means what we read may be stale already.
+        if generation == self._generation:
+            self._live[name] = cached
+        return cached
+
+    def _loaded(self, name: str, task: asyncio.Task[AgentVersion | None]) -> None:
+        if self._loading.get(name) is task:
+            del self._loading[name]
+        if not task.cancelled():
+            task.exception()  # retrieved: every waiter may have gone away
 
     async def all_live(self) -> list[AgentVersion]:
         """Every live agent, by name (for the OpenAPI document and tool lists)."""

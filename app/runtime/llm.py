@@ -1,23 +1,22 @@
-"""The one place that calls a model: `litellm.acompletion`, with failures classified."""
+"""The one place that calls a model: `litellm.acompletion`, with failures classified.
+
+OpenAI-compatible deployments litellm would only pass through take the lean path
+(app/runtime/lean.py) with the same semantics. litellm is imported on first use, not at
+start-up: importing it takes seconds.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import importlib
+import threading
 import time
 from dataclasses import dataclass
+from functools import cache
+from types import ModuleType
 from typing import Any, Literal
 
-import litellm
-from litellm.exceptions import (
-    APIConnectionError,
-    AuthenticationError,
-    PermissionDeniedError,
-    RateLimitError,
-)
-from litellm.exceptions import Timeout as LitellmTimeout
-
-from app.runtime.models_config import Deployment
-from app.runtime.offline import register_offline_provider
+from app.runtime.models_config import Deployment, ModelCatalog
 
 FailureKind = Literal[
     "timeout", "rate_limited", "server_error", "connection_error", "bad_request", "auth_error"
@@ -26,10 +25,27 @@ TRANSIENT: frozenset[FailureKind] = frozenset(
     {"timeout", "rate_limited", "server_error", "connection_error"}
 )
 
-# litellm's own retries would hide attempts from the execution log; the runtime retries.
-litellm.num_retries = 0
-litellm.suppress_debug_info = True
-register_offline_provider()
+
+_load_lock = threading.Lock()
+
+
+@cache
+def load_litellm() -> ModuleType:
+    """litellm, imported and configured once (seconds the first time; any thread)."""
+    with _load_lock:
+        return _configure()
+
+
+def _configure() -> ModuleType:
+    import litellm
+
+    from app.runtime.offline import register_offline_provider
+
+    # litellm's own retries would hide attempts from the execution log; the runtime retries.
+    litellm.num_retries = 0
+    litellm.suppress_debug_info = True
+    register_offline_provider()
+    return litellm
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,18 @@ async def call_model(
     metadata: dict[str, Any] | None = None,
 ) -> ModelReply:
     """One completion from `deployment`; raises `ModelCallFailed` with a classified reason."""
+    from app.runtime import lean  # lean imports this module's types
+
+    if lean.eligible(deployment):
+        return await lean.complete(
+            deployment,
+            messages,
+            response_format=response_format,
+            timeout_s=timeout_s,
+            temperature=temperature,
+            max_tokens=max_tokens,
+        )
+    litellm = load_litellm()
     kwargs: dict[str, Any] = {
         "model": deployment.model,
         "messages": messages,
@@ -132,12 +160,21 @@ def cost_of(
             deployment.output_cost_per_token or 0.0
         )
     try:
-        return float(litellm.completion_cost(completion_response=response, model=deployment.model))
+        cost = load_litellm().completion_cost(completion_response=response, model=deployment.model)
+        return float(cost)
     except Exception:  # models missing from the bundled map have no known price
         return 0.0
 
 
 def _classify(exc: BaseException, latency_ms: float) -> ModelCallFailed:
+    from litellm.exceptions import (
+        APIConnectionError,
+        AuthenticationError,
+        PermissionDeniedError,
+        RateLimitError,
+    )
+    from litellm.exceptions import Timeout as LitellmTimeout
+
     status = getattr(exc, "status_code", None)
     status = status if isinstance(status, int) else None
     message = str(getattr(exc, "message", None) or exc or type(exc).__name__)
@@ -174,13 +211,27 @@ def _retry_after(exc: BaseException) -> float | None:
         return None
 
 
-async def warm_up() -> None:
-    """Make litellm load its OpenAI-compatible path now rather than during the first call.
+async def warm_up(catalog: ModelCatalog) -> None:
+    """Get litellm ready before the first call that needs it, if any call can.
 
-    The first call in a process otherwise spends most of a second importing and building
-    clients, enough to trip a tight per-attempt timeout. The warm-up request goes to the
-    discard port on loopback, which refuses at once, so no provider is ever contacted.
+    The offline model always goes through litellm: it is imported in a background thread,
+    so readiness does not wait for it. A catalog whose deployments all take the lean path
+    needs nothing. Otherwise litellm is imported (off the event loop) and its
+    OpenAI-compatible path loaded now rather than during the first call, which would spend
+    most of a second building clients, enough to trip a tight per-attempt timeout. The
+    warm-up request goes to the discard port on loopback, which refuses at once, so no
+    provider is ever contacted.
     """
+    from app.runtime import lean
+
+    if catalog.offline:
+        threading.Thread(target=load_litellm, name="import-litellm", daemon=True).start()
+        return
+    if all(lean.eligible(d) for ds in catalog.deployments.values() for d in ds):
+        # The lean client's HTTP library, imported off the start-up path too.
+        threading.Thread(target=importlib.import_module, args=("aiohttp",), daemon=True).start()
+        return
+    litellm = await asyncio.to_thread(load_litellm)
     try:
         await litellm.acompletion(
             model="openai/warm-up",

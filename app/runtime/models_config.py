@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from app.runtime.offline import OFFLINE_PREFIX
+from app.runtime.offline_names import OFFLINE_PREFIX
 
 # Providers that speak OpenAI's `response_format: json_schema` (structured outputs).
 _SCHEMA_PROVIDERS = ("openai/", "azure/", "hosted_vllm/", "ollama_chat/", OFFLINE_PREFIX)
@@ -80,6 +80,8 @@ class Deployment:
     supports_response_schema: bool = True
     # Takes image content (issue 11): the offline model answers from the text alone.
     supports_vision: bool = True
+    # May take the lean path when litellm would only pass its calls through (runtime/lean.py).
+    lean: bool = True
 
     @property
     def offline(self) -> bool:
@@ -122,8 +124,11 @@ def offline_catalog() -> ModelCatalog:
     return ModelCatalog(deployments={}, offline=True)
 
 
-def load_catalog(path: Path | None) -> ModelCatalog:
-    """Read the models file; `None` gives the offline catalog."""
+def load_catalog(path: Path | None, *, lean: bool = True) -> ModelCatalog:
+    """Read the models file; `None` gives the offline catalog.
+
+    `lean` False sends every call through litellm (no lean path; see runtime/lean.py).
+    """
     if path is None:
         return offline_catalog()
     try:
@@ -162,6 +167,7 @@ def load_catalog(path: Path | None) -> ModelCatalog:
                 if supports is not None
                 else _schema_ok(params.model),
                 supports_vision=bool(vision) if vision is not None else _vision_ok(params.model),
+                lean=lean,
             )
         )
     return ModelCatalog({k: tuple(v) for k, v in deployments.items()}, offline=False)

@@ -31,10 +31,9 @@ from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import ModelResponse, Usage
 
 from app.runtime.offline_answer import count_tokens, offline_answer, text_of
+from app.runtime.offline_names import FINGERPRINT, OFFLINE_PREFIX, PROVIDER
 
-PROVIDER = "specloom-offline"
-OFFLINE_PREFIX = f"{PROVIDER}/"
-FINGERPRINT = "specloom-offline"
+__all__ = ["FINGERPRINT", "OFFLINE_PREFIX", "PROVIDER", "register_offline_provider"]
 
 
 def _fill(

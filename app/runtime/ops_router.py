@@ -101,11 +101,12 @@ def _usd(value: Any) -> Decimal:
     else:
         raise ValueError('expected a number or a decimal string such as "12.50"')
     amount = Decimal(text)
-    if amount.is_finite():
-        amount = amount.quantize(Decimal("0.000001"))  # rounding first: the bounds hold after
-    if not (amount.is_finite() and 0 < amount < 100_000_000):
-        raise ValueError("expected more than 0 and less than 100,000,000, to the micro-dollar")
-    return amount
+    # Checked before rounding (1e308 would not round) and after (9.9999999e7 rounds up).
+    if amount.is_finite() and 0 < amount < 100_000_000:
+        amount = amount.quantize(Decimal("0.000001"))
+        if 0 < amount < 100_000_000:
+            return amount
+    raise ValueError("expected more than 0 and less than 100,000,000, to the micro-dollar")
 
 
 Usd = Annotated[

@@ -8,11 +8,13 @@ dropped). `last_used_at` is written at most once a minute per key and process.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -80,6 +82,8 @@ class KeyStore:
     ttl_s: float = 5.0
     _cache: dict[str, _Entry] = field(default_factory=dict)
     _touched: dict[uuid.UUID, float] = field(default_factory=dict)
+    _loading: dict[str, asyncio.Task[_Entry]] = field(default_factory=dict)
+    _generation: int = 0
 
     async def authenticate(self, token: str) -> Principal | None:
         """The principal of `token`, or None when it is unknown or revoked."""
@@ -95,16 +99,40 @@ class KeyStore:
         now = self.clock.monotonic()
         entry = self._cache.get(digest)
         if entry is None or entry.expires <= now:
-            entry = _Entry(await self._load(digest), digest, now + self.ttl_s)
-            if len(self._cache) >= _MAX_ENTRIES:
-                self._cache.clear()
-            self._cache[digest] = entry
+            entry = await self._refresh(digest)
         if entry.principal is not None and entry.principal.key_id is not None:
             await self._maybe_touch(entry.principal.key_id)
         return entry.principal
 
+    async def _refresh(self, digest: str) -> _Entry:
+        # One lookup per key at a time: when an entry expires under a burst, the calls
+        # arriving meanwhile share it instead of each querying Postgres (issue 10).
+        task = self._loading.get(digest)
+        if task is None:
+            task = asyncio.create_task(self._fetch(digest), name="load api key")
+            self._loading[digest] = task
+            task.add_done_callback(partial(self._fetched, digest))
+        return await asyncio.shield(task)
+
+    async def _fetch(self, digest: str) -> _Entry:
+        generation = self._generation
+        entry = _Entry(await self._load(digest), digest, self.clock.monotonic() + self.ttl_s)
+        if generation != self._generation:
+            return entry  # a key was revoked meanwhile: this read may predate it, keep it out
+        if len(self._cache) >= _MAX_ENTRIES:
+            self._cache.clear()
+        self._cache[digest] = entry
+        return entry
+
+    def _fetched(self, digest: str, task: asyncio.Task[_Entry]) -> None:
+        if self._loading.get(digest) is task:
+            del self._loading[digest]
+        if not task.cancelled():
+            task.exception()  # retrieved: every waiter may have gone away
+
     def forget(self, key_id: uuid.UUID) -> None:
         """Drop a key from this process's cache (after it was revoked here)."""
+        self._generation += 1
         for digest, entry in list(self._cache.items()):
             if entry.principal is not None and entry.principal.key_id == key_id:
                 del self._cache[digest]

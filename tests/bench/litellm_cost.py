@@ -1,5 +1,6 @@
-"""litellm's own cost per call: a plain httpx POST vs `litellm.acompletion`, same fake upstream,
-same process, interleaved.
+"""litellm's own cost per call, and the lean path's: a plain httpx POST vs
+`litellm.acompletion` vs `call_model` on the lean path (app/runtime/lean.py), same fake
+upstream, same process, interleaved.
 
     .venv/bin/python -m tests.bench.litellm_cost
 """
@@ -16,22 +17,32 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before litellm 
 import httpx
 import litellm
 
+from app.runtime import lean
+from app.runtime.llm import call_model
+from app.runtime.models_config import Deployment
 from tests.fakes.upstream import running_upstream
 
 
-async def measure(calls: int = 200, warmup: int = 20) -> tuple[float, float, float]:
-    """Median ms of the direct POST, of litellm, and of litellm minus direct per pair."""
+async def measure(calls: int = 200, warmup: int = 20) -> dict[str, float]:
+    """Median ms of each path, and of each path minus the direct POST of the same round."""
     messages = [{"role": "user", "content": "hi"}]
-    direct: list[float] = []
-    through: list[float] = []
+    timings: dict[str, list[float]] = {"direct": [], "litellm": [], "lean": []}
+    os.environ["LITELLM_COST_BENCH_KEY"] = "k"
     with running_upstream() as fake:
+        deployment = Deployment(
+            alias="bench",
+            model="openai/x",
+            api_base=fake.base_url,
+            api_key_env="LITELLM_COST_BENCH_KEY",
+        )
+        assert lean.eligible(deployment)
         async with httpx.AsyncClient() as http:
             for _ in range(calls + warmup):
                 started = time.perf_counter()
                 await http.post(
                     fake.base_url + "/chat/completions", json={"model": "x", "messages": messages}
                 )
-                direct.append(time.perf_counter() - started)
+                timings["direct"].append(time.perf_counter() - started)
                 started = time.perf_counter()
                 await litellm.acompletion(
                     model="openai/x",
@@ -41,22 +52,22 @@ async def measure(calls: int = 200, warmup: int = 20) -> tuple[float, float, flo
                     num_retries=0,
                     max_retries=0,
                 )
-                through.append(time.perf_counter() - started)
-    direct, through = direct[warmup:], through[warmup:]
-    added = [b - a for a, b in zip(direct, through, strict=True)]
-    return (
-        statistics.median(direct) * 1000,
-        statistics.median(through) * 1000,
-        statistics.median(added) * 1000,
-    )
+                timings["litellm"].append(time.perf_counter() - started)
+                started = time.perf_counter()
+                await call_model(deployment, messages, response_format=None, timeout_s=30)
+                timings["lean"].append(time.perf_counter() - started)
+        await lean.close()
+    kept = {k: v[warmup:] for k, v in timings.items()}
+    result = {f"{k} p50 ms": statistics.median(v) * 1000 for k, v in kept.items()}
+    for path in ("litellm", "lean"):
+        added = [b - a for a, b in zip(kept["direct"], kept[path], strict=True)]
+        result[f"{path} added ms"] = statistics.median(added) * 1000
+    return result
 
 
 def main() -> None:
-    direct, through, added = asyncio.run(measure())
-    print(
-        f"direct httpx p50 {direct:.2f} ms; litellm.acompletion p50 {through:.2f} ms; "
-        f"litellm added {added:.2f} ms"
-    )
+    result = asyncio.run(measure())
+    print("; ".join(f"{k} {v:.2f}" for k, v in result.items()))
 
 
 if __name__ == "__main__":

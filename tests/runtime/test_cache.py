@@ -12,7 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import ManualClock
+from app.core.database import sync_conninfo
 from app.core.errors import UpstreamInvalidOutput
+from app.core.reads import FastReads
 from app.models.resilience import ResponseCacheEntry
 from app.registry.document import InvalidDocument, content_hash, parse_document
 from app.runtime.cache import (
@@ -385,3 +387,31 @@ async def test_a_lookup_that_races_a_landing_flight_makes_no_second_call(
     gate.set()
     result = await waiting
     assert (run.calls, result.record.cache, result.output) == (1, "hit", OUTPUT)
+
+
+async def test_the_hot_path_pool_finds_what_the_orm_path_finds(
+    cache: ResponseCache,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    clock: ManualClock,
+    database_url: str,
+) -> None:
+    """Lookups over `FastReads` (one prepared statement) give the ORM path's answers."""
+    reads = FastReads(sync_conninfo(database_url))
+    reads.open()
+    await reads.wait_ready()
+    assert reads.ready
+    try:
+        await put(cache, "long")  # 60 s
+        await put(cache, "short", ttl_s=10)
+        await cache.flush()
+        clock.advance(11)
+        for key in ("long", "short", "never-stored"):
+            fast = await ResponseCache(sessionmaker, clock=clock, reads=reads).get(key)
+            orm = await ResponseCache(sessionmaker, clock=clock).get(key)
+            assert fast == orm, key
+        hit = await ResponseCache(sessionmaker, clock=clock, reads=reads).get("long")
+        assert hit is not None
+        assert hit.output == OUTPUT
+        assert await ResponseCache(sessionmaker, clock=clock, reads=reads).get("short") is None
+    finally:
+        await reads.close()

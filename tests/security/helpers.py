@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +52,11 @@ async def live_spec(admin: httpx.AsyncClient, name: str) -> None:
 
 def app_routes(app: FastAPI) -> Iterator[tuple[str, str]]:
     """(method, path template) of every route the app serves, however routers are nested."""
+    for method, path in _app_routes(app):
+        yield method, re.sub(r"\{(\w+):\w+\}", r"{\1}", path)  # `{id:uuid}` is `{id}`
+
+
+def _app_routes(app: FastAPI) -> Iterator[tuple[str, str]]:
     for route in app.routes:
         contexts = getattr(route, "effective_route_contexts", None)
         if contexts is not None:  # FastAPI's included router: flatten it
