@@ -52,7 +52,12 @@ async def test_webhook_is_signed_and_retried_after_a_500(
         while len(receiver.deliveries) < 2:
             assert time.monotonic() < deadline, workers[0].log()[-3000:]
             await asyncio.sleep(0.1)
+        # The worker records a delivery once the receiver has answered: wait for the record.
         job = (await jobs_api.get(f"/v1/jobs/{job_id}")).json()
+        while len(job["webhook_deliveries"]) < 2:
+            assert time.monotonic() < deadline, workers[0].log()[-3000:]
+            await asyncio.sleep(0.1)
+            job = (await jobs_api.get(f"/v1/jobs/{job_id}")).json()
     first, second = receiver.deliveries
     assert second.received_at - first.received_at >= 0.9  # retried after a backoff
     for delivery in (first, second):
