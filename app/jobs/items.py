@@ -26,6 +26,7 @@ from app.runtime.context import Runtime
 from app.runtime.executions import ExecutionRecord, store_records
 from app.runtime.invocation import run_call
 from app.runtime.pipeline import new_record
+from app.security.redaction import redact
 
 log = structlog.get_logger(__name__)
 
@@ -82,10 +83,10 @@ async def run_item(
     with structlog.contextvars.bound_contextvars(
         job_id=str(taken.job_id), item=taken.position, agent=taken.agent
     ):
-        record, output, problem, cached = await _call(runtime, taken, request_id)
+        record, output, problem, cached, kept_input = await _call(runtime, taken, request_id)
         record.id = execution_id(taken.item_id, taken.attempt)
         async with sessionmaker() as session, session.begin():
-            accepted = await _store(session, taken, record, output, problem)
+            accepted = await _store(session, taken, record, output, problem, kept_input)
         if not accepted:
             log.info("item result superseded by a later claim", attempt=taken.attempt)
             return
@@ -94,18 +95,24 @@ async def run_item(
 
 async def _call(
     runtime: Runtime, taken: Claim, request_id: str
-) -> tuple[ExecutionRecord, dict[str, Any] | None, ProblemError | None, bool]:
+) -> tuple[ExecutionRecord, dict[str, Any] | None, ProblemError | None, bool, Any]:
+    """The call's record, output, problem, whether it was cached, and the input to keep.
+
+    A finished item keeps its input with `x-sensitive` fields redacted, as its execution
+    record does: the value was needed for the call only (the output is the caller's).
+    """
     try:
         agent = await runtime.live.get(taken.agent, taken.version)
     except ProblemError as problem:  # the pinned version went away: a failed, recorded item
         record = new_record(taken.agent, taken.version, taken.input, request_id)
         record.error = problem.problem(request_id)
         record.api_key_id = taken.api_key_id
-        return record, None, problem, False
+        return record, None, problem, False, taken.input
     result, cached = await run_call(
         agent, taken.input, runtime, api_key_id=taken.api_key_id, request_id=request_id
     )
-    return result.record, result.output, result.problem, cached
+    kept = redact(taken.input, agent.compiled.input_schema)
+    return result.record, result.output, result.problem, cached, kept
 
 
 async def _store(
@@ -114,6 +121,7 @@ async def _store(
     record: ExecutionRecord,
     output: dict[str, Any] | None,
     problem: ProblemError | None,
+    kept_input: Any,
 ) -> bool:
     """Accept the result if this is still the item's latest claim; False when superseded."""
     error = None
@@ -128,6 +136,7 @@ async def _store(
         )
         .values(
             status="failed" if problem is not None else "succeeded",
+            input=kept_input,
             output=output,
             error=error,
             execution_id=record.id,
