@@ -14,6 +14,7 @@ from starlette.datastructures import UploadFile
 
 from app.core.database import SessionDep
 from app.core.errors import ProblemError
+from app.documents.errors import FileRejected
 from app.documents.fields import file_fields
 from app.evaluation import cases as case_service
 from app.evaluation import service as evaluation
@@ -195,10 +196,15 @@ def _place_problem(exc: ProblemError, errors: dict[str, list[str]]) -> None:
         errors.setdefault("name", []).append(exc.detail)
         return
     for issue in exc.issues or []:
-        place = issue.pointer.split("/")[1] if issue.pointer.count("/") >= 1 else "name"
-        errors.setdefault(place or "name", []).append(f"{issue.pointer}: {issue.message}")
+        pointer = issue.pointer
+        if isinstance(exc, FileRejected) and not pointer.startswith("/input/"):
+            pointer = "/input" + pointer  # a file's problems point into the case's input
+        place = pointer.split("/")[1] if pointer.count("/") >= 1 else "name"
+        errors.setdefault(place or "name", []).append(f"{pointer}: {issue.message}")
     if not exc.issues:
-        errors.setdefault("name", []).append(exc.detail)
+        errors.setdefault("input" if isinstance(exc, FileRejected) else "name", []).append(
+            exc.detail
+        )
 
 
 CaseFields = dict[str, str]
@@ -234,7 +240,7 @@ async def create_case(
     if body is not None:
         try:
             case = await case_service.create_case(session, spec=spec, body=body)
-        except (case_service.CaseInvalid, case_service.CaseExists) as exc:
+        except (case_service.CaseInvalid, case_service.CaseExists, FileRejected) as exc:
             _place_problem(exc, errors)
     if errors or body is None:
         await session.rollback()
@@ -276,7 +282,7 @@ async def update_case(
     if body is not None:
         try:
             case = await case_service.update_case(session, spec=spec, case=case, body=body)
-        except (case_service.CaseInvalid, case_service.CaseExists) as exc:
+        except (case_service.CaseInvalid, case_service.CaseExists, FileRejected) as exc:
             _place_problem(exc, errors)
     if errors or body is None:
         await session.rollback()

@@ -14,7 +14,7 @@ import yaml
 from playwright.sync_api import Page, expect
 
 from tests.conftest import ADMIN_KEY
-from tests.documents.samples import make_pdf
+from tests.documents.samples import make_pdf, make_png
 from tests.factories import make_document
 from tests.servers import ROOT
 from tests.web.conftest import WebServer, shot, sign_in
@@ -142,6 +142,15 @@ def test_the_playground_uploads_a_pdf_from_its_file_picker(
     page.fill(
         'textarea[name="expect"]', json.dumps([{"path": "/po_number", "equals": "4500018342"}])
     )
+    # a file the field does not take is refused at the input, with what was typed kept
+    png = tmp_path / "photo.png"
+    png.write_bytes(make_png())
+    page.locator('input[type="file"][name="file.document_pdf"]').set_input_files(str(png))
+    page.click('button:has-text("Save case")')
+    expect(page.locator('label:has(textarea[name="input"]) .field-error')).to_contain_text(
+        "/input/document_pdf"
+    )
+    expect(page.locator('input[name="name"]')).to_have_value("reads the printed PO number")
     page.locator('input[type="file"][name="file.document_pdf"]').set_input_files(str(pdf))
     page.click('button:has-text("Save case")')
     page.wait_for_url("**/ui/agents/purchase-order-extraction/tests")
