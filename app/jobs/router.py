@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -21,7 +19,7 @@ from app.core.database import SessionDep
 from app.core.errors import InvalidInput, responses
 from app.jobs import service
 from app.jobs.schemas import ItemResult, JobCreate, JobPage, JobRead
-from app.jobs.views import create_job, job_read
+from app.jobs.views import JSON_LINES, create_job, job_read, result_lines
 from app.jobs.webhooks import WebhookRefused
 from app.runtime.context import RuntimeDep
 from app.runtime.live import AgentNotFound
@@ -33,9 +31,6 @@ admin_router = APIRouter(
     dependencies=[Depends(require_admin)],
     responses=responses(Unauthorized, Forbidden, RateLimited),
 )
-
-JSON_LINES = "application/jsonl"
-
 
 # OpenAPI links: what a client (or schemathesis' stateful phase) does with the new job's id.
 _JOB_LINKS = {
@@ -104,20 +99,9 @@ async def job_results(
 ) -> StreamingResponse:
     """Per-input output or error, in input order, as JSON Lines (streamed)."""
     await service.get_job(session, job_id, principal)
-    sessionmaker = request.app.state.sessionmaker
-
-    async def lines() -> AsyncIterator[bytes]:
-        async for item in service.stream_results(sessionmaker, job_id):
-            line = ItemResult(
-                index=item.position,
-                status=item.status,
-                output=item.output,
-                error=item.error,
-                execution_id=item.execution_id,
-            )
-            yield json.dumps(line.model_dump(mode="json", exclude_none=True)).encode() + b"\n"
-
-    return StreamingResponse(lines(), media_type=JSON_LINES)
+    return StreamingResponse(
+        result_lines(request.app.state.sessionmaker, job_id), media_type=JSON_LINES
+    )
 
 
 @router.delete(

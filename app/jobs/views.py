@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import json
+import uuid
+from collections.abc import AsyncIterator
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.auth import check_agent
 from app.core.settings import Settings
 from app.jobs import service
-from app.jobs.schemas import JobCreate, JobRead, WebhookAttempt
+from app.jobs.schemas import ItemResult, JobCreate, JobRead, WebhookAttempt
 from app.jobs.webhooks import check_url
 from app.models import Job
 from app.runtime.context import Runtime
 from app.security.store import Principal
+
+JSON_LINES = "application/jsonl"
 
 
 async def create_job(
@@ -79,3 +85,18 @@ async def job_read(session: AsyncSession, job: Job) -> JobRead:
             for d in await service.deliveries(session, job.id)
         ],
     )
+
+
+async def result_lines(
+    sessionmaker: async_sessionmaker[AsyncSession], job_id: uuid.UUID
+) -> AsyncIterator[bytes]:
+    """The job's results as JSON Lines: one `ItemResult` per input, in input order."""
+    async for item in service.stream_results(sessionmaker, job_id):
+        line = ItemResult(
+            index=item.position,
+            status=item.status,
+            output=item.output,
+            error=item.error,
+            execution_id=item.execution_id,
+        )
+        yield json.dumps(line.model_dump(mode="json", exclude_none=True)).encode() + b"\n"

@@ -17,6 +17,7 @@ from app.models import Spec
 from app.registry import service
 from app.registry.diff import diff_documents
 from app.registry.document import NAME_PATTERN, Limits, SpecDocument
+from app.registry.publishing import publish_checked
 from app.registry.schemas import (
     VERSION_MAX,
     DiffChange,
@@ -219,34 +220,14 @@ async def publish(
 ) -> ReleaseRead:
     """Make a version live if its latest test run passed (or with `force` and a reason) and
     its contract is compatible with the live version's (or `confirm_breaking` is set)."""
-    spec = await service.get_spec(session, name)
-    await service.get_version(session, spec, body.version)
-    contract = await service.check_contract(
-        session, spec=spec, version=body.version, confirm_breaking=body.confirm_breaking
-    )
-    gate = await evaluation.check_publish(
-        session, spec=spec, version=body.version, force=body.force, reason=body.reason
-    )
-    release = await service.publish(
+    release = await publish_checked(
         session,
         name=name,
         version=body.version,
-        actor=principal.label,
+        principal=principal,
         reason=body.reason,
-        forced=body.force,
-        contract=contract,
-        breaking_confirmed=body.confirm_breaking,
-    )
-    await audit.record(
-        session,
-        actor=principal.actor,
-        action="spec.force_published" if body.force else "spec.published",
-        target=f"spec:{name}",
-        details=_release_details(release.from_version, release.to_version, body.reason)
-        | {
-            "test_gate": gate or ("forced" if body.force else "passed"),
-            "contract": _contract_note(release.contract, release.breaking_confirmed),
-        },
+        force=body.force,
+        confirm_breaking=body.confirm_breaking,
     )
     return ReleaseRead.model_validate(release)
 
@@ -277,14 +258,6 @@ async def list_releases(spec: SpecDep, session: SessionDep) -> ReleaseList:
     """Every publish and rollback of the spec, oldest first."""
     releases = await service.list_releases(session, spec)
     return ReleaseList(items=[ReleaseRead.model_validate(r) for r in releases])
-
-
-def _contract_note(contract: dict[str, Any] | None, confirmed: bool) -> str:
-    if contract is None:
-        return "nothing live to compare with"
-    if contract.get("breaking"):
-        return "breaking, confirmed" if confirmed else "breaking"
-    return "compatible"
 
 
 def _release_details(

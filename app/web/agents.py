@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -12,6 +12,8 @@ from app.core.database import SessionDep
 from app.core.errors import ProblemError
 from app.evaluation import service as evaluation
 from app.registry import service
+from app.registry.publishing import publish_checked
+from app.registry.service import BreakingChange
 from app.runtime.series import agent_activity
 from app.security import audit
 from app.web.deps import CsrfDep, UserDep, redirect, render
@@ -50,6 +52,8 @@ async def _versions_page(
     *,
     error: str | None = None,
     status_code: int = 200,
+    breaking: list[dict[str, Any]] | None = None,
+    posted: dict[str, Any] | None = None,
 ) -> Response:
     spec = await service.get_spec(session, name)
     versions = list(reversed(await service.list_versions(session, spec)))
@@ -67,6 +71,8 @@ async def _versions_page(
             "releases": releases,
             "previous_live": stack[-2] if len(stack) >= 2 else None,
             "error": error,
+            "breaking": breaking,
+            "posted": posted or {},
         },
         status_code=status_code,
     )
@@ -89,40 +95,32 @@ async def publish(
     version: Annotated[int, Form(ge=1, le=2**31 - 1)],
     reason: Annotated[str, Form(max_length=2000)] = "",
     force: Annotated[bool, Form()] = False,
+    confirm_breaking: Annotated[bool, Form()] = False,
 ) -> Response:
-    """Make a version live (the test gate applies; forcing needs a reason)."""
-    reason_text = reason.strip() or None
+    """Make a version live (the contract and test gates apply; forcing needs a reason, a
+    breaking contract change the checkbox that confirms it)."""
     try:
-        spec = await service.get_spec(session, name)
-        await service.get_version(session, spec, version)
-        gate = await evaluation.check_publish(
-            session, spec=spec, version=version, force=force, reason=reason_text
-        )
-        release = await service.publish(
+        await publish_checked(
             session,
             name=name,
             version=version,
-            actor=user.label,
-            reason=reason_text,
-            forced=force,
+            principal=user,
+            reason=reason.strip() or None,
+            force=force,
+            confirm_breaking=confirm_breaking,
         )
     except ProblemError as exc:
         await session.rollback()
+        breaking = exc.extra.get("breaking_changes") if isinstance(exc, BreakingChange) else None
         return await _versions_page(
-            request, session, name, error=exc.detail, status_code=exc.status
+            request,
+            session,
+            name,
+            error=exc.detail,
+            status_code=exc.status,
+            breaking=breaking,
+            posted={"version": version, "reason": reason, "force": force},
         )
-    await audit.record(
-        session,
-        actor=user.actor,
-        action="spec.force_published" if force else "spec.published",
-        target=f"spec:{name}",
-        details={
-            "from_version": release.from_version,
-            "to_version": release.to_version,
-            "reason": reason_text,
-            "test_gate": gate or ("forced" if force else "passed"),
-        },
-    )
     return redirect(request, f"/ui/agents/{name}/versions")
 
 

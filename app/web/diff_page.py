@@ -12,7 +12,6 @@ from app.core.database import SessionDep
 from app.registry import service
 from app.registry.diff import diff_documents
 from app.registry.document import SpecDocument
-from app.web import eval_hooks
 from app.web.deps import UserDep, render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -62,6 +61,6 @@ async def diff_page(
             "removed_rules": [r for r in old["rules"] if r not in new["rules"]],
             "added_rules": [r for r in new["rules"] if r not in old["rules"]],
             "changes": changes,
-            "contract": eval_hooks.contract_changes(before.document, after.document),
+            "contract": service.version_contract(before, after),
         },
     )

@@ -8,9 +8,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.datastructures import FormData, UploadFile
 
 from app.core.database import SessionDep
 from app.core.errors import ProblemError
+from app.documents.fields import file_fields
+from app.documents.intake import Upload
 from app.registry import service
 from app.runtime.context import Runtime
 from app.runtime.pipeline import CallResult
@@ -35,12 +38,13 @@ class InputField:
     """One property of the input schema as a form control."""
 
     name: str
-    kind: str  # text, textarea, integer, number, boolean, enum, json
+    kind: str  # text, textarea, integer, number, boolean, enum, json, file
     required: bool
     description: str
     options: list[str]
     value: str
     sensitive: bool = False
+    accept: str = ""  # a file field's media types, for the file picker
 
 
 def input_fields(schema: dict[str, Any], values: dict[str, str]) -> list[InputField]:
@@ -50,6 +54,7 @@ def input_fields(schema: dict[str, Any], values: dict[str, str]) -> list[InputFi
     properties = schema.get("properties") or {}
     # Stored schemas do not keep key order: required fields first, as `required` lists them.
     ordered = [n for n in listed if n in properties] + [n for n in properties if n not in required]
+    files = {n: f for n, f in file_fields(schema).items() if f.kind == "file"}
     fields = []
     for name in ordered:
         prop = properties[name]
@@ -64,6 +69,8 @@ def input_fields(schema: dict[str, Any], values: dict[str, str]) -> list[InputFi
             kind = "textarea"
         if kind == "text" and "type" not in prop and "enum" not in prop:
             kind = "json"
+        if name in files:
+            kind = "file"
         fields.append(
             InputField(
                 name=name,
@@ -73,6 +80,7 @@ def input_fields(schema: dict[str, Any], values: dict[str, str]) -> list[InputFi
                 options=options,
                 value=values.get(name, ""),
                 sensitive=prop.get("x-sensitive") is True,
+                accept=",".join(files[name].accepts) if name in files else "",
             )
         )
     return fields
@@ -86,6 +94,8 @@ def input_from_fields(
     errors: dict[str, str] = {}
     for control in fields:
         raw = form.get(f"in.{control.name}", "")
+        if control.kind == "file":  # the bytes travel as an upload (see `picked_files`)
+            continue
         if control.kind == "boolean":
             payload[control.name] = raw == "true"
             continue
@@ -103,6 +113,19 @@ def input_from_fields(
         except ValueError:
             errors[control.name] = f"not a valid {control.kind}: {raw!r}"
     return payload, errors
+
+
+async def picked_files(data: FormData) -> list[Upload]:
+    """The files chosen in the form's file pickers (`in.<field>`), as a multipart call's."""
+    uploads = []
+    for key, value in data.multi_items():
+        if isinstance(value, UploadFile) and key.startswith("in.") and value.filename:
+            uploads.append(
+                Upload(
+                    key.removeprefix("in."), await value.read(), value.content_type, value.filename
+                )
+            )
+    return uploads
 
 
 async def _page(
@@ -191,14 +214,27 @@ async def run_playground(
         return await _page(
             request, session, name, number, typed=again, errors=errors, status_code=422
         )
-    result = await call_agent(
-        agent,
-        payload,
-        runtime,
-        user,
-        request_id=getattr(request.state, "request_id", None),
-        fresh=form.get("fresh") == "true",
-    )
+    try:
+        result = await call_agent(
+            agent,
+            payload,
+            runtime,
+            user,
+            request_id=getattr(request.state, "request_id", None),
+            fresh=form.get("fresh") == "true",
+            uploads=await picked_files(data) if mode == "form" else [],
+        )
+    except ProblemError as exc:  # a file the field does not take, too large, unreadable...
+        issues = "; ".join(f"{i.pointer}: {i.message}" for i in exc.issues or [])
+        return await _page(
+            request,
+            session,
+            name,
+            number,
+            typed=again,
+            problem=f"{exc.status} {exc.title}: {exc.detail}" + (f" ({issues})" if issues else ""),
+            status_code=exc.status,
+        )
     shown_input = redact(payload, agent.compiled.input_schema) if isinstance(payload, dict) else {}
     messages = agent.compiled.messages(shown_input) if isinstance(payload, dict) else None
     problem = None

@@ -12,6 +12,7 @@ from app.web import (
     diff_page,
     editor,
     executions_pages,
+    jobs_pages,
     playground,
     tests_pages,
 )
@@ -28,6 +29,7 @@ def install(app: FastAPI) -> None:
         tests_pages,
         playground,
         executions_pages,
+        jobs_pages,
         api_page,
         admin_pages,
     ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from typing import Annotated, Any
@@ -9,29 +10,40 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from starlette.datastructures import UploadFile
 
 from app.core.database import SessionDep
 from app.core.errors import ProblemError
+from app.documents.errors import FileRejected
+from app.documents.fields import file_fields
 from app.evaluation import cases as case_service
 from app.evaluation import service as evaluation
+from app.evaluation.coverage import rule_coverage
+from app.evaluation.generate import generate_cases
+from app.evaluation.promote import promote_execution
+from app.evaluation.router import ServicesDep
 from app.evaluation.runner import EvaluatorDep, start_suite
-from app.evaluation.schemas import CaseWrite, RunRead
+from app.evaluation.schemas import ALL_KINDS, CaseWrite, PromoteRequest, RunRead
 from app.models import Spec, TestCase
 from app.registry import service
-from app.runtime import queries
 from app.runtime.context import Runtime
 from app.security import audit
 from app.security.redaction import redact
-from app.web import eval_hooks
 from app.web.deps import CsrfDep, UserDep, redirect, render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
 
-@router.get("/agents/{name}/tests")
-async def tests_page(request: Request, name: str, user: UserDep, session: SessionDep) -> Response:
-    """The cases table, the latest runs, rules no case covers, and Run / Generate."""
+async def _tests_page(
+    request: Request,
+    session: SessionDep,
+    name: str,
+    *,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
     spec = await service.get_spec(session, name)
+    coverage = await rule_coverage(session, name, None)
     cases = await case_service.list_cases(session, spec)
     run = await evaluation.latest_run(session, spec, spec.latest_version)
     schema = await case_service.latest_input_schema(session, spec)
@@ -44,10 +56,55 @@ async def tests_page(request: Request, name: str, user: UserDep, session: Sessio
             "cases": cases,
             "shown_inputs": {case.id: redact(case.input, schema) for case in cases},
             "run": run,
-            "uncovered": await eval_hooks.rules_without_case(session, spec),
-            "can_generate": eval_hooks.GENERATE_AVAILABLE,
+            "uncovered": [r for r in coverage.rules if not r.covered],
+            "error": error,
         },
+        status_code=status_code,
     )
+
+
+@router.get("/agents/{name}/tests")
+async def tests_page(request: Request, name: str, user: UserDep, session: SessionDep) -> Response:
+    """The cases table (by origin), the latest run, rules no case covers, Run / Generate."""
+    return await _tests_page(request, session, name)
+
+
+@router.post("/agents/{name}/cases/generate", dependencies=[CsrfDep])
+async def generate(
+    request: Request, name: str, user: UserDep, session: SessionDep, services: ServicesDep
+) -> Response:
+    """Generate cases (origin `generated`) for the latest version, as the API route does."""
+    try:
+        generated = await generate_cases(session, name, None, services=services)
+    except ProblemError as exc:
+        await session.rollback()
+        return await _tests_page(request, session, name, error=exc.detail, status_code=exc.status)
+    await audit.record(
+        session,
+        actor=user.actor,
+        action="case.generated",
+        target=f"spec:{name}",
+        details={"version": None, "kinds": list(ALL_KINDS), "cases": len(generated)},
+    )
+    return redirect(request, f"/ui/agents/{name}/tests")
+
+
+@router.post("/executions/{execution_id}/promote", dependencies=[CsrfDep])
+async def promote(
+    request: Request, execution_id: uuid.UUID, user: UserDep, session: SessionDep
+) -> Response:
+    """Save an execution as a test case (origin `promoted`) and open it in the editor."""
+    runtime: Runtime = request.app.state.runtime
+    await runtime.writer.wait_written(execution_id)  # a call made a moment ago
+    spec, case = await promote_execution(session, execution_id, PromoteRequest())
+    await audit.record(
+        session,
+        actor=user.actor,
+        action="case.promoted",
+        target=f"spec:{spec.name}",
+        details={"case": case.name, "case_id": str(case.id), "execution_id": str(execution_id)},
+    )
+    return redirect(request, f"/ui/agents/{spec.name}/cases/{case.id}")
 
 
 def _case_form(case: TestCase | None = None, **values: Any) -> dict[str, Any]:
@@ -62,8 +119,9 @@ def _case_form(case: TestCase | None = None, **values: Any) -> dict[str, Any]:
     return form
 
 
-def _case_page(
+async def _case_page(
     request: Request,
+    session: SessionDep,
     spec: Spec,
     form: dict[str, Any],
     *,
@@ -71,6 +129,8 @@ def _case_page(
     errors: dict[str, list[str]] | None = None,
     status_code: int = 200,
 ) -> Response:
+    schema = await case_service.latest_input_schema(session, spec)
+    pickers = [f for f in file_fields(schema).values() if f.kind == "file"]
     return render(
         request,
         "ui/case.html",
@@ -78,6 +138,7 @@ def _case_page(
             "spec": spec,
             "agent_tabs": "tests",
             "form": form,
+            "file_fields": [(f.name, ",".join(f.accepts)) for f in pickers],
             "case_id": case_id,
             "errors": errors or {},
         },
@@ -87,35 +148,34 @@ def _case_page(
 
 @router.get("/agents/{name}/cases/new")
 async def new_case_page(
-    request: Request,
-    name: str,
-    user: UserDep,
-    session: SessionDep,
-    from_execution: uuid.UUID | None = None,
+    request: Request, name: str, user: UserDep, session: SessionDep
 ) -> Response:
-    """An empty case, or one prefilled from an execution (its input, its output as expected)."""
+    """An empty case."""
     spec = await service.get_spec(session, name)
-    form = _case_form()
-    if from_execution is not None:
-        runtime: Runtime = request.app.state.runtime
-        await runtime.writer.wait_written(from_execution)  # a call made a moment ago
-        execution = await queries.get_execution(session, from_execution)
-        form["name"] = f"from execution {str(execution.id)[:8]}"
-        form["input"] = json.dumps(execution.input, indent=2)
-        expect = [
-            {"path": f"/{key}", "equals": value} for key, value in (execution.output or {}).items()
-        ]
-        form["expect"] = json.dumps(expect, indent=2)
-    return _case_page(request, spec, form)
+    return await _case_page(request, session, spec, _case_form())
 
 
-def _read_case(form: dict[str, str], errors: dict[str, list[str]]) -> CaseWrite | None:
+async def picked_files(request: Request) -> dict[str, str]:
+    """The files chosen in the case form's pickers (`file.<field>`), as base64 text: the
+    value a file field takes in JSON (the case service stores the bytes once, by hash)."""
+    files: dict[str, str] = {}
+    for key, value in (await request.form()).multi_items():
+        if isinstance(value, UploadFile) and key.startswith("file.") and value.filename:
+            files[key.removeprefix("file.")] = base64.b64encode(await value.read()).decode()
+    return files
+
+
+def _read_case(
+    form: dict[str, str], errors: dict[str, list[str]], files: dict[str, str] | None = None
+) -> CaseWrite | None:
     raw: dict[str, Any] = {"name": form["name"]}
     for field in ("input", "expect"):
         try:
             raw[field] = json.loads(form[field] or ("{}" if field == "input" else "[]"))
         except ValueError as exc:
             errors.setdefault(field, []).append(f"not valid JSON: {exc}")
+    if files and isinstance(raw.get("input"), dict):
+        raw["input"].update(files)  # a picked file replaces what the JSON held for its field
     raw["repeat"] = form["repeat"]
     raw["min_pass_rate"] = form["min_pass_rate"]
     if errors:
@@ -136,10 +196,15 @@ def _place_problem(exc: ProblemError, errors: dict[str, list[str]]) -> None:
         errors.setdefault("name", []).append(exc.detail)
         return
     for issue in exc.issues or []:
-        place = issue.pointer.split("/")[1] if issue.pointer.count("/") >= 1 else "name"
-        errors.setdefault(place or "name", []).append(f"{issue.pointer}: {issue.message}")
+        pointer = issue.pointer
+        if isinstance(exc, FileRejected) and not pointer.startswith("/input/"):
+            pointer = "/input" + pointer  # a file's problems point into the case's input
+        place = pointer.split("/")[1] if pointer.count("/") >= 1 else "name"
+        errors.setdefault(place or "name", []).append(f"{pointer}: {issue.message}")
     if not exc.issues:
-        errors.setdefault("name", []).append(exc.detail)
+        errors.setdefault("input" if isinstance(exc, FileRejected) else "name", []).append(
+            exc.detail
+        )
 
 
 CaseFields = dict[str, str]
@@ -171,16 +236,16 @@ async def create_case(
     spec = await service.get_spec(session, name)
     form = _posted_case(case_name, input, expect, repeat, min_pass_rate)
     errors: dict[str, list[str]] = {}
-    body = _read_case(form, errors)
+    body = _read_case(form, errors, await picked_files(request))
     if body is not None:
         try:
             case = await case_service.create_case(session, spec=spec, body=body)
-        except (case_service.CaseInvalid, case_service.CaseExists) as exc:
+        except (case_service.CaseInvalid, case_service.CaseExists, FileRejected) as exc:
             _place_problem(exc, errors)
     if errors or body is None:
         await session.rollback()
         spec = await service.get_spec(session, name)  # the rollback expired it
-        return _case_page(request, spec, form, errors=errors, status_code=422)
+        return await _case_page(request, session, spec, form, errors=errors, status_code=422)
     await _audit(session, user.actor, spec, case, "created")
     return redirect(request, f"/ui/agents/{name}/tests")
 
@@ -192,7 +257,7 @@ async def case_page(
     """Edit one test case."""
     spec = await service.get_spec(session, name)
     case = await case_service.get_case(session, spec, case_id)
-    return _case_page(request, spec, _case_form(case), case_id=case.id)
+    return await _case_page(request, session, spec, _case_form(case), case_id=case.id)
 
 
 @router.post("/agents/{name}/cases/{case_id}", dependencies=[CsrfDep])
@@ -213,16 +278,18 @@ async def update_case(
     case = await case_service.get_case(session, spec, case_id)
     form = _posted_case(case_name, input, expect, repeat, min_pass_rate)
     errors: dict[str, list[str]] = {}
-    body = _read_case(form, errors)
+    body = _read_case(form, errors, await picked_files(request))
     if body is not None:
         try:
             case = await case_service.update_case(session, spec=spec, case=case, body=body)
-        except (case_service.CaseInvalid, case_service.CaseExists) as exc:
+        except (case_service.CaseInvalid, case_service.CaseExists, FileRejected) as exc:
             _place_problem(exc, errors)
     if errors or body is None:
         await session.rollback()
         spec = await service.get_spec(session, name)  # the rollback expired it
-        return _case_page(request, spec, form, case_id=case_id, errors=errors, status_code=422)
+        return await _case_page(
+            request, session, spec, form, case_id=case_id, errors=errors, status_code=422
+        )
     await _audit(session, user.actor, spec, case, "updated")
     return redirect(request, f"/ui/agents/{name}/tests")
 

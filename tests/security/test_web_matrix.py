@@ -55,6 +55,12 @@ WEB_SAMPLES: dict[tuple[str, str], WebSample] = {
     ("POST", "/ui/agents/{name}/rollback"): WebSample(f"/ui/agents/{AGENT}/rollback", 409, {}),
     ("GET", "/ui/agents/{name}/tests"): WebSample(f"/ui/agents/{AGENT}/tests"),
     ("POST", "/ui/agents/{name}/test-runs"): WebSample(f"/ui/agents/{AGENT}/test-runs", 303, {}),
+    ("POST", "/ui/agents/{name}/cases/generate"): WebSample(
+        f"/ui/agents/{AGENT}/cases/generate", 303, {}
+    ),
+    ("POST", "/ui/executions/{execution_id}/promote"): WebSample(
+        "/ui/executions/{execution_id}/promote", 303, {}
+    ),
     ("GET", "/ui/agents/{name}/cases/new"): WebSample(f"/ui/agents/{AGENT}/cases/new"),
     ("POST", "/ui/agents/{name}/cases/new"): WebSample(
         f"/ui/agents/{AGENT}/cases/new", 422, {"name": "x", "input": "{not json"}
@@ -77,6 +83,9 @@ WEB_SAMPLES: dict[tuple[str, str], WebSample] = {
     ("GET", "/ui/executions"): WebSample("/ui/executions"),
     ("GET", "/ui/agents/{name}/executions"): WebSample(f"/ui/agents/{AGENT}/executions"),
     ("GET", "/ui/executions/{execution_id}"): WebSample("/ui/executions/{execution_id}"),
+    ("GET", "/ui/jobs"): WebSample("/ui/jobs?agent=alpha&status=queued"),
+    ("GET", "/ui/jobs/{job_id}"): WebSample("/ui/jobs/{job_id}"),
+    ("GET", "/ui/jobs/{job_id}/results"): WebSample("/ui/jobs/{job_id}/results"),
     ("GET", "/ui/agents/{name}/api"): WebSample(f"/ui/agents/{AGENT}/api"),
     ("GET", "/ui/agents/{name}/openapi.json"): WebSample(f"/ui/agents/{AGENT}/openapi.json"),
     ("GET", "/ui/audit"): WebSample("/ui/audit"),
@@ -115,7 +124,10 @@ async def _ids(client: httpx.AsyncClient) -> dict[str, str]:
     assert case.status_code == 201, case.text
     run = await client.post(f"/api/specs/{AGENT}/versions/1/test-runs")
     assert run.status_code == 202, run.text
+    job = await client.post(f"/v1/agents/{AGENT}/jobs", json={"inputs": [INPUT]})
+    assert job.status_code == 202, job.text
     return {
+        "job_id": job.json()["id"],
         "execution_id": call.headers["x-specloom-execution-id"],
         "key_id": spare.id,
         "case_id": case.json()["id"],

@@ -80,6 +80,20 @@ def _add_case(page: Page) -> None:
     expect(page.locator("#cases")).to_contain_text("refund goes somewhere valid")
 
 
+def _generate_cases(page: Page) -> None:
+    # no case names a rule yet, so every rule is listed as without a case
+    expect(page.locator("#uncovered")).to_contain_text(RULE_1)
+    page.click('button:has-text("Generate cases")')
+    page.wait_for_url(f"**/ui/agents/{AGENT}/tests")
+    generated = page.locator("#cases tr:has(.badge.generated)")
+    expect(generated.first).to_be_visible()
+    assert generated.count() >= 2  # from the input schema, and one per rule
+    expect(page.locator('#cases tr[data-case="refund goes somewhere valid"]')).to_contain_text(
+        "manual"
+    )
+    shot(page, "04b-generated-cases")
+
+
 def _run_suite(page: Page, version: int) -> None:
     page.goto(f"/ui/agents/{AGENT}/tests")
     page.select_option('#run-form select[name="version"]', str(version))
@@ -87,7 +101,8 @@ def _run_suite(page: Page, version: int) -> None:
     page.wait_for_url("**/ui/test-runs/*")
     # htmx polls the results until the run finishes
     expect(page.locator("#run-status")).to_have_text("passed", timeout=30_000)
-    expect(page.locator(".case-result")).to_contain_text("refund goes somewhere valid")
+    expect(page.locator(".case-result", has_text="refund goes somewhere valid")).to_be_visible()
+    expect(page.locator(".case-result", has_text="rule 1:")).to_be_visible()  # a generated one
 
 
 def _publish(page: Page, version: int) -> None:
@@ -107,6 +122,7 @@ def test_newcomer_journey(page: Page, web_server: WebServer) -> None:
     _create_agent(page)
     expect(page.locator('#versions tr[data-version="1"]')).to_contain_text("First version")
     _add_case(page)
+    _generate_cases(page)
     _run_suite(page, 1)
     shot(page, "05-test-run")
     _publish(page, 1)
@@ -123,15 +139,15 @@ def test_newcomer_journey(page: Page, web_server: WebServer) -> None:
     expect(page.locator("#call-result")).to_contain_text("Compiled prompt")
     shot(page, "07-playground")
 
-    # save the call as a test case: the form comes prefilled from the execution
+    # save the call as a test case: promoted, with its input and assertions on its output
     page.click("#save-as-case")
-    page.wait_for_url("**/cases/new?from_execution=*")
+    page.wait_for_url(f"**/ui/agents/{AGENT}/cases/*")
     assert "parcel arrived broken" in page.locator('textarea[name="input"]').input_value()
-    assert '"path": "/team"' in page.locator('textarea[name="expect"]').input_value()
+    assert '"/team"' in page.locator('textarea[name="expect"]').input_value()
     page.fill('input[name="name"]', "saved from the playground")
     page.click('button:has-text("Save case")')
     saved = page.locator('#cases tr[data-case="saved from the playground"]')
-    expect(saved).to_contain_text("manual")
+    expect(saved).to_contain_text("promoted")
     shot(page, "07b-tests")
     saved.locator('button:has-text("Delete")').click()
     expect(page.locator("#cases")).not_to_contain_text("saved from the playground")
@@ -149,6 +165,8 @@ def test_newcomer_journey(page: Page, web_server: WebServer) -> None:
     page.wait_for_url(re.compile(r".*/diff\?from=1&to=2"))
     expect(page.locator(".diff-add").first).to_contain_text(RULE_2)
     expect(page.locator(".diff-remove").first).to_contain_text(RULE_1)
+    # only a rule changed: the contract classification says callers are unaffected
+    expect(page.locator("#contract")).to_contain_text("compatible with existing callers")
     shot(page, "09-diff")
 
     page.goto(f"/ui/agents/{AGENT}/versions")

@@ -1,0 +1,73 @@
+"""Publishing with both gates (contract and tests) and its audit entry, shared by the
+`POST /api/specs/{name}/publish` route and the web app's Publish form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.evaluation import service as evaluation
+from app.models import Release
+from app.registry import service
+from app.security import audit
+from app.security.store import Principal
+
+
+async def publish_checked(
+    session: AsyncSession,
+    *,
+    name: str,
+    version: int,
+    principal: Principal,
+    reason: str | None,
+    force: bool,
+    confirm_breaking: bool,
+) -> Release:
+    """Make `version` live if its contract is compatible with the live version's (or
+    `confirm_breaking`) and its latest test run passed (or `force` with a reason); audited.
+
+    Raises BreakingChange (409, listing the breaking changes), TestsNotPassed or
+    ForceWithoutReason before anything changes.
+    """
+    spec = await service.get_spec(session, name)
+    await service.get_version(session, spec, version)
+    contract = await service.check_contract(
+        session, spec=spec, version=version, confirm_breaking=confirm_breaking
+    )
+    gate = await evaluation.check_publish(
+        session, spec=spec, version=version, force=force, reason=reason
+    )
+    release = await service.publish(
+        session,
+        name=name,
+        version=version,
+        actor=principal.label,
+        reason=reason,
+        forced=force,
+        contract=contract,
+        breaking_confirmed=confirm_breaking,
+    )
+    await audit.record(
+        session,
+        actor=principal.actor,
+        action="spec.force_published" if force else "spec.published",
+        target=f"spec:{name}",
+        details={
+            "from_version": release.from_version,
+            "to_version": release.to_version,
+            "reason": reason,
+            "test_gate": gate or ("forced" if force else "passed"),
+            "contract": contract_note(release.contract, release.breaking_confirmed),
+        },
+    )
+    return release
+
+
+def contract_note(contract: dict[str, Any] | None, confirmed: bool) -> str:
+    """How a release's contract check went, in the audit trail's words."""
+    if contract is None:
+        return "nothing live to compare with"
+    if contract.get("breaking"):
+        return "breaking, confirmed" if confirmed else "breaking"
+    return "compatible"
