@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from app.runtime import cost_map
 from app.runtime.offline_names import OFFLINE_PREFIX
 
 # Providers that speak OpenAI's `response_format: json_schema` (structured outputs).
@@ -185,6 +186,11 @@ def _schema_ok(model: str) -> bool:
 
 
 def _vision_ok(model: str) -> bool:
+    if model.startswith("openai/"):
+        # Read from litellm's bundled map as data, the entry litellm itself would use:
+        # importing litellm here would put seconds on every start-up (issue 10).
+        entry = cost_map.entry_for(model)
+        return bool(entry and entry.get("supports_vision"))
     import litellm
 
     try:
