@@ -16,16 +16,15 @@ from fastapi import (
     Response,
     status,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import AdminDep, Forbidden, RateLimited, Unauthorized, require_admin
 from app.core.database import SessionDep
 from app.core.errors import InvalidInput, responses
+from app.evaluation import actions, service
 from app.evaluation import cases as case_service
-from app.evaluation import service
 from app.evaluation.coverage import rule_coverage
-from app.evaluation.generate import CaseGenerationFailed, generate_cases
-from app.evaluation.promote import ExecutionNotFound, ExecutionNotPromotable, promote_execution
+from app.evaluation.generate import CaseGenerationFailed
+from app.evaluation.promote import ExecutionNotFound, ExecutionNotPromotable
 from app.evaluation.runner import EvaluatorDep, start_suite
 from app.evaluation.schemas import (
     CaseList,
@@ -37,12 +36,11 @@ from app.evaluation.schemas import (
     PromoteRequest,
     RunRead,
 )
-from app.models import Spec, TestCase, TestRun
+from app.models import TestCase, TestRun
 from app.registry.router import NumberParam, SpecDep
 from app.registry.schemas import VERSION_MAX
 from app.registry.service import SpecNotFound, VersionNotFound, get_version
 from app.runtime.pipeline import CallServices
-from app.security import audit
 
 router = APIRouter(
     prefix="/api",
@@ -97,7 +95,7 @@ async def create_case(
 ) -> CaseRead:
     """Add a test case; its input must fit the latest version's input schema."""
     case = await case_service.create_case(session, spec=spec, body=body)
-    await _audit(session, principal.actor, spec, case, "created")
+    await actions.case_changed(session, principal, spec, case, "created")
     response.headers["Location"] = f"/api/specs/{spec.name}/cases/{case.id}"
     return CaseRead.model_validate(case)
 
@@ -116,15 +114,13 @@ async def generate(
     """Generate cases (origin `generated`) from the input schema, the examples and, written by
     the configured model, one per rule; returns the cases created or refreshed."""
     request = body or GenerateRequest()
-    generated = await generate_cases(
-        session, spec.name, request.version, services=services, kinds=request.kinds
-    )
-    await audit.record(
+    generated = await actions.generate(
         session,
-        actor=principal.actor,
-        action="case.generated",
-        target=f"spec:{spec.name}",
-        details={"version": request.version, "kinds": request.kinds, "cases": len(generated)},
+        spec.name,
+        request.version,
+        services=services,
+        kinds=request.kinds,
+        principal=principal,
     )
     return CaseList(items=[CaseRead.model_validate(c) for c in generated])
 
@@ -160,13 +156,8 @@ async def promote(
 ) -> CaseRead:
     """Make a test case (origin `promoted`) of a succeeded, unredacted execution: its input,
     and assertions on its output's fields."""
-    spec, case = await promote_execution(session, execution_id, body or PromoteRequest())
-    await audit.record(
-        session,
-        actor=principal.actor,
-        action="case.promoted",
-        target=f"spec:{spec.name}",
-        details={"case": case.name, "case_id": str(case.id), "execution_id": str(execution_id)},
+    spec, case = await actions.promote(
+        session, execution_id, body or PromoteRequest(), principal=principal
     )
     response.headers["Location"] = f"/api/specs/{spec.name}/cases/{case.id}"
     return CaseRead.model_validate(case)
@@ -190,7 +181,7 @@ async def update_case(
 ) -> CaseRead:
     """Replace a test case."""
     case = await case_service.update_case(session, spec=spec, case=case, body=body)
-    await _audit(session, principal.actor, spec, case, "updated")
+    await actions.case_changed(session, principal, spec, case, "updated")
     return CaseRead.model_validate(case)
 
 
@@ -203,7 +194,7 @@ async def delete_case(
     spec: SpecDep, case: CaseDep, session: SessionDep, principal: AdminDep
 ) -> None:
     """Delete a test case (past results keep its name)."""
-    await _audit(session, principal.actor, spec, case, "deleted")
+    await actions.case_changed(session, principal, spec, case, "deleted")
     await case_service.delete_case(session, case)
 
 
@@ -240,15 +231,3 @@ async def get_run(run: RunDep, session: SessionDep) -> RunRead:
 async def compare_run(run: RunDep, session: SessionDep) -> ComparisonRead:
     """The run against the live version's latest run: improved, regressed, unchanged, new."""
     return await service.compare(session, run)
-
-
-async def _audit(
-    session: AsyncSession, actor: str, spec: Spec, case: TestCase, change: str
-) -> None:
-    await audit.record(
-        session,
-        actor=actor,
-        action="case.changed",
-        target=f"spec:{spec.name}",
-        details={"case": case.name, "case_id": str(case.id), "change": change},
-    )

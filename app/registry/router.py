@@ -14,7 +14,7 @@ from app.core.settings import Settings
 from app.evaluation import service as evaluation
 from app.evaluation.runner import EvaluatorDep, start_suite
 from app.models import Spec
-from app.registry import service
+from app.registry import actions, service
 from app.registry.diff import diff_documents
 from app.registry.document import NAME_PATTERN, Limits, SpecDocument
 from app.registry.publishing import publish_checked
@@ -34,7 +34,6 @@ from app.registry.schemas import (
     VersionRead,
     VersionSummary,
 )
-from app.security import audit
 
 router = APIRouter(
     prefix="/api/specs",
@@ -85,15 +84,8 @@ async def create_spec(
 ) -> SpecRead:
     """Create a spec from its document; the document becomes version 1."""
     document = service.validate_document(body.document, bounds)
-    spec, version = await service.create_spec(
-        session, document=document, message=body.message, author=principal.label
-    )
-    await audit.record(
-        session,
-        actor=principal.actor,
-        action="spec.created",
-        target=f"spec:{spec.name}",
-        details={"version": 1, "content_hash": version.content_hash},
+    spec, _ = await actions.create_spec(
+        session, document=document, message=body.message, principal=principal
     )
     await _start_tests(session, spec, 1, evaluator, background, response)
     response.headers["Location"] = f"/api/specs/{spec.name}"
@@ -129,20 +121,13 @@ async def create_version(
 ) -> VersionRead:
     """Save a new version on top of `base_version`; 409 if someone saved in between."""
     document = service.validate_document(body.document, bounds)
-    version = await service.create_version(
+    version = await actions.create_version(
         session,
         spec=spec,
         document=document,
         base_version=body.base_version,
         message=body.message,
-        author=principal.label,
-    )
-    await audit.record(
-        session,
-        actor=principal.actor,
-        action="version.created",
-        target=f"spec:{spec.name}",
-        details={"version": version.version, "base_version": body.base_version},
+        principal=principal,
     )
     await _start_tests(session, spec, version.version, evaluator, background, response)
     response.headers["Location"] = f"/api/specs/{spec.name}/versions/{version.version}"
@@ -240,15 +225,8 @@ async def rollback(
     name: NameParam, body: RollbackRequest, session: SessionDep, principal: AdminDep
 ) -> ReleaseRead:
     """Move the live pointer back to a version (default: the previous live one)."""
-    release = await service.rollback(
-        session, name=name, version=body.version, actor=principal.label, reason=body.reason
-    )
-    await audit.record(
-        session,
-        actor=principal.actor,
-        action="spec.rolled_back",
-        target=f"spec:{name}",
-        details=_release_details(release.from_version, release.to_version, body.reason),
+    release = await actions.rollback(
+        session, name=name, version=body.version, reason=body.reason, principal=principal
     )
     return ReleaseRead.model_validate(release)
 
@@ -258,12 +236,6 @@ async def list_releases(spec: SpecDep, session: SessionDep) -> ReleaseList:
     """Every publish and rollback of the spec, oldest first."""
     releases = await service.list_releases(session, spec)
     return ReleaseList(items=[ReleaseRead.model_validate(r) for r in releases])
-
-
-def _release_details(
-    from_version: int | None, to_version: int, reason: str | None
-) -> dict[str, Any]:
-    return {"from_version": from_version, "to_version": to_version, "reason": reason}
 
 
 async def _start_tests(

@@ -14,8 +14,7 @@ from app.core.database import SessionDep
 from app.core.errors import BadRequest, responses
 from app.core.schemas import Cursor, Filter, RequestBody
 from app.registry.document import NAME_PATTERN
-from app.security import audit, keys
-from app.security.store import KeyStore
+from app.security import actions, audit, keys
 
 router = APIRouter(
     prefix="/api",
@@ -76,19 +75,16 @@ class AuditPage(BaseModel):
 @router.post("/keys", tags=["keys"], status_code=status.HTTP_201_CREATED)
 async def create_key(body: KeyCreate, session: SessionDep, principal: AdminDep) -> KeyCreated:
     """Create an API key; the response holds its secret, shown this once."""
-    created = await keys.create_key(
-        session, name=body.name, scopes=body.scopes, agents=body.agents, rpm=body.rpm
-    )
-    key = created.key
-    await audit.record(
+    created = await actions.create_key(
         session,
-        actor=principal.actor,
-        action="key.created",
-        target=f"key:{key.id}",
-        details={"name": key.name, "scopes": key.scopes, "agents": key.agents, "rpm": key.rpm},
+        name=body.name,
+        scopes=body.scopes,
+        agents=body.agents,
+        rpm=body.rpm,
+        principal=principal,
     )
     return KeyCreated.model_validate(
-        {**KeyRead.model_validate(key).model_dump(), "secret": created.secret}
+        {**KeyRead.model_validate(created.key).model_dump(), "secret": created.secret}
     )
 
 
@@ -108,16 +104,7 @@ async def revoke_key(
     key_id: uuid.UUID, session: SessionDep, principal: AdminDep, request: Request
 ) -> Response:
     """Revoke a key: it stops working here at once, in other processes within seconds."""
-    key = await keys.revoke_key(session, key_id)
-    await audit.record(
-        session,
-        actor=principal.actor,
-        action="key.revoked",
-        target=f"key:{key.id}",
-        details={"name": key.name},
-    )
-    store: KeyStore = request.app.state.keys
-    store.forget(key_id)
+    await actions.revoke_key(session, key_id, store=request.app.state.keys, principal=principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -10,9 +10,8 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from app.core.database import SessionDep
-from app.security import audit, keys
+from app.security import actions, audit, keys
 from app.security.router import KeyCreate
-from app.security.store import KeyStore
 from app.web.deps import CsrfDep, UserDep, redirect, render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -100,16 +99,13 @@ async def create_key(
     except ValidationError as exc:
         errors = {str(e["loc"][0]): e["msg"] for e in exc.errors() if e["loc"]}
         return await _keys_page(request, session, errors=errors, form=form, status_code=422)
-    created = await keys.create_key(
-        session, name=body.name, scopes=body.scopes, agents=body.agents, rpm=body.rpm
-    )
-    key = created.key
-    await audit.record(
+    created = await actions.create_key(
         session,
-        actor=user.actor,
-        action="key.created",
-        target=f"key:{key.id}",
-        details={"name": key.name, "scopes": key.scopes, "agents": key.agents, "rpm": key.rpm},
+        name=body.name,
+        scopes=body.scopes,
+        agents=body.agents,
+        rpm=body.rpm,
+        principal=user,
     )
     return await _keys_page(request, session, created=created)
 
@@ -119,14 +115,5 @@ async def revoke_key(
     request: Request, key_id: uuid.UUID, user: UserDep, session: SessionDep
 ) -> Response:
     """Revoke a key (at once in this process)."""
-    key = await keys.revoke_key(session, key_id)
-    await audit.record(
-        session,
-        actor=user.actor,
-        action="key.revoked",
-        target=f"key:{key.id}",
-        details={"name": key.name},
-    )
-    store: KeyStore = request.app.state.keys
-    store.forget(key_id)
+    await actions.revoke_key(session, key_id, store=request.app.state.keys, principal=user)
     return redirect(request, "/ui/keys")

@@ -11,11 +11,10 @@ from fastapi.responses import RedirectResponse, Response
 from app.core.database import SessionDep
 from app.core.errors import ProblemError
 from app.evaluation import service as evaluation
-from app.registry import service
+from app.registry import actions, service
 from app.registry.publishing import publish_checked
 from app.registry.service import BreakingChange
 from app.runtime.series import agent_activity
-from app.security import audit
 from app.web.deps import CsrfDep, UserDep, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -136,23 +135,12 @@ async def rollback(
     """Move the live pointer back (to the chosen version, default the previous live one)."""
     reason_text = reason.strip() or None
     try:
-        release = await service.rollback(
-            session, name=name, version=version, actor=user.label, reason=reason_text
+        await actions.rollback(
+            session, name=name, version=version, reason=reason_text, principal=user
         )
     except ProblemError as exc:
         await session.rollback()
         return await _versions_page(
             request, session, name, error=exc.detail, status_code=exc.status
         )
-    await audit.record(
-        session,
-        actor=user.actor,
-        action="spec.rolled_back",
-        target=f"spec:{name}",
-        details={
-            "from_version": release.from_version,
-            "to_version": release.to_version,
-            "reason": reason_text,
-        },
-    )
     return redirect(request, f"/ui/agents/{name}/versions")

@@ -11,10 +11,9 @@ from fastapi.responses import Response
 from app.core.database import SessionDep
 from app.evaluation.runner import EvaluatorDep, start_suite
 from app.models import Spec
-from app.registry import service
+from app.registry import actions, service
 from app.registry.router import LimitsDep
 from app.runtime.context import Runtime
-from app.security import audit
 from app.web.deps import CsrfDep, UserDep, redirect, render
 from app.web.fields import ITEM_TYPES, TYPES, FieldRow, Section
 from app.web.spec_form import (
@@ -96,11 +95,11 @@ async def create_agent(
     if not errors:
         try:
             document = service.validate_document(raw, bounds, prefix="")
-            spec, version = await service.create_spec(
+            spec, _ = await actions.create_spec(
                 session,
                 document=document,
                 message=form.message or "Initial version",
-                author=user.label,
+                principal=user,
             )
         except service.DocumentInvalid as exc:
             place_issues(exc.issues or [], form, errors)
@@ -109,13 +108,6 @@ async def create_agent(
     if errors:
         await session.rollback()
         return _editor(request, form, spec=None, errors=errors, status_code=422)
-    await audit.record(
-        session,
-        actor=user.actor,
-        action="spec.created",
-        target=f"spec:{spec.name}",
-        details={"version": 1, "content_hash": version.content_hash},
-    )
     await start_suite(session, spec=spec, version=1, evaluator=evaluator, background=background)
     return redirect(request, f"/ui/agents/{spec.name}/versions")
 
@@ -150,13 +142,13 @@ async def save_version(
     if not errors:
         try:
             document = service.validate_document(raw, bounds, prefix="")
-            version = await service.create_version(
+            version = await actions.create_version(
                 session,
                 spec=spec,
                 document=document,
                 base_version=form.base_version,
                 message=form.message.strip(),
-                author=user.label,
+                principal=user,
             )
         except service.DocumentInvalid as exc:
             place_issues(exc.issues or [], form, errors)
@@ -179,13 +171,6 @@ async def save_version(
             conflict=conflict,
             status_code=409 if conflict else 422,
         )
-    await audit.record(
-        session,
-        actor=user.actor,
-        action="version.created",
-        target=f"spec:{spec.name}",
-        details={"version": version.version, "base_version": form.base_version},
-    )
     await start_suite(
         session, spec=spec, version=version.version, evaluator=evaluator, background=background
     )

@@ -16,18 +16,16 @@ from app.core.database import SessionDep
 from app.core.errors import ProblemError
 from app.documents.errors import FileRejected
 from app.documents.fields import file_fields
+from app.evaluation import actions
 from app.evaluation import cases as case_service
 from app.evaluation import service as evaluation
 from app.evaluation.coverage import rule_coverage
-from app.evaluation.generate import generate_cases
-from app.evaluation.promote import promote_execution
 from app.evaluation.router import ServicesDep
 from app.evaluation.runner import EvaluatorDep, start_suite
-from app.evaluation.schemas import ALL_KINDS, CaseWrite, PromoteRequest, RunRead
+from app.evaluation.schemas import CaseWrite, PromoteRequest, RunRead
 from app.models import Spec, TestCase
 from app.registry import service
 from app.runtime.context import Runtime
-from app.security import audit
 from app.security.redaction import redact
 from app.web.deps import CsrfDep, UserDep, redirect, render
 
@@ -75,17 +73,10 @@ async def generate(
 ) -> Response:
     """Generate cases (origin `generated`) for the latest version, as the API route does."""
     try:
-        generated = await generate_cases(session, name, None, services=services)
+        await actions.generate(session, name, None, services=services, principal=user)
     except ProblemError as exc:
         await session.rollback()
         return await _tests_page(request, session, name, error=exc.detail, status_code=exc.status)
-    await audit.record(
-        session,
-        actor=user.actor,
-        action="case.generated",
-        target=f"spec:{name}",
-        details={"version": None, "kinds": list(ALL_KINDS), "cases": len(generated)},
-    )
     return redirect(request, f"/ui/agents/{name}/tests")
 
 
@@ -96,14 +87,7 @@ async def promote(
     """Save an execution as a test case (origin `promoted`) and open it in the editor."""
     runtime: Runtime = request.app.state.runtime
     await runtime.writer.wait_written(execution_id)  # a call made a moment ago
-    spec, case = await promote_execution(session, execution_id, PromoteRequest())
-    await audit.record(
-        session,
-        actor=user.actor,
-        action="case.promoted",
-        target=f"spec:{spec.name}",
-        details={"case": case.name, "case_id": str(case.id), "execution_id": str(execution_id)},
-    )
+    spec, case = await actions.promote(session, execution_id, PromoteRequest(), principal=user)
     return redirect(request, f"/ui/agents/{spec.name}/cases/{case.id}")
 
 
@@ -246,7 +230,7 @@ async def create_case(
         await session.rollback()
         spec = await service.get_spec(session, name)  # the rollback expired it
         return await _case_page(request, session, spec, form, errors=errors, status_code=422)
-    await _audit(session, user.actor, spec, case, "created")
+    await actions.case_changed(session, user, spec, case, "created")
     return redirect(request, f"/ui/agents/{name}/tests")
 
 
@@ -290,7 +274,7 @@ async def update_case(
         return await _case_page(
             request, session, spec, form, case_id=case_id, errors=errors, status_code=422
         )
-    await _audit(session, user.actor, spec, case, "updated")
+    await actions.case_changed(session, user, spec, case, "updated")
     return redirect(request, f"/ui/agents/{name}/tests")
 
 
@@ -301,7 +285,7 @@ async def delete_case(
     """Delete a test case (past results keep its name)."""
     spec = await service.get_spec(session, name)
     case = await case_service.get_case(session, spec, case_id)
-    await _audit(session, user.actor, spec, case, "deleted")
+    await actions.case_changed(session, user, spec, case, "deleted")
     await case_service.delete_case(session, case)
     return redirect(request, f"/ui/agents/{name}/tests")
 
@@ -371,13 +355,3 @@ async def run_progress(
 ) -> Response:
     """The run's results block, polled by htmx until the run finishes."""
     return render(request, "ui/_run_results.html", await _run_context(session, run_id))
-
-
-async def _audit(session: SessionDep, actor: str, spec: Spec, case: TestCase, change: str) -> None:
-    await audit.record(
-        session,
-        actor=actor,
-        action="case.changed",
-        target=f"spec:{spec.name}",
-        details={"case": case.name, "case_id": str(case.id), "change": change},
-    )

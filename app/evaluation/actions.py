@@ -1,0 +1,71 @@
+"""Test-case changes as the API and the web app make them: the service call and its audit
+event, written once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.evaluation.generate import generate_cases
+from app.evaluation.promote import promote_execution
+from app.evaluation.schemas import ALL_KINDS, GenerationKind, PromoteRequest
+from app.models import Spec, TestCase
+from app.runtime.pipeline import CallServices
+from app.security import audit
+from app.security.store import Principal
+
+
+async def generate(
+    session: AsyncSession,
+    spec_name: str,
+    version: int | None,
+    *,
+    services: CallServices,
+    kinds: Sequence[GenerationKind] = ALL_KINDS,
+    principal: Principal,
+) -> list[TestCase]:
+    """`generate_cases`, audited as `case.generated`."""
+    generated = await generate_cases(session, spec_name, version, services=services, kinds=kinds)
+    await audit.record(
+        session,
+        actor=principal.actor,
+        action="case.generated",
+        target=f"spec:{spec_name}",
+        details={"version": version, "kinds": list(kinds), "cases": len(generated)},
+    )
+    return generated
+
+
+async def promote(
+    session: AsyncSession, execution_id: uuid.UUID, body: PromoteRequest, *, principal: Principal
+) -> tuple[Spec, TestCase]:
+    """`promote_execution`, audited as `case.promoted`."""
+    spec, case = await promote_execution(session, execution_id, body)
+    await audit.record(
+        session,
+        actor=principal.actor,
+        action="case.promoted",
+        target=f"spec:{spec.name}",
+        details={"case": case.name, "case_id": str(case.id), "execution_id": str(execution_id)},
+    )
+    return spec, case
+
+
+async def case_changed(
+    session: AsyncSession,
+    principal: Principal,
+    spec: Spec,
+    case: TestCase,
+    change: Literal["created", "updated", "deleted"],
+) -> None:
+    """The audit event of a test case created, updated or deleted."""
+    await audit.record(
+        session,
+        actor=principal.actor,
+        action="case.changed",
+        target=f"spec:{spec.name}",
+        details={"case": case.name, "case_id": str(case.id), "change": change},
+    )
