@@ -23,7 +23,7 @@ from app.compiler.prompt import (
 )
 from app.compiler.strict import make_strict
 from app.compiler.validation import SchemaValidator
-from app.documents.fields import reference_schema
+from app.documents.fields import FileField, file_fields, reference_schema
 from app.registry.document import Issue, SpecDocument
 
 # Enough for every live version and the recent ones being tested; a compiled spec is small.
@@ -49,6 +49,7 @@ class CompiledSpec:
     json_object_format: dict[str, Any]
     strict: bool
     strict_notes: tuple[str, ...]
+    file_fields: dict[str, FileField]  # the input's file fields, by name (issue 11)
     _user_prefix: str = field(repr=False)
     _user_suffix: str = field(repr=False)
     _input_validator: SchemaValidator = field(repr=False)
@@ -156,6 +157,7 @@ def _compile(document: SpecDocument, content_hash: str) -> CompiledSpec:
         json_object_format={"type": "json_object"},
         strict=form.strict,
         strict_notes=form.notes,
+        file_fields=file_fields(input_schema),
         _user_prefix=prefix,
         _user_suffix=suffix,
         # File fields arrive prepared: a reference to the file in place of its bytes (issue 11).

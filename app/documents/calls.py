@@ -20,9 +20,7 @@ async def execute_stored(
 ) -> CallResult:
     """`execute` after loading and preparing the input's files; a bad file is a failed call."""
     try:
-        prepared, attachments = await documents.prepare_stored(
-            agent.compiled.content_hash, agent.compiled.input_schema, payload
-        )
+        prepared, attachments = await documents.prepare_stored(agent.compiled.file_fields, payload)
     except ProblemError as problem:
         record = new_record(agent.name, agent.version, payload, request_id)
         record.status, record.error = "failed", problem.problem(request_id)

@@ -20,18 +20,6 @@ from app.documents.prepare import FileLimits
 from app.documents.store import load_files, store_files
 from app.registry.document import Issue
 
-_fields_cache: dict[str, dict[str, FileField]] = {}
-
-
-def fields_of(content_hash: str, input_schema: dict[str, Any]) -> dict[str, FileField]:
-    """The file fields of a compiled version (worked out once per content hash)."""
-    found = _fields_cache.get(content_hash)
-    if found is None:
-        if len(_fields_cache) > 1024:
-            _fields_cache.clear()
-        found = _fields_cache[content_hash] = file_fields(input_schema)
-    return found
-
 
 @dataclass
 class Documents:
@@ -42,14 +30,12 @@ class Documents:
     keep_files: bool = False  # SPECLOOM_KEEP_FILES: store every call's file bytes
 
     async def prepare(
-        self,
-        content_hash: str,
-        input_schema: dict[str, Any],
-        payload: Any,
-        uploads: Iterable[Upload] = (),
+        self, fields: dict[str, FileField], payload: Any, uploads: Iterable[Upload] = ()
     ) -> tuple[Any, Attachments | None]:
-        """The input with file references, and its attachments; 413/422 for a bad file."""
-        fields = fields_of(content_hash, input_schema)
+        """The input with file references, and its attachments; 413/422 for a bad file.
+
+        `fields` are the version's file fields (`CompiledSpec.file_fields`).
+        """
         uploads = list(uploads)
         if not fields and not uploads:
             return payload, None  # the common case costs nothing
@@ -69,10 +55,9 @@ class Documents:
             await session.commit()
 
     async def prepare_stored(
-        self, content_hash: str, input_schema: dict[str, Any], payload: Any
+        self, fields: dict[str, FileField], payload: Any
     ) -> tuple[Any, Attachments | None]:
         """`prepare` for a stored input whose file fields may hold references."""
-        fields = fields_of(content_hash, input_schema)
         if not fields or not isinstance(payload, dict):
             return payload, None
         refs = {k: v[REF_KEY] for k, v in payload.items() if k in fields and is_reference(v)}
@@ -91,7 +76,7 @@ class Documents:
                     )
                 uploads.append(Upload(name, blob.data, blob.media_type, ref.get("filename")))
         rest = {k: v for k, v in payload.items() if k not in refs}
-        return await self.prepare(content_hash, input_schema, rest, uploads)
+        return await self.prepare(fields, rest, uploads)
 
 
 async def store_input_files(

@@ -38,7 +38,7 @@ async def run_call(
     # Files (issue 11): references with the file's hash replace the bytes, so the record
     # and the cache key hold the hash; the prepared text and images travel as attachments.
     payload, attachments = await runtime.documents.prepare(
-        agent.compiled.content_hash, agent.compiled.input_schema, payload, uploads
+        agent.compiled.file_fields, payload, uploads
     )
     run = partial(
         execute,
