@@ -123,11 +123,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_upload_bytes=settings.max_upload_bytes,  # multipart agent calls (issue 11)
     )
     app.add_middleware(RequestIdMiddleware)
+    app.include_router(runtime_router)  # first: the hot route is matched without a scan
     app.include_router(health.router)
     app.include_router(metrics_router)  # GET /metrics (issue 9)
     app.include_router(registry_router)
     app.include_router(evaluation_router)  # test cases and runs (issue 5)
-    app.include_router(runtime_router)
     app.include_router(executions_router)
     app.include_router(ops_router)
     app.include_router(security_router)
