@@ -127,9 +127,9 @@ def main() -> None:
         server = bench.servers[0]
         for round_ in range(args.rounds):
             for label, tree in trees:
+                command = [sys.executable, "-m", "tests.bench.inproc", "--calls", str(args.calls)]
                 done = subprocess.run(
-                    [sys.executable, "-m", "tests.bench.inproc", "--calls", str(args.calls)]
-                    + ["--child", json.dumps(server.env), server.key],
+                    [*command, "--child", json.dumps(server.env), server.key],
                     cwd=tree,
                     env={**os.environ, "PYTHONPATH": tree},
                     capture_output=True,
