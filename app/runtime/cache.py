@@ -26,10 +26,11 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.core import fastjson
 from app.core.clock import Clock
 from app.core.reads import FastReads
 from app.models.resilience import ResponseCacheEntry as Entry
-from app.registry.document import ModelChoice, canonical_json
+from app.registry.document import ModelChoice
 from app.runtime.live import AgentVersion
 
 log = structlog.get_logger(__name__)
@@ -110,9 +111,10 @@ def cache_policy(
 
 
 def cache_key(content_hash: str, payload: Any, params: dict[str, Any]) -> str:
-    """SHA-256 (hex) of the canonical JSON of the version hash, the input and the parameters."""
-    text = canonical_json({"hash": content_hash, "input": payload, "params": params})
-    return hashlib.sha256(text.encode()).hexdigest()
+    """SHA-256 (hex) of the key-sorted JSON of the version hash, the input and the parameters."""
+    keyed = {"hash": content_hash, "input": payload, "params": params}
+    text = fastjson.dumps(keyed, sort_keys=True)
+    return hashlib.sha256(text).hexdigest()
 
 
 def wants_fresh(cache_control: str | None) -> bool:

@@ -20,6 +20,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
+from app.core import fastjson
 from app.runtime.cost_map import plain_price
 from app.runtime.llm import ModelCallFailed, ModelReply
 from app.runtime.models_config import Deployment
@@ -61,7 +62,6 @@ def session() -> aiohttp.ClientSession:
     if client is None or client.closed:
         client = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
-            json_serialize=json.dumps,
             # Like the OpenAI SDK litellm uses: no proxy or netrc from the environment.
             trust_env=False,
         )
@@ -105,9 +105,12 @@ async def post_chat(
     import aiohttp
 
     url = deployment.api_base.rstrip("/") + "/chat/completions"  # type: ignore[union-attr]
-    headers = {"Authorization": f"Bearer {deployment.api_key() or ''}"}
+    headers = {
+        "Authorization": f"Bearer {deployment.api_key() or ''}",
+        "Content-Type": "application/json",
+    }
     async with session().post(
-        url, json=body, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout_s)
+        url, data=fastjson.dumps(body), headers=headers, timeout=aiohttp.ClientTimeout(timeout_s)
     ) as response:
         raw = await response.read()
         return response.status, dict(response.headers), raw
@@ -138,9 +141,8 @@ async def complete(
     )
     started = time.perf_counter()
     try:
-        status, headers, raw = await asyncio.wait_for(
-            post_chat(deployment, body, timeout_s), timeout_s
-        )
+        async with asyncio.timeout(timeout_s):  # no task of its own, unlike wait_for
+            status, headers, raw = await post_chat(deployment, body, timeout_s)
     except TimeoutError:
         raise ModelCallFailed(
             "timeout", "the model did not answer in time", latency_ms=elapsed_ms(started)

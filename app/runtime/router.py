@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import Field, TypeAdapter, ValidationError
 
+from app.core import fastjson
 from app.core.auth import (
     Forbidden,
     InvokeDep,
@@ -159,7 +160,7 @@ async def _answer(
         body = result.problem.problem(request_id)
         body["execution_id"] = str(record.id)
         return problem_response(result.problem.status, body, {**headers, **result.problem.headers})
-    return JSONResponse(result.output, headers=headers)
+    return Response(fastjson.dumps(result.output), media_type="application/json", headers=headers)
 
 
 async def call_agent(

@@ -81,6 +81,7 @@ def main() -> None:
                     str(bench.servers[0].server.process.pid),
                     "--format",
                     "raw",
+                    "--gil",  # only samples holding the GIL: CPU, not waits or preemption
                 ),
                 *("--rate", "250", "--duration", str(args.seconds), "--output", str(out)),
             ],
