@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, cast
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from fastapi import Depends, Request
@@ -53,6 +54,13 @@ def make_sessionmaker(
     if on_commit is not None:
         event.listen(session_class, "after_commit", on_commit)
     return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=session_class)
+
+
+async def driver_connection(session: AsyncSession) -> psycopg.AsyncConnection[Any]:
+    """The psycopg connection under `session`, inside the session's transaction."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return cast("psycopg.AsyncConnection[Any]", raw.driver_connection)
 
 
 def sync_conninfo(url: str) -> str:

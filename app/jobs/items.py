@@ -18,6 +18,7 @@ import structlog
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.core.database import driver_connection
 from app.core.errors import ProblemError
 from app.jobs.service import items_done
 from app.models import Job, JobItem
@@ -147,6 +148,6 @@ async def _store(
     )
     if accepted.scalar_one_or_none() is None:
         return False
-    await store_records(session, [record])
+    await store_records(await driver_connection(session), [record])
     await items_done(session, taken.job_id, 1)
     return True

@@ -10,6 +10,8 @@ from procrastinate.manager import JobManager
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.database import driver_connection
+
 QUEUE = "specloom"
 RUN_ITEM = "specloom.run_item"
 DELIVER_WEBHOOK = "specloom.deliver_webhook"
@@ -31,8 +33,6 @@ async def defer(session: AsyncSession, task_name: str, kwargs_list: list[dict[st
     """
     if not kwargs_list:
         return
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
     tasks = [
         QueuedTask(
             id=None,
@@ -44,7 +44,7 @@ async def defer(session: AsyncSession, task_name: str, kwargs_list: list[dict[st
         )
         for kwargs in kwargs_list
     ]
-    await _DEFERRER.batch_defer_jobs_async(tasks, connection=raw.driver_connection)
+    await _DEFERRER.batch_defer_jobs_async(tasks, connection=await driver_connection(session))
 
 
 _WITHDRAW = text(

@@ -17,18 +17,18 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar, cast
+from typing import Any, LiteralString, TypeVar, cast
 
 import psycopg
 import structlog
-from sqlalchemy import CursorResult, Table, delete, func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core import fastjson
 from app.core.clock import Clock
 from app.core.reads import FastReads
+from app.core.writes import WriterConnection, arrays, conninfo_of, jsonb
 from app.models.resilience import ResponseCacheEntry as Entry
 from app.registry.document import ModelChoice
 from app.runtime.live import AgentVersion
@@ -43,17 +43,16 @@ _LOOKUP_SQL = (
     " WHERE key = %s AND expires_at > %s"
 )
 
-# The table, not the mapped class: a Core executemany skips the ORM's bulk-insert
-# bookkeeping, the larger part of a flush's CPU (issue 10).
-_insert = insert(cast(Table, Entry.__table__))
-# One statement for any batch (executemany), so SQLAlchemy compiles it once per process.
-_UPSERT = _insert.on_conflict_do_update(
-    index_elements=[Entry.key],
-    set_={
-        **{c: _insert.excluded[c] for c in ("agent", "version", "output", "model", "expires_at")},
-        "created_at": func.clock_timestamp(),
-    },
-)
+# One constant statement over binary arrays for any batch, prepared once on the writer's
+# connection: the ORM's executemany spent most of a flush's CPU (issue 10).
+_UPSERT: LiteralString = """
+INSERT INTO response_cache (key, agent, version, output, model, expires_at)
+SELECT * FROM unnest(%b::varchar[], %b::varchar[], %b::int[], %b::jsonb[], %b::varchar[],
+    %b::timestamptz[])
+ON CONFLICT (key) DO UPDATE SET agent = excluded.agent, version = excluded.version,
+    output = excluded.output, model = excluded.model, expires_at = excluded.expires_at,
+    created_at = clock_timestamp()
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,12 +145,13 @@ class ResponseCache:
         self._reads = reads
         self.default_ttl_s = default_ttl_s
         self._sessionmaker = sessionmaker
+        self._db = WriterConnection(conninfo_of(sessionmaker))  # flushes (issue 10)
         self._max_entries = max_entries
         self._flush_interval_s = flush_interval_s
         self._purge_interval_s = purge_interval_s
         # key → (hit, expiry on the monotonic clock); most recently used last
         self._lru: OrderedDict[str, tuple[CacheHit, float]] = OrderedDict()
-        self._pending: dict[str, dict[str, Any]] = {}  # key → row not yet in Postgres
+        self._pending: dict[str, tuple[Any, ...]] = {}  # key → row not yet in Postgres
         self._flights: dict[str, asyncio.Task[Any]] = {}
         self._write_lock = asyncio.Lock()
         self._wakeup = asyncio.Event()
@@ -192,14 +192,8 @@ class ResponseCache:
         """Store an output: in the LRU now, in Postgres with the next background flush."""
         ttl = ttl_s or self.default_ttl_s
         self._remember(key, CacheHit(agent, version, output, model), ttl)
-        self._pending[key] = {
-            "key": key,
-            "agent": agent,
-            "version": version,
-            "output": output,
-            "model": model,
-            "expires_at": self.clock.now() + timedelta(seconds=ttl),
-        }
+        expires_at = self.clock.now() + timedelta(seconds=ttl)
+        self._pending[key] = (key, agent, version, jsonb(output), model, expires_at)
         if len(self._pending) >= self.batch_size:
             self._wakeup.set()
 
@@ -233,6 +227,7 @@ class ResponseCache:
         if self._task is not None:
             await self._task
             self._task = None
+        await self._db.close()
 
     async def flush(self) -> None:
         """Upsert every pending entry into Postgres now."""
@@ -242,8 +237,8 @@ class ResponseCache:
                 # same order, so they cannot deadlock.
                 keys = sorted(self._pending)[: self.batch_size]
                 rows = [self._pending[k] for k in keys]
-                async with self._sessionmaker() as session, session.begin():
-                    await session.execute(_UPSERT, rows)
+                async with self._db.batch() as connection:
+                    await connection.execute(_UPSERT, arrays(rows, 6), prepare=True)
                 for key, row in zip(keys, rows, strict=True):
                     if self._pending.get(key) is row:  # a newer put waits for the next round
                         del self._pending[key]

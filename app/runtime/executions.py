@@ -10,23 +10,39 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any, LiteralString
 
+import psycopg
 import structlog
-from sqlalchemy import Table, insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.models import Attempt, Execution, Spend
+from app.core.writes import WriterConnection, arrays, conninfo_of, jsonb
 from app.observability.tracing import span
 
 log = structlog.get_logger(__name__)
 
-_INSERT_EXECUTIONS = insert(cast(Table, Execution.__table__))
-_INSERT_ATTEMPTS = insert(cast(Table, Attempt.__table__))
+_INSERT_EXECUTIONS: LiteralString = """
+INSERT INTO execution (id, agent, version, status, input, output, error, cache, model, offline,
+    latency_ms, prompt_tokens, completion_tokens, cost_usd, request_id, api_key_id, created_at)
+SELECT * FROM unnest(%b::uuid[], %b::varchar[], %b::int[], %b::varchar[], %b::jsonb[],
+    %b::jsonb[], %b::jsonb[], %b::varchar[], %b::varchar[], %b::bool[], %b::float8[],
+    %b::int[], %b::int[], %b::numeric[], %b::varchar[], %b::uuid[], %b::timestamptz[])
+"""
+_INSERT_ATTEMPTS: LiteralString = """
+INSERT INTO attempt (id, execution_id, number, kind, model, outcome, raw_text, issues, error,
+    latency_ms, prompt_tokens, completion_tokens, cost_usd)
+SELECT * FROM unnest(%b::uuid[], %b::uuid[], %b::int[], %b::varchar[], %b::varchar[],
+    %b::varchar[], %b::text[], %b::jsonb[], %b::text[], %b::float8[], %b::int[], %b::int[],
+    %b::numeric[])
+"""
+_ADD_SPEND: LiteralString = """
+INSERT INTO spend (scope_key, day, spent_usd)
+SELECT * FROM unnest(%b::varchar[], %b::timestamptz[], %b::numeric[])
+ON CONFLICT (scope_key, day) DO UPDATE SET spent_usd = spend.spent_usd + excluded.spent_usd
+"""
 
 
 @dataclass
@@ -78,35 +94,50 @@ class ExecutionRecord:
     def cost_usd(self) -> float:
         return sum(a.cost_usd for a in self.attempts)
 
-    def rows(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """The execution row and its attempt rows, ready for a bulk INSERT."""
-        execution = {
-            "id": self.id,
-            "agent": self.agent,
-            "version": self.version,
-            "status": self.status,
-            "input": self.input,
-            "output": self.output,
-            "error": self.error,
-            "cache": self.cache,
-            "model": self.model,
-            "offline": self.offline,
-            "latency_ms": self.latency_ms,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "cost_usd": Decimal(str(round(self.cost_usd, 8))),
-            "request_id": self.request_id,
-            "api_key_id": self.api_key_id,
-            "created_at": self.created_at,
-        }
-        attempts = []
-        for attempt in self.attempts:
-            row = asdict(attempt)
-            row["cost_usd"] = Decimal(str(round(attempt.cost_usd, 8)))
-            row["execution_id"] = self.id
-            row["id"] = uuid.uuid4()
-            attempts.append(row)
+    def columns(self) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
+        """The execution row and its attempt rows, in the column order of the inserts."""
+        execution = (
+            self.id,
+            self.agent,
+            self.version,
+            self.status,
+            jsonb(self.input),
+            jsonb(self.output),
+            jsonb(self.error),
+            self.cache,
+            self.model,
+            self.offline,
+            self.latency_ms,
+            self.prompt_tokens,
+            self.completion_tokens,
+            _usd(self.cost_usd),
+            self.request_id,
+            self.api_key_id,
+            self.created_at,
+        )
+        attempts = [
+            (
+                uuid.uuid4(),
+                self.id,
+                a.number,
+                a.kind,
+                a.model,
+                a.outcome,
+                a.raw_text,
+                jsonb(a.issues),
+                a.error,
+                a.latency_ms,
+                a.prompt_tokens,
+                a.completion_tokens,
+                _usd(a.cost_usd),
+            )
+            for a in self.attempts
+        ]
         return execution, attempts
+
+
+def _usd(value: float) -> Decimal:
+    return Decimal(str(round(value, 8)))
 
 
 class ExecutionWriter:
@@ -119,7 +150,7 @@ class ExecutionWriter:
         flush_interval_s: float = 0.05,
         batch_size: int = 200,
     ) -> None:
-        self._sessionmaker = sessionmaker
+        self._db = WriterConnection(conninfo_of(sessionmaker))
         self._interval = flush_interval_s
         self._batch_size = batch_size
         self._pending: list[ExecutionRecord] = []
@@ -157,6 +188,7 @@ class ExecutionWriter:
         if self._task is not None:
             await self._task
             self._task = None
+        await self._db.close()
 
     async def _run(self) -> None:
         failures = 0
@@ -189,39 +221,36 @@ class ExecutionWriter:
 
     async def _write(self, batch: list[ExecutionRecord]) -> None:
         with span("write executions", {"specloom.batch_size": len(batch)}):
-            async with self._sessionmaker() as session, session.begin():
-                await store_records(session, batch)
+            async with self._db.batch() as connection:
+                await store_records(connection, batch)
 
 
-async def store_records(session: AsyncSession, batch: list[ExecutionRecord]) -> None:
-    """Insert executions, their attempts and their spend in the caller's transaction.
+async def store_records(
+    connection: psycopg.AsyncConnection[Any], batch: list[ExecutionRecord]
+) -> None:
+    """Insert executions, their attempts and their spend in the connection's transaction.
 
-    The one way records reach the database: the writer's batches and job items alike.
+    The one way records reach the database: the writer's batches and job items (on their
+    session's connection) alike. Each table takes one constant statement over binary arrays
+    (`unnest`), prepared once per connection, whatever the batch size: a per-row executemany
+    through SQLAlchemy spent most of the writer's CPU (issue 10).
     """
-    executions: list[dict[str, Any]] = []
-    attempts: list[dict[str, Any]] = []
+    executions: list[tuple[Any, ...]] = []
+    attempts: list[tuple[Any, ...]] = []
     for record in batch:
-        execution, rows = record.rows()
+        execution, rows = record.columns()
         executions.append(execution)
         attempts.extend(rows)
-    spend = _spend_rows(batch)
-    # Tables, not mapped classes: a Core executemany skips the ORM's bulk-insert
-    # bookkeeping, most of the writer's CPU (issue 10). The rows carry every column.
-    await session.execute(_INSERT_EXECUTIONS, executions)
+    await connection.execute(_INSERT_EXECUTIONS, arrays(executions, 17), prepare=True)
     if attempts:
-        await session.execute(_INSERT_ATTEMPTS, attempts)
+        await connection.execute(_INSERT_ATTEMPTS, arrays(attempts, 13), prepare=True)
+    spend = _spend_rows(batch)
     if spend:
         # Budgets read these sums; adding in the same transaction keeps them exact.
-        statement = pg_insert(Spend).values(spend)
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[Spend.scope_key, Spend.day],
-                set_={"spent_usd": Spend.spent_usd + statement.excluded.spent_usd},
-            )
-        )
+        await connection.execute(_ADD_SPEND, arrays(spend, 3), prepare=True)
 
 
-def _spend_rows(batch: list[ExecutionRecord]) -> list[dict[str, Any]]:
+def _spend_rows(batch: list[ExecutionRecord]) -> list[tuple[Any, ...]]:
     """Cost of a batch summed per scope ("global", "agent:<name>") and UTC day."""
     totals: dict[tuple[str, datetime], Decimal] = {}
     for record in batch:
@@ -231,4 +260,4 @@ def _spend_rows(batch: list[ExecutionRecord]) -> list[dict[str, Any]]:
         day = record.created_at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         for key in ("global", f"agent:{record.agent}"):
             totals[(key, day)] = totals.get((key, day), Decimal(0)) + cost
-    return [{"scope_key": k, "day": d, "spent_usd": v} for (k, d), v in totals.items()]
+    return [(key, day, spent) for (key, day), spent in totals.items()]

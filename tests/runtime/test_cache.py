@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,8 +37,12 @@ INPUT = {"subject": "Refund", "body": "I was charged twice"}
 
 
 @pytest.fixture
-def cache(sessionmaker: async_sessionmaker[AsyncSession], clock: ManualClock) -> ResponseCache:
-    return ResponseCache(sessionmaker, clock=clock, max_entries=100, default_ttl_s=60)
+async def cache(
+    sessionmaker: async_sessionmaker[AsyncSession], clock: ManualClock
+) -> AsyncIterator[ResponseCache]:
+    cache = ResponseCache(sessionmaker, clock=clock, max_entries=100, default_ttl_s=60)
+    yield cache
+    await cache.stop()  # closes its writer connection
 
 
 def agent(**model: Any) -> AgentVersion:
