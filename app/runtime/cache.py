@@ -4,7 +4,8 @@ the stored answer instead of a new model call.
 Two levels: an in-process LRU (microseconds) in front of the `response_cache` table, which
 every process shares. A put lands in the LRU at once and reaches Postgres in a batch written
 in the background, so storing never delays a response. Identical concurrent calls share one
-model call (single flight). Only successful outputs are stored.
+model call (single flight). Only successful outputs are stored. A key index (`cache_index`)
+knows which keys the table may hold, so a call with a new input skips the lookup.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from app.core.reads import FastReads
 from app.core.writes import WriterConnection, arrays, conninfo_of, jsonb
 from app.models.resilience import ResponseCacheEntry as Entry
 from app.registry.document import ModelChoice
+from app.runtime.cache_index import CHANNEL, KeyIndex, payloads
 from app.runtime.live import AgentVersion
 
 log = structlog.get_logger(__name__)
@@ -53,6 +55,8 @@ ON CONFLICT (key) DO UPDATE SET agent = excluded.agent, version = excluded.versi
     output = excluded.output, model = excluded.model, expires_at = excluded.expires_at,
     created_at = clock_timestamp()
 """
+
+_NOTIFY: LiteralString = "SELECT pg_notify(%s, %s)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +150,8 @@ class ResponseCache:
         self.default_ttl_s = default_ttl_s
         self._sessionmaker = sessionmaker
         self._db = WriterConnection(conninfo_of(sessionmaker))  # flushes (issue 10)
+        # Which keys the table may hold; until started and loaded it answers "maybe".
+        self.index = KeyIndex(conninfo_of(sessionmaker))
         self._max_entries = max_entries
         self._flush_interval_s = flush_interval_s
         self._purge_interval_s = purge_interval_s
@@ -171,9 +177,12 @@ class ResponseCache:
         return entry[0]
 
     async def get(self, key: str) -> CacheHit | None:
-        """The live entry for `key`: from the LRU, else from Postgres (refilling the LRU)."""
+        """The live entry for `key`: from the LRU, else from Postgres (refilling the LRU).
+
+        Postgres is not asked when the key index knows no process stored the key (issue 10).
+        """
         hit = self.peek(key)
-        if hit is not None:
+        if hit is not None or not self.index.may_hold(key):
             return hit
         # Identical requests arriving together make one Postgres round trip, not one each.
         found, _ = await self.single_flight("load:" + key, partial(self._load, key))
@@ -194,6 +203,7 @@ class ResponseCache:
         self._remember(key, CacheHit(agent, version, output, model), ttl)
         expires_at = self.clock.now() + timedelta(seconds=ttl)
         self._pending[key] = (key, agent, version, jsonb(output), model, expires_at)
+        self.index.add((key,))
         if len(self._pending) >= self.batch_size:
             self._wakeup.set()
 
@@ -217,8 +227,9 @@ class ResponseCache:
         return result, started_here
 
     def start(self) -> None:
-        """Start the background writer (flushes puts, purges expired rows)."""
+        """Start the background writer (flushes puts, purges expired rows) and the index."""
         self._task = asyncio.create_task(self._run(), name="response-cache-writer")
+        self.index.start()
 
     async def stop(self) -> None:
         """Write what is still pending, then stop the background writer."""
@@ -228,6 +239,7 @@ class ResponseCache:
             await self._task
             self._task = None
         await self._db.close()
+        await self.index.stop()
 
     async def flush(self) -> None:
         """Upsert every pending entry into Postgres now."""
@@ -239,6 +251,8 @@ class ResponseCache:
                 rows = [self._pending[k] for k in keys]
                 async with self._db.batch() as connection:
                     await connection.execute(_UPSERT, arrays(rows, 6), prepare=True)
+                    for payload in payloads(keys):  # delivered on commit, to every index
+                        await connection.execute(_NOTIFY, (CHANNEL, payload), prepare=True)
                 for key, row in zip(keys, rows, strict=True):
                     if self._pending.get(key) is row:  # a newer put waits for the next round
                         del self._pending[key]
