@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.core import fastjson
 from app.core.clock import Clock
 from app.core.reads import FastReads
-from app.core.writes import WriterConnection, arrays, conninfo_of, jsonb
+from app.core.writes import WriterConnection, conninfo_of, jsonb
 from app.models.resilience import ResponseCacheEntry as Entry
 from app.registry.document import ModelChoice
 from app.runtime.cache_index import CHANNEL, KeyIndex, payloads
@@ -45,18 +45,20 @@ _LOOKUP_SQL = (
     " WHERE key = %s AND expires_at > %s"
 )
 
-# One constant statement over binary arrays for any batch, prepared once on the writer's
-# connection: the ORM's executemany spent most of a flush's CPU (issue 10).
+# One statement per flush, atomic without a transaction of its own: the rows travel as one
+# JSON array (orjson), and the NOTIFY that keeps every process's key index current is sent
+# when the statement commits. Per-row parameters spent most of a flush's CPU (issue 10).
 _UPSERT: LiteralString = """
-INSERT INTO response_cache (key, agent, version, output, model, expires_at)
-SELECT * FROM unnest(%b::varchar[], %b::varchar[], %b::int[], %b::jsonb[], %b::varchar[],
-    %b::timestamptz[])
-ON CONFLICT (key) DO UPDATE SET agent = excluded.agent, version = excluded.version,
-    output = excluded.output, model = excluded.model, expires_at = excluded.expires_at,
-    created_at = clock_timestamp()
+WITH stored AS (
+    INSERT INTO response_cache (key, agent, version, output, model, expires_at)
+    SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(key varchar, agent varchar,
+        version int, output jsonb, model varchar, expires_at timestamptz)
+    ON CONFLICT (key) DO UPDATE SET agent = excluded.agent, version = excluded.version,
+        output = excluded.output, model = excluded.model, expires_at = excluded.expires_at,
+        created_at = clock_timestamp()
+)
+SELECT pg_notify(%s, payload) FROM unnest(%s::text[]) AS payload
 """
-
-_NOTIFY: LiteralString = "SELECT pg_notify(%s, %s)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,10 @@ class CachePolicy:
     params: dict[str, Any]
     ttl_s: float
     offline: bool = False
+
+
+async def _upsert(connection: psycopg.AsyncConnection[Any], params: tuple[Any, ...]) -> None:
+    await connection.execute(_UPSERT, params, prepare=True)
 
 
 def cache_policy(
@@ -157,7 +163,7 @@ class ResponseCache:
         self._purge_interval_s = purge_interval_s
         # key → (hit, expiry on the monotonic clock); most recently used last
         self._lru: OrderedDict[str, tuple[CacheHit, float]] = OrderedDict()
-        self._pending: dict[str, tuple[Any, ...]] = {}  # key → row not yet in Postgres
+        self._pending: dict[str, dict[str, Any]] = {}  # key → row not yet in Postgres
         self._flights: dict[str, asyncio.Task[Any]] = {}
         self._write_lock = asyncio.Lock()
         self._wakeup = asyncio.Event()
@@ -202,7 +208,14 @@ class ResponseCache:
         ttl = ttl_s or self.default_ttl_s
         self._remember(key, CacheHit(agent, version, output, model), ttl)
         expires_at = self.clock.now() + timedelta(seconds=ttl)
-        self._pending[key] = (key, agent, version, jsonb(output), model, expires_at)
+        self._pending[key] = {
+            "key": key,
+            "agent": agent,
+            "version": version,
+            "output": output,
+            "model": model,
+            "expires_at": expires_at,
+        }
         self.index.add((key,))
         if len(self._pending) >= self.batch_size:
             self._wakeup.set()
@@ -249,10 +262,8 @@ class ResponseCache:
                 # same order, so they cannot deadlock.
                 keys = sorted(self._pending)[: self.batch_size]
                 rows = [self._pending[k] for k in keys]
-                async with self._db.batch() as connection:
-                    await connection.execute(_UPSERT, arrays(rows, 6), prepare=True)
-                    for payload in payloads(keys):  # delivered on commit, to every index
-                        await connection.execute(_NOTIFY, (CHANNEL, payload), prepare=True)
+                params = (jsonb(rows), CHANNEL, payloads(keys))
+                await self._db.run(partial(_upsert, params=params))
                 for key, row in zip(keys, rows, strict=True):
                     if self._pending.get(key) is row:  # a newer put waits for the next round
                         del self._pending[key]

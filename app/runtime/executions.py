@@ -13,34 +13,43 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any, LiteralString
 
 import psycopg
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.writes import WriterConnection, arrays, conninfo_of, jsonb
+from app.core.writes import WriterConnection, conninfo_of, jsonb
 from app.observability.tracing import span
 
 log = structlog.get_logger(__name__)
 
-_INSERT_EXECUTIONS: LiteralString = """
-INSERT INTO execution (id, agent, version, status, input, output, error, cache, model, offline,
-    latency_ms, prompt_tokens, completion_tokens, cost_usd, request_id, api_key_id, created_at)
-SELECT * FROM unnest(%b::uuid[], %b::varchar[], %b::int[], %b::varchar[], %b::jsonb[],
-    %b::jsonb[], %b::jsonb[], %b::varchar[], %b::varchar[], %b::bool[], %b::float8[],
-    %b::int[], %b::int[], %b::numeric[], %b::varchar[], %b::uuid[], %b::timestamptz[])
-"""
-_INSERT_ATTEMPTS: LiteralString = """
-INSERT INTO attempt (id, execution_id, number, kind, model, outcome, raw_text, issues, error,
-    latency_ms, prompt_tokens, completion_tokens, cost_usd)
-SELECT * FROM unnest(%b::uuid[], %b::uuid[], %b::int[], %b::varchar[], %b::varchar[],
-    %b::varchar[], %b::text[], %b::jsonb[], %b::text[], %b::float8[], %b::int[], %b::int[],
-    %b::numeric[])
-"""
-_ADD_SPEND: LiteralString = """
+# One statement stores a whole batch, so it is atomic without a transaction of its own
+# and costs one round trip: each table's rows travel as one JSON array (encoded by orjson
+# in C), which Postgres unpacks with jsonb_to_recordset. Per-row parameters (SQLAlchemy's
+# executemany, or one array per column) spent most of the writers' CPU (issue 10). The
+# attempts' foreign key is checked at the end of the statement, after both inserts.
+_STORE: LiteralString = """
+WITH executions AS (
+    INSERT INTO execution (id, agent, version, status, input, output, error, cache, model,
+        offline, latency_ms, prompt_tokens, completion_tokens, cost_usd, request_id,
+        api_key_id, created_at)
+    SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(id uuid, agent varchar, version int,
+        status varchar, input jsonb, output jsonb, error jsonb, cache varchar, model varchar,
+        offline bool, latency_ms float8, prompt_tokens int, completion_tokens int,
+        cost_usd numeric, request_id varchar, api_key_id uuid, created_at timestamptz)
+), attempts AS (
+    INSERT INTO attempt (id, execution_id, number, kind, model, outcome, raw_text, issues,
+        error, latency_ms, prompt_tokens, completion_tokens, cost_usd)
+    SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(id uuid, execution_id uuid, number int,
+        kind varchar, model varchar, outcome varchar, raw_text text, issues jsonb,
+        error text, latency_ms float8, prompt_tokens int, completion_tokens int,
+        cost_usd numeric)
+)
 INSERT INTO spend (scope_key, day, spent_usd)
-SELECT * FROM unnest(%b::varchar[], %b::timestamptz[], %b::numeric[])
+SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(scope_key varchar, day timestamptz,
+    spent_usd numeric)
 ON CONFLICT (scope_key, day) DO UPDATE SET spent_usd = spend.spent_usd + excluded.spent_usd
 """
 
@@ -94,50 +103,51 @@ class ExecutionRecord:
     def cost_usd(self) -> float:
         return sum(a.cost_usd for a in self.attempts)
 
-    def columns(self) -> tuple[tuple[Any, ...], list[tuple[Any, ...]]]:
-        """The execution row and its attempt rows, in the column order of the inserts."""
-        execution = (
-            self.id,
-            self.agent,
-            self.version,
-            self.status,
-            jsonb(self.input),
-            jsonb(self.output),
-            jsonb(self.error),
-            self.cache,
-            self.model,
-            self.offline,
-            self.latency_ms,
-            self.prompt_tokens,
-            self.completion_tokens,
-            _usd(self.cost_usd),
-            self.request_id,
-            self.api_key_id,
-            self.created_at,
-        )
+    def rows(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The execution row and its attempt rows, as the store's JSON carries them."""
+        execution = {
+            "id": self.id,
+            "agent": self.agent,
+            "version": self.version,
+            "status": self.status,
+            "input": self.input,
+            "output": self.output,
+            "error": self.error,
+            "cache": self.cache,
+            "model": self.model,
+            "offline": self.offline,
+            "latency_ms": self.latency_ms,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cost_usd": _usd(self.cost_usd),
+            "request_id": self.request_id,
+            "api_key_id": self.api_key_id,
+            "created_at": self.created_at,
+        }
         attempts = [
-            (
-                uuid.uuid4(),
-                self.id,
-                a.number,
-                a.kind,
-                a.model,
-                a.outcome,
-                a.raw_text,
-                jsonb(a.issues),
-                a.error,
-                a.latency_ms,
-                a.prompt_tokens,
-                a.completion_tokens,
-                _usd(a.cost_usd),
-            )
+            {
+                "id": uuid.uuid4(),
+                "execution_id": self.id,
+                "number": a.number,
+                "kind": a.kind,
+                "model": a.model,
+                "outcome": a.outcome,
+                "raw_text": a.raw_text,
+                "issues": a.issues,
+                "error": a.error,
+                "latency_ms": a.latency_ms,
+                "prompt_tokens": a.prompt_tokens,
+                "completion_tokens": a.completion_tokens,
+                "cost_usd": _usd(a.cost_usd),
+            }
             for a in self.attempts
         ]
         return execution, attempts
 
 
-def _usd(value: float) -> Decimal:
-    return Decimal(str(round(value, 8)))
+def _usd(value: float) -> float:
+    """Rounded to the column's 8 decimals (JSON carries it as a number)."""
+    return round(value, 8)
 
 
 class ExecutionWriter:
@@ -221,36 +231,33 @@ class ExecutionWriter:
 
     async def _write(self, batch: list[ExecutionRecord]) -> None:
         with span("write executions", {"specloom.batch_size": len(batch)}):
-            async with self._db.batch() as connection:
-                await store_records(connection, batch)
+            await self._db.run(partial(store_records, batch=batch))
 
 
 async def store_records(
     connection: psycopg.AsyncConnection[Any], batch: list[ExecutionRecord]
 ) -> None:
-    """Insert executions, their attempts and their spend in the connection's transaction.
+    """Insert executions, their attempts and their spend: one statement, one round trip.
 
-    The one way records reach the database: the writer's batches and job items (on their
-    session's connection) alike. Each table takes one constant statement over binary arrays
-    (`unnest`), prepared once per connection, whatever the batch size: a per-row executemany
-    through SQLAlchemy spent most of the writer's CPU (issue 10).
+    The one way records reach the database: the writer's batches (on its own connection)
+    and job items (on their session's connection, inside its transaction) alike.
     """
-    executions: list[tuple[Any, ...]] = []
-    attempts: list[tuple[Any, ...]] = []
+    executions: list[dict[str, Any]] = []
+    attempts: list[dict[str, Any]] = []
     for record in batch:
-        execution, rows = record.columns()
+        execution, rows = record.rows()
         executions.append(execution)
         attempts.extend(rows)
-    await connection.execute(_INSERT_EXECUTIONS, arrays(executions, 17), prepare=True)
-    if attempts:
-        await connection.execute(_INSERT_ATTEMPTS, arrays(attempts, 13), prepare=True)
+    # Budgets read the spend sums; adding in the same statement keeps them exact.
     spend = _spend_rows(batch)
-    if spend:
-        # Budgets read these sums; adding in the same transaction keeps them exact.
-        await connection.execute(_ADD_SPEND, arrays(spend, 3), prepare=True)
+    await connection.execute(
+        _STORE,
+        (jsonb(executions), jsonb(attempts), jsonb(spend)),
+        prepare=True,
+    )
 
 
-def _spend_rows(batch: list[ExecutionRecord]) -> list[tuple[Any, ...]]:
+def _spend_rows(batch: list[ExecutionRecord]) -> list[dict[str, Any]]:
     """Cost of a batch summed per scope ("global", "agent:<name>") and UTC day."""
     totals: dict[tuple[str, datetime], Decimal] = {}
     for record in batch:
@@ -260,4 +267,5 @@ def _spend_rows(batch: list[ExecutionRecord]) -> list[tuple[Any, ...]]:
         day = record.created_at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         for key in ("global", f"agent:{record.agent}"):
             totals[(key, day)] = totals.get((key, day), Decimal(0)) + cost
-    return [(key, day, spent) for (key, day), spent in totals.items()]
+    # The sums as decimal strings: exact, and Postgres reads a numeric from a JSON string.
+    return [{"scope_key": k, "day": d, "spent_usd": str(v)} for (k, d), v in totals.items()]
