@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -286,7 +287,11 @@ def _serve(settings: Settings, host: str | None, port: int | None, *, load_specs
     else:
         print(f"Admin key: stored in {settings.data_dir / 'admin_key'} or SPECLOOM_ADMIN_KEY")
     print(f"Sign in to the web app (one-time link): {login_url(settings, key, base)}")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    app = create_app(settings)
+    # Modules and the app live as long as the process: frozen out of the collector's sight,
+    # full collections on the request path no longer walk them (issue 10).
+    gc.freeze()
+    uvicorn.run(app, host=host, port=port, log_level="warning")
     return 0
 
 

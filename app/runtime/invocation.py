@@ -65,5 +65,6 @@ async def run_call(
     # --- end response cache ---
     record = result.record
     record.api_key_id = api_key_id  # so an invoke key can read back its own calls
-    redact_record(record, agent.compiled.input_schema, agent.compiled.output_schema)
+    if agent.sensitive_input or agent.sensitive_output:
+        redact_record(record, agent.compiled.input_schema, agent.compiled.output_schema)
     return result, policy is not None

@@ -55,6 +55,7 @@ class AgentVersion:
     compiled: CompiledSpec
     offline_hints: dict[str, Any]
     sensitive_output: bool = False
+    sensitive_input: bool = False  # worked out once: records of other agents skip redaction
 
 
 def agent_version(name: str, version: int, document: dict[str, Any], digest: str) -> AgentVersion:
@@ -67,6 +68,7 @@ def agent_version(name: str, version: int, document: dict[str, Any], digest: str
         compiled=compile_spec(parsed, digest),
         offline_hints=offline_hints(parsed),
         sensitive_output=has_sensitive(parsed.output_schema),
+        sensitive_input=has_sensitive(parsed.input_schema),
     )
 
 
