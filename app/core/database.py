@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import psycopg
-from alembic import command
-from alembic.config import Config
 from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import (
@@ -20,6 +18,9 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 
 from app.core.settings import Settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,8 +84,16 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
+# The newest migration in migrations/ (tests/test_migrations.py holds the two together).
+# Knowing it without Alembic lets a process whose database is current start, and answer
+# /readyz, without importing Alembic or reading the migration scripts (issue 10).
+SCHEMA_HEAD = "0007"
+
+
 def alembic_config(url: str) -> Config:
     """An Alembic config for `url`, using the repository's alembic.ini and migrations/."""
+    from alembic.config import Config
+
     config = Config(str(ROOT / "alembic.ini"))
     config.set_main_option("script_location", str(ROOT / "migrations"))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -93,4 +102,18 @@ def alembic_config(url: str) -> Config:
 
 def upgrade_to_head(url: str) -> None:
     """Bring the database at `url` to the newest migration (synchronous; call before serving)."""
+    if schema_revision(url) == SCHEMA_HEAD:
+        return  # current already: no need for Alembic
+    from alembic import command
+
     command.upgrade(alembic_config(url), "head")
+
+
+def schema_revision(url: str) -> str | None:
+    """The migration the database at `url` is at (None: none yet, or unreachable)."""
+    try:
+        with psycopg.connect(sync_conninfo(url), connect_timeout=10) as conn:
+            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except psycopg.Error:  # no table yet, or no database: Alembic says what is wrong
+        return None
+    return str(row[0]) if row is not None else None

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from alembic.script import ScriptDirectory
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from app.core.database import alembic_config
+from app.core.database import SCHEMA_HEAD
 
 router = APIRouter(tags=["health"])
-
-
-@lru_cache(maxsize=1)
-def migration_head() -> str | None:
-    """The newest migration in migrations/ (read once per process)."""
-    return ScriptDirectory.from_config(alembic_config("postgresql://unused")).get_current_head()
 
 
 @router.get("/healthz")
@@ -31,7 +22,7 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> JSONResponse:
     """The database is reachable and its schema is at the newest migration."""
     engine: AsyncEngine = request.app.state.engine
-    head = migration_head()
+    head = SCHEMA_HEAD
     try:
         async with engine.connect() as conn:
             current = await conn.scalar(text("SELECT version_num FROM alembic_version"))
