@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -90,10 +91,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         writer.start()
         cache.start()  # response cache (issue 4)
         live.start(sync_conninfo(url))
+        services = runtime.services  # breaker and budget views refreshed ahead (issue 10)
+        refreshers = [
+            asyncio.create_task(view.keep_fresh(), name=f"refresh {type(view).__name__}")
+            for view in (services.breakers, services.budgets)
+            if view is not None
+        ]
         try:
             async with mcp_server.running(app):  # MCP tools (issue 9)
                 yield
         finally:
+            for task in refreshers:
+                task.cancel()
+            await asyncio.gather(*refreshers, return_exceptions=True)
             await app.state.evaluator.stop()  # test runs (issue 5)
             await live.stop()
             await writer.stop()

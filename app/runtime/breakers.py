@@ -12,12 +12,14 @@ cooling breaker costs no round trip. Writes happen only on failures and transiti
 from __future__ import annotations
 
 import asyncio
+import math
 import statistics
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -25,6 +27,8 @@ from app.core.clock import Clock
 
 State = Literal["closed", "open", "half_open"]
 _COLUMNS = "state, failures, opened_at, probe_until"
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -197,6 +201,25 @@ class CircuitBreakers:
             now=self._clock.now(),
             threshold=self._config.failure_threshold,
         )
+
+    async def keep_fresh(self) -> None:
+        """Re-read the rows of the deployments this process calls before their views go
+        stale, so `allow` on the request path never waits for Postgres (issue 10).
+
+        Runs until cancelled; a failed read leaves the view to the request path's own sync.
+        """
+        while True:
+            await asyncio.sleep(self._sync_interval_s / 2)  # real time, like the writers
+            for deployment, local in list(self._views.items()):
+                synced = local.synced_at
+                age = self._clock.monotonic() - synced if synced is not None else math.inf
+                if age < self._sync_interval_s / 2 or local.lock.locked():
+                    continue
+                try:
+                    async with local.lock:
+                        await self._read(local, deployment)
+                except Exception as exc:  # Postgres unwell: the request path syncs itself
+                    log.warning("breaker refresh failed", error=str(exc))
 
     def snapshot(self) -> list[BreakerView]:
         """The breakers of the deployments this process has seen, sorted by name."""

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+import structlog
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.core.clock import Clock
 from app.core.errors import Conflict, NotFound, ProblemError
 from app.models import Budget, Spend
+
+log = structlog.get_logger(__name__)
 
 
 class BudgetExceeded(ProblemError):
@@ -138,6 +141,20 @@ class BudgetGuard:
     def invalidate(self) -> None:
         self._loaded_at = None
 
+    async def keep_fresh(self) -> None:
+        """Reload the view before it goes stale, so `check` on the request path never waits
+        for Postgres (issue 10). Runs until cancelled; with `refresh_s` 0 every check reads.
+        """
+        if self._refresh_s <= 0:
+            return
+        while True:
+            await asyncio.sleep(self._refresh_s / 2)  # real time, like the writers
+            try:
+                async with self._lock:
+                    await self._reload()
+            except Exception as exc:  # Postgres unwell: the request path reloads itself
+                log.warning("budget refresh failed", error=str(exc))
+
     async def _current(self) -> list[BudgetStatus]:
         now = self._clock.monotonic()
         if self._loaded_at is not None and now - self._loaded_at < self._refresh_s:
@@ -147,10 +164,13 @@ class BudgetGuard:
                 self._loaded_at is None
                 or self._clock.monotonic() - self._loaded_at >= self._refresh_s
             ):
-                async with self._sessionmaker() as session:
-                    self._statuses = await budget_statuses(session, self._clock.now())
-                self._loaded_at = self._clock.monotonic()
+                await self._reload()
         return self._statuses
+
+    async def _reload(self) -> None:
+        async with self._sessionmaker() as session:
+            self._statuses = await budget_statuses(session, self._clock.now())
+        self._loaded_at = self._clock.monotonic()
 
 
 async def create_budget(
