@@ -4,7 +4,7 @@ waits for Postgres, and what another process writes still shows within the inter
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,7 +19,7 @@ INTERVAL_S = 0.2
 
 
 @asynccontextmanager
-async def running(refresh: Callable[[], Awaitable[None]]) -> AsyncIterator[None]:
+async def running(refresh: Callable[[], Coroutine[object, object, object]]) -> AsyncIterator[None]:
     task = asyncio.create_task(refresh())
     try:
         yield
