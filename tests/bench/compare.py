@@ -150,8 +150,9 @@ def main() -> None:
         "(the machine is shared; compare ratios within one run)\n",
         "\nTargets: **direct** = the load generator straight to the fake upstream (the floor); "
         "**specloom** = `POST /v1/agents/{name}` on `specloom serve` (1 worker, embedded "
-        "Postgres, execution log on, invoke key, response cache on at temperature 0, so a "
-        "miss looks in Postgres); **litellm-proxy** = `litellm --num_workers 1`, no database, "
+        "Postgres, execution log on, invoke key, response cache on at temperature 0: a new "
+        "input is a miss that is stored); **litellm-proxy** = `litellm --num_workers 1`, "
+        "no database, "
         "no callbacks. Every prompt carries a unique token unless the scenario repeats one.\n",
     ]
     for title, rows in sections:
