@@ -12,9 +12,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from pypdf import PdfReader
-from pypdf.errors import PyPdfError
-
 from app.documents.errors import FileRejected, FileTooLarge
 from app.documents.fields import IMAGE_TYPES, REF_KEY, TEXT_TYPES, FileField
 from app.registry.document import Issue
@@ -136,6 +133,8 @@ def _media_type(data: bytes, declared: str | None) -> str | None:
 
 
 def _pdf_text(field: FileField, data: bytes, limits: FileLimits) -> tuple[int, str]:
+    from pypdf import PdfReader  # on the first PDF, not at start-up (issue 10)
+
     pointer = "/" + field.name
     try:
         reader = PdfReader(io.BytesIO(data))
@@ -153,7 +152,7 @@ def _pdf_text(field: FileField, data: bytes, limits: FileLimits) -> tuple[int, s
         texts = [page.extract_text() or "" for page in reader.pages]
     except (FileRejected, FileTooLarge):
         raise
-    except (PyPdfError, Exception) as exc:
+    except Exception as exc:
         # pypdf raises its own errors, and KeyError/ValueError/... on malformed objects: every
         # one of them means the bytes are not a readable PDF, never a server fault.
         raise FileRejected(

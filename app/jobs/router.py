@@ -104,11 +104,16 @@ async def job_results(
     )
 
 
-@router.delete(
-    "/v1/jobs/{job_id}", operation_id="cancel_job", responses=responses(service.JobNotFound)
+@router.post(
+    "/v1/jobs/{job_id}/cancel",
+    operation_id="cancel_job",
+    responses=responses(service.JobNotFound),
 )
 async def cancel_job(job_id: uuid.UUID, session: SessionDep, principal: InvokeDep) -> JobRead:
-    """Cancel the items not started yet (running ones finish); the job ends as cancelled."""
+    """Cancel the items not started yet (running ones finish); the job ends as cancelled.
+
+    An action, not a DELETE: the job, its results so far and its status stay readable.
+    """
     return await job_read(session, await service.cancel_job(session, job_id, principal))
 
 

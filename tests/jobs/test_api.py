@@ -140,12 +140,12 @@ async def test_cancel_before_any_worker_cancels_every_item(
 ) -> None:
     await live_agent(jobs_api)
     job_id = (await jobs_api.post(URL, json={"inputs": [ticket(n) for n in range(5)]})).json()["id"]
-    cancelled = await jobs_api.delete(f"/v1/jobs/{job_id}")
+    cancelled = await jobs_api.post(f"/v1/jobs/{job_id}/cancel")
     assert cancelled.status_code == 200, cancelled.text
     job = cancelled.json()
     assert (job["status"], job["cancelled"], job["progress"]) == ("cancelled", 5, 1.0)
     assert job["finished_at"] is not None
-    again = await jobs_api.delete(f"/v1/jobs/{job_id}")  # idempotent
+    again = await jobs_api.post(f"/v1/jobs/{job_id}/cancel")  # idempotent
     assert again.json()["status"] == "cancelled"
     lines = await results(jobs_api, job_id)
     assert [(line["index"], line["status"]) for line in lines] == [
@@ -167,7 +167,7 @@ async def test_invoke_keys_see_only_their_own_jobs(jobs_api: httpx.AsyncClient) 
         assert (await jobs_api.get(path, headers=stranger.headers)).status_code == 404
         assert (await jobs_api.get(path)).status_code == 200  # admin sees all
     assert (
-        await jobs_api.delete(f"/v1/jobs/{job_id}", headers=stranger.headers)
+        await jobs_api.post(f"/v1/jobs/{job_id}/cancel", headers=stranger.headers)
     ).status_code == 404
     refused = await jobs_api.post(URL, json={"input": ticket(1)}, headers=limited.headers)
     assert refused.status_code == 403
@@ -184,7 +184,8 @@ async def test_jobs_routes_are_in_the_openapi_document(jobs_api: httpx.AsyncClie
     paths = document["paths"]
     assert "post" in paths["/v1/agents/{name}/jobs"]
     assert "get" in paths["/v1/jobs/{job_id}"]
-    assert "delete" in paths["/v1/jobs/{job_id}"]
+    assert "post" in paths["/v1/jobs/{job_id}/cancel"]
+    assert "delete" not in paths["/v1/jobs/{job_id}"]  # cancelling keeps the job readable
     results_doc = paths["/v1/jobs/{job_id}/results"]["get"]["responses"]["200"]["content"]
     assert "application/jsonl" in results_doc
     assert "413" in paths["/v1/agents/{name}/jobs"]["post"]["responses"]

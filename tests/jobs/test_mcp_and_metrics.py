@@ -43,7 +43,7 @@ async def test_metrics_count_items_by_status(jobs_api: httpx.AsyncClient) -> Non
     await live_agent(jobs_api)
     await jobs_api.post("/v1/agents/ticket-triage/jobs", json={"inputs": [ticket(1), ticket(2)]})
     cancel = await jobs_api.post("/v1/agents/ticket-triage/jobs", json={"input": ticket(3)})
-    await jobs_api.delete(f"/v1/jobs/{cancel.json()['id']}")
+    await jobs_api.post(f"/v1/jobs/{cancel.json()['id']}/cancel")
     text = (await jobs_api.get("/metrics")).text
     families = {f.name: f for f in text_string_to_metric_families(text)}
     items = {

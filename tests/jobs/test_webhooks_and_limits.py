@@ -103,7 +103,7 @@ async def test_rpm_limit_is_shared_by_two_workers(
             waiting = (await api.get(f"/v1/jobs/{job_id}")).json()["running"]
             assert waiting == 6  # in flight at the limiter, neither failed nor sent
             # Stop here: the rest would go through a minute later (see the bench for that).
-            cancelled = await api.delete(f"/v1/jobs/{job_id}")
+            cancelled = await api.post(f"/v1/jobs/{job_id}/cancel")
             assert cancelled.status_code == 200
             for worker in workers:
                 worker.kill()

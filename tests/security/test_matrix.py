@@ -128,7 +128,9 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("GET", "/v1/jobs/{job_id}/results"): Sample(
         "/v1/jobs/{job_id}/results", 200, invoke=200, limited=404
     ),
-    ("DELETE", "/v1/jobs/{job_id}"): Sample("/v1/jobs/{job_id}", 200, invoke=200, limited=404),
+    ("POST", "/v1/jobs/{job_id}/cancel"): Sample(
+        "/v1/jobs/{job_id}/cancel", 200, invoke=200, limited=404
+    ),
     ("GET", "/api/jobs"): Sample("/api/jobs", 200),
 }
 
