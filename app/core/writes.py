@@ -16,12 +16,12 @@ from psycopg.types.json import Jsonb
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core import fastjson
+from app.core.database import sync_conninfo
 
 
 def conninfo_of(sessionmaker: async_sessionmaker[AsyncSession]) -> str:
     """The libpq URI of the database `sessionmaker`'s sessions use."""
-    url = sessionmaker.kw["bind"].url.render_as_string(hide_password=False)
-    return str(url).replace("postgresql+psycopg://", "postgresql://", 1)
+    return sync_conninfo(sessionmaker.kw["bind"].url.render_as_string(hide_password=False))
 
 
 def jsonb(value: Any) -> Jsonb:

@@ -12,7 +12,6 @@ from fastapi import (
     Depends,
     Path,
     Query,
-    Request,
     Response,
     status,
 )
@@ -40,6 +39,7 @@ from app.models import TestCase, TestRun
 from app.registry.router import NumberParam, SpecDep
 from app.registry.schemas import VERSION_MAX
 from app.registry.service import SpecNotFound, VersionNotFound, get_version
+from app.runtime.context import RuntimeDep
 from app.runtime.pipeline import CallServices
 
 router = APIRouter(
@@ -69,10 +69,9 @@ async def run_by_id(run_id: RunIdParam, session: SessionDep) -> TestRun:
 RunDep = Annotated[TestRun, Depends(run_by_id)]
 
 
-def call_services(request: Request) -> CallServices:
+async def call_services(runtime: RuntimeDep) -> CallServices:
     """The app's model-call services (catalog, routing, breakers, limits)."""
-    services: CallServices = request.app.state.runtime.services
-    return services
+    return runtime.services
 
 
 ServicesDep = Annotated[CallServices, Depends(call_services)]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -24,7 +23,7 @@ from app.jobs.service import items_done
 from app.models import Job, JobItem
 from app.observability.calls import record_call
 from app.runtime.context import Runtime
-from app.runtime.executions import ExecutionRecord, store_records
+from app.runtime.executions import ExecutionRecord, store_records, usd
 from app.runtime.invocation import run_call
 from app.runtime.pipeline import new_record
 from app.security.redaction import redact
@@ -112,7 +111,10 @@ async def _call(
     result, cached = await run_call(
         agent, taken.input, runtime, api_key_id=taken.api_key_id, request_id=request_id
     )
-    kept = redact(taken.input, agent.compiled.input_schema)
+    # The same walk run_call skips when the agent has nothing sensitive (issue 10).
+    kept = (
+        redact(taken.input, agent.compiled.input_schema) if agent.sensitive_input else taken.input
+    )
     return result.record, result.output, result.problem, cached, kept
 
 
@@ -141,7 +143,7 @@ async def _store(
             output=output,
             error=error,
             execution_id=record.id,
-            cost_usd=Decimal(str(round(record.cost_usd, 8))),
+            cost_usd=usd(record.cost_usd),
             finished_at=func.clock_timestamp(),
         )
         .returning(JobItem.id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
@@ -18,8 +18,8 @@ from app.core.auth import (
 from app.core.database import SessionDep
 from app.core.errors import InvalidInput, responses
 from app.jobs import service
-from app.jobs.schemas import ItemResult, JobCreate, JobPage, JobRead
-from app.jobs.views import JSON_LINES, create_job, job_read, result_lines
+from app.jobs.schemas import ItemResult, JobCreate, JobPage, JobRead, JobStatus
+from app.jobs.views import JSON_LINES, create_job, job_read, job_reads, result_lines
 from app.jobs.webhooks import WebhookRefused
 from app.runtime.context import RuntimeDep
 from app.runtime.live import AgentNotFound
@@ -121,10 +121,9 @@ async def cancel_job(job_id: uuid.UUID, session: SessionDep, principal: InvokeDe
 async def list_jobs(
     session: SessionDep,
     agent: str | None = None,
-    status: Literal["queued", "running", "succeeded", "failed", "cancelled", "partially_failed"]
-    | None = None,
+    status: JobStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> JobPage:
     """Every key's jobs, newest first, filtered by agent and status."""
     jobs = await service.list_jobs(session, agent=agent, status=status, limit=limit)
-    return JobPage(items=[await job_read(session, job) for job in jobs])
+    return JobPage(items=await job_reads(session, jobs))

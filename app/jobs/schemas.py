@@ -8,6 +8,8 @@ from typing import Any, Literal, Self
 
 from pydantic import BaseModel, Field, model_validator
 
+from app.registry.schemas import VERSION_MAX
+
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "partially_failed"]
 ItemStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 
@@ -21,7 +23,7 @@ class JobCreate(BaseModel):
         description="A batch of inputs (at most SPECLOOM_MAX_BATCH_ITEMS); each is validated "
         "against the agent's input schema on its own.",
     )
-    version: int | None = Field(default=None, ge=1, le=2**31 - 1, description="Pin a version.")
+    version: int | None = Field(default=None, ge=1, le=VERSION_MAX, description="Pin a version.")
     idempotency_key: str | None = Field(
         default=None,
         min_length=1,

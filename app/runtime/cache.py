@@ -155,9 +155,10 @@ class ResponseCache:
         self._reads = reads
         self.default_ttl_s = default_ttl_s
         self._sessionmaker = sessionmaker
-        self._db = WriterConnection(conninfo_of(sessionmaker))  # flushes (issue 10)
+        conninfo = conninfo_of(sessionmaker)
+        self._db = WriterConnection(conninfo)  # flushes (issue 10)
         # Which keys the table may hold; until started and loaded it answers "maybe".
-        self.index = KeyIndex(conninfo_of(sessionmaker))
+        self.index = KeyIndex(conninfo)
         self._max_entries = max_entries
         self._flush_interval_s = flush_interval_s
         self._purge_interval_s = purge_interval_s

@@ -119,7 +119,7 @@ class ExecutionRecord:
             "latency_ms": self.latency_ms,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
-            "cost_usd": _usd(self.cost_usd),
+            "cost_usd": str(usd(self.cost_usd)),
             "request_id": self.request_id,
             "api_key_id": self.api_key_id,
             "created_at": self.created_at,
@@ -138,16 +138,16 @@ class ExecutionRecord:
                 "latency_ms": a.latency_ms,
                 "prompt_tokens": a.prompt_tokens,
                 "completion_tokens": a.completion_tokens,
-                "cost_usd": _usd(a.cost_usd),
+                "cost_usd": str(usd(a.cost_usd)),
             }
             for a in self.attempts
         ]
         return execution, attempts
 
 
-def _usd(value: float) -> float:
-    """Rounded to the column's 8 decimals (JSON carries it as a number)."""
-    return round(value, 8)
+def usd(value: float) -> Decimal:
+    """A cost as the columns keep it: a decimal rounded to 8 places."""
+    return Decimal(str(round(value, 8)))
 
 
 class ExecutionWriter:
@@ -261,7 +261,7 @@ def _spend_rows(batch: list[ExecutionRecord]) -> list[dict[str, Any]]:
     """Cost of a batch summed per scope ("global", "agent:<name>") and UTC day."""
     totals: dict[tuple[str, datetime], Decimal] = {}
     for record in batch:
-        cost = Decimal(str(round(record.cost_usd, 8)))
+        cost = usd(record.cost_usd)
         if not cost:
             continue
         day = record.created_at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -84,6 +84,10 @@ class KeyStore:
     _touched: dict[uuid.UUID, float] = field(default_factory=dict)
     _loading: dict[str, asyncio.Task[_Entry]] = field(default_factory=dict)
     _generation: int = 0
+    _admin_digest: str = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._admin_digest = keys.hash_secret(self.admin_key)  # once, not per request
 
     async def authenticate(self, token: str) -> Principal | None:
         """The principal of `token`, or None when it is unknown or revoked."""
@@ -94,7 +98,7 @@ class KeyStore:
 
     async def by_digest(self, digest: str) -> Principal | None:
         """The principal whose secret hashes to `digest` (the web session keeps only that)."""
-        if hmac.compare_digest(digest, keys.hash_secret(self.admin_key)):
+        if hmac.compare_digest(digest, self._admin_digest):
             return bootstrap_principal()
         now = self.clock.monotonic()
         entry = self._cache.get(digest)

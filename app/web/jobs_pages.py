@@ -12,7 +12,7 @@ from fastapi.responses import Response, StreamingResponse
 from app.core.database import SessionDep
 from app.jobs import service
 from app.jobs.schemas import JobStatus
-from app.jobs.views import JSON_LINES, job_read, result_lines
+from app.jobs.views import JSON_LINES, job_read, job_reads, result_lines
 from app.registry import service as registry
 from app.web.deps import UserDep, render
 
@@ -39,7 +39,7 @@ async def jobs_page(
         request,
         "ui/jobs.html",
         {
-            "jobs": [await job_read(session, job) for job in jobs],
+            "jobs": await job_reads(session, jobs),
             "agents": [spec.name for spec in await registry.list_specs(session)],
             "statuses": STATUSES,
             "filters": {"agent": agent_filter or "", "status": status_filter or ""},
