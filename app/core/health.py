@@ -22,7 +22,6 @@ async def healthz() -> dict[str, str]:
 async def readyz(request: Request) -> JSONResponse:
     """The database is reachable and its schema is at the newest migration."""
     engine: AsyncEngine = request.app.state.engine
-    head = SCHEMA_HEAD
     try:
         async with engine.connect() as conn:
             current = await conn.scalar(text("SELECT version_num FROM alembic_version"))
@@ -31,9 +30,9 @@ async def readyz(request: Request) -> JSONResponse:
             {"status": "unavailable", "detail": f"database unreachable: {type(exc).__name__}"},
             status_code=503,
         )
-    if current != head:
+    if current != SCHEMA_HEAD:
         return JSONResponse(
-            {"status": "unavailable", "detail": f"schema at {current}, code expects {head}"},
+            {"status": "unavailable", "detail": f"schema at {current}, code expects {SCHEMA_HEAD}"},
             status_code=503,
         )
     return JSONResponse({"status": "ok", "migration": current})

@@ -217,7 +217,7 @@ class ResponseCache:
             "model": model,
             "expires_at": expires_at,
         }
-        self.index.add((key,))
+        self.index.add(key)
         if len(self._pending) >= self.batch_size:
             self._wakeup.set()
 

@@ -71,9 +71,9 @@ class KeyIndex:
         """False only when the table certainly has no entry for `key`."""
         return not self._complete or short(key) in self._keys
 
-    def add(self, keys: Iterable[str]) -> None:
-        """Keys this process stores (its own NOTIFY would bring them a moment later)."""
-        self._add([short(key) for key in keys])
+    def add(self, key: str) -> None:
+        """A key this process stores (its own NOTIFY would bring it a moment later)."""
+        self._add([short(key)])
 
     def _add(self, values: list[str]) -> None:
         self._keys.update(values)

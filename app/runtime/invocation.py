@@ -65,6 +65,11 @@ async def run_call(
     # --- end response cache ---
     record = result.record
     record.api_key_id = api_key_id  # so an invoke key can read back its own calls
-    if agent.sensitive_input or agent.sensitive_output:
-        redact_record(record, agent.compiled.input_schema, agent.compiled.output_schema)
+    redact_record(
+        record,
+        agent.compiled.input_schema,
+        agent.compiled.output_schema,
+        sensitive_input=agent.sensitive_input,
+        sensitive_output=agent.sensitive_output,
+    )
     return result, policy is not None

@@ -101,11 +101,18 @@ def scrub(text: str, values: list[Any]) -> str:
 
 
 def redact_record(
-    record: ExecutionRecord, input_schema: dict[str, Any], output_schema: dict[str, Any]
+    record: ExecutionRecord,
+    input_schema: dict[str, Any],
+    output_schema: dict[str, Any],
+    *,
+    sensitive_input: bool,
+    sensitive_output: bool,
 ) -> None:
-    """Redact an execution record in place, before it is stored (it is not sent anywhere)."""
-    sensitive_output = has_sensitive(output_schema)
-    if not (sensitive_output or has_sensitive(input_schema)):
+    """Redact an execution record in place, before it is stored (it is not sent anywhere).
+
+    The two flags are `has_sensitive` of the two schemas, worked out once per agent version.
+    """
+    if not (sensitive_output or sensitive_input):
         return
     found: list[Any] = []
     record.input = redact(record.input, input_schema, found)
