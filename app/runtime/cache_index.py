@@ -19,10 +19,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Iterable
-from typing import Any, LiteralString
+from typing import LiteralString
 
 import psycopg
 import structlog
+
+from app.core.listen import listen_forever
 
 log = structlog.get_logger(__name__)
 
@@ -59,7 +61,8 @@ class KeyIndex:
         self._keys: set[str] = set()
         self._loading: set[str] | None = None  # the set a rebuild fills, notified keys too
         self._complete = False
-        self._task: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[None] | None = None  # the listener
+        self._rebuilder: asyncio.Task[None] | None = None
         self.rebuilds = 0  # loads finished, complete or over size (for tests and metrics)
 
     @property
@@ -81,51 +84,44 @@ class KeyIndex:
             self._loading.update(values)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="response-cache-index")
+        listening = listen_forever(
+            self._conninfo,
+            CHANNEL,
+            what="cache index",
+            on_notice=lambda payload: self._add(payload.split(",")) if payload else None,
+            # Listening from here on, so no key stored during a load is missed.
+            on_connected=self._start_rebuilding,
+            on_lost=self._stop_rebuilding,  # a notification may be missed: ask on every miss
+        )
+        self._task = asyncio.create_task(listening, name="response-cache-index")
 
     async def stop(self) -> None:
-        self._complete = False
+        self._stop_rebuilding()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
 
-    async def _run(self) -> None:
-        delay = 0.1
+    def _start_rebuilding(self) -> None:
+        self._stop_rebuilding()
+        self._rebuilder = asyncio.create_task(self._rebuild_now_and_then(), name="cache-index")
+
+    def _stop_rebuilding(self) -> None:
+        self._complete = False
+        if self._rebuilder is not None:
+            self._rebuilder.cancel()
+            self._rebuilder = None
+
+    async def _rebuild_now_and_then(self) -> None:
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(
-                    self._conninfo, autocommit=True
-                ) as listener:
-                    await listener.execute(f"LISTEN {CHANNEL}")
-                    # Listening from here on (psycopg keeps what arrives before the reader
-                    # starts), so no key stored during a load is missed.
-                    delay = 0.1
-                    reader = asyncio.create_task(self._read(listener))
-                    try:
-                        while True:
-                            await self._rebuild()
-                            done, _ = await asyncio.wait({reader}, timeout=self._rebuild_s)
-                            if done:
-                                reader.result()  # raises why the listener stopped
-                    finally:
-                        reader.cancel()
-                        with contextlib.suppress(asyncio.CancelledError, psycopg.Error):
-                            await reader
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the database went away: ask it on every miss until back
-                log.warning("cache index lost its connection", error=str(exc), retry_in_s=delay)
-            self._complete = False
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
-
-    async def _read(self, listener: psycopg.AsyncConnection[tuple[Any, ...]]) -> None:
-        async for notice in listener.notifies():
-            if notice.payload:
-                self._add(notice.payload.split(","))
-        raise ConnectionError("the cache index stopped hearing notifications")
+                await self._rebuild()
+            except Exception as exc:  # incomplete until a later load succeeds
+                log.warning("cache index load failed", error=str(exc))
+                await asyncio.sleep(1.0)
+                continue
+            await asyncio.sleep(self._rebuild_s)
 
     async def _rebuild(self) -> None:
         """Load every key anew (purged keys leave); notified keys land in both sets."""

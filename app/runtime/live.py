@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import psycopg
 import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.compiler import CompiledSpec, compile_spec
 from app.core.errors import NotFound
+from app.core.listen import listen_forever
 from app.documents.fields import file_fields
 from app.models import Spec, SpecVersion
 from app.registry.document import SpecDocument
@@ -213,7 +213,16 @@ class LiveAgents:
 
     def start(self, conninfo: str) -> None:
         """Start listening for live-pointer moves in the background."""
-        self._task = asyncio.create_task(self._listen(conninfo), name="live-agents-listener")
+        listening = listen_forever(
+            conninfo,
+            LIVE_CHANNEL,
+            what="live listener",
+            on_notice=lambda payload: self.invalidate(payload or None),
+            # Anything may have moved while we were not listening.
+            on_connected=self.invalidate,
+            on_lost=self.invalidate,
+        )
+        self._task = asyncio.create_task(listening, name="live-agents-listener")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -221,22 +230,3 @@ class LiveAgents:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-
-    async def _listen(self, conninfo: str) -> None:
-        delay = 0.1
-        while True:
-            try:
-                async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
-                    await conn.execute(f"LISTEN {LIVE_CHANNEL}")
-                    # Anything may have moved while we were not listening.
-                    self.invalidate()
-                    delay = 0.1
-                    async for notice in conn.notifies():
-                        self.invalidate(notice.payload or None)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the database went away: keep serving, reconnect
-                log.warning("live listener lost its connection", error=str(exc), retry_in_s=delay)
-                self.invalidate()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
