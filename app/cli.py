@@ -165,15 +165,12 @@ async def _push(settings: Settings, files: Sequence[Path], *, publish: bool) -> 
 def _suite_check(settings: Settings) -> SuiteCheck:
     """Run a version's test cases in-process before publishing it (issue 5)."""
     from app.evaluation.inline import suite_check
-    from app.runtime.assembly import call_options
-    from app.runtime.models_config import load_catalog
-    from app.runtime.pipeline import CallServices
+    from app.runtime.assembly import standalone_services
 
-    services = CallServices(
-        catalog=load_catalog(settings.models_file), options=call_options(settings)
-    )
     return suite_check(
-        services, concurrency=settings.test_concurrency, judge_model=settings.judge_model
+        standalone_services(settings),
+        concurrency=settings.test_concurrency,
+        judge_model=settings.judge_model,
     )
 
 

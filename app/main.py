@@ -28,10 +28,9 @@ from app.observability.tracing import configure_tracing
 from app.registry.router import router as registry_router
 from app.registry.service import LIVE_CHANGED
 from app.runtime import lean, openapi
-from app.runtime.assembly import build_runtime
+from app.runtime.assembly import build_runtime, catalog_for
 from app.runtime.live import LiveAgents
 from app.runtime.llm import warm_up
-from app.runtime.models_config import load_catalog
 from app.runtime.ops_router import router as ops_router
 from app.runtime.ratelimit import RateLimiter
 from app.runtime.router import admin_router as executions_router
@@ -44,7 +43,7 @@ from app.web import routes as web_routes
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; resources (database, background tasks) start in its lifespan."""
     settings = settings or get_settings()
-    catalog = load_catalog(settings.models_file, lean=settings.lean_provider_path)
+    catalog = catalog_for(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

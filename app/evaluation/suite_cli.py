@@ -73,17 +73,13 @@ async def run_in_process(settings: Settings, document: SpecDocument) -> SuiteRep
     from app.evaluation.inline import run_suite_attempts
     from app.registry import service
     from app.registry.files import push_document
-    from app.runtime.assembly import call_options
-    from app.runtime.models_config import load_catalog
-    from app.runtime.pipeline import CallServices
+    from app.runtime.assembly import standalone_services
 
     started = time.monotonic()
     url = database_url(settings)
     await asyncio.to_thread(upgrade_to_head, url)
     engine = make_engine(url)
-    services = CallServices(
-        catalog=load_catalog(settings.models_file), options=call_options(settings)
-    )
+    services = standalone_services(settings)
     try:
         sessions = make_sessionmaker(engine)
         async with sessions() as session, session.begin():

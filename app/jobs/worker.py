@@ -25,10 +25,9 @@ from app.jobs import webhooks
 from app.jobs.items import run_item
 from app.jobs.queue import DELIVER_WEBHOOK, QUEUE, RUN_ITEM, queue_app
 from app.runtime import lean
-from app.runtime.assembly import build_runtime
+from app.runtime.assembly import build_runtime, catalog_for
 from app.runtime.live import LiveAgents
 from app.runtime.llm import warm_up
-from app.runtime.models_config import load_catalog
 
 log = structlog.get_logger(__name__)
 
@@ -47,7 +46,7 @@ async def run_worker(settings: Settings, *, concurrency: int | None = None) -> N
     engine = make_engine(url)
     sessionmaker = make_sessionmaker(engine)
     live = LiveAgents(sessionmaker)
-    catalog = load_catalog(settings.models_file)
+    catalog = catalog_for(settings)
     runtime = build_runtime(settings, sessionmaker, catalog=catalog, live=live, clock=SystemClock())
     await warm_up(catalog)  # before taking items: a cold first call trips attempt timeouts
     secret = webhooks.load_secret(settings)

@@ -15,10 +15,20 @@ from app.runtime.cache import ResponseCache
 from app.runtime.context import Runtime
 from app.runtime.executions import ExecutionWriter
 from app.runtime.live import LiveAgents
-from app.runtime.models_config import ModelCatalog
+from app.runtime.models_config import ModelCatalog, load_catalog
 from app.runtime.pipeline import CallOptions, CallServices
 from app.runtime.ratelimit import RateLimiter
 from app.runtime.retry import RetryPolicy
+
+
+def catalog_for(settings: Settings) -> ModelCatalog:
+    """The models of the settings' models file, taking the lean path unless switched off."""
+    return load_catalog(settings.models_file, lean=settings.lean_provider_path)
+
+
+def standalone_services(settings: Settings) -> CallServices:
+    """Call services for a process without shared state (the CLI's in-process suites)."""
+    return CallServices(catalog=catalog_for(settings), options=call_options(settings))
 
 
 def call_options(settings: Settings) -> CallOptions:
