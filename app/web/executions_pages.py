@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from markupsafe import Markup
 
@@ -77,28 +78,51 @@ async def _charts(session: SessionDep, agent: str, window: str) -> list[Markup]:
     ]
 
 
+@dataclass(frozen=True)
+class LogFilters:
+    """The execution log's filters as the page's query string gives them."""
+
+    version: str | None
+    status: str | None
+    since: str | None
+    until: str | None
+    cursor: str | None
+    window: str
+
+
+def log_filters(
+    version: Annotated[str | None, Query(max_length=12)] = None,
+    status: Literal["succeeded", "failed", ""] | None = None,
+    since: Annotated[str | None, Query(max_length=40)] = None,
+    until: Annotated[str | None, Query(max_length=40)] = None,
+    cursor: Annotated[str | None, Query(max_length=400)] = None,
+    window: Literal["1h", "24h", "7d"] = "24h",
+) -> LogFilters:
+    """Dependency: the filters both log pages take."""
+    return LogFilters(version, status, since, until, cursor, window)
+
+
+LogFiltersDep = Annotated[LogFilters, Depends(log_filters)]
+
+
 async def _log(
     request: Request,
     session: SessionDep,
+    filters: LogFilters,
     *,
     agent: str | None,
-    version: str | None,
-    status: str | None,
-    since: str | None,
-    until: str | None,
-    cursor: str | None,
-    window: str,
     spec_name: str | None = None,
 ) -> Response:
+    version = _number(filters.version)
     rows, next_cursor = await queries.list_executions(
         session,
         agent=agent or None,
-        version=_number(version),
-        status=status or None,
-        since=_utc(since),
-        until=_utc(until),
+        version=version,
+        status=filters.status or None,
+        since=_utc(filters.since),
+        until=_utc(filters.until),
         limit=50,
-        cursor=cursor or None,
+        cursor=filters.cursor or None,
     )
     spec = await service.get_spec(session, spec_name) if spec_name else None
     return render(
@@ -111,14 +135,14 @@ async def _log(
             "next_cursor": next_cursor,
             "filters": {
                 "agent": agent or "",
-                "version": _number(version) or "",
-                "status": status or "",
-                "since": since or "",
-                "until": until or "",
-                "window": window,
+                "version": version or "",
+                "status": filters.status or "",
+                "since": filters.since or "",
+                "until": filters.until or "",
+                "window": filters.window,
             },
             "agents": [s.name for s in await service.list_specs(session)],
-            "charts": await _charts(session, agent, window) if agent else [],
+            "charts": await _charts(session, agent, filters.window) if agent else [],
         },
     )
 
@@ -128,54 +152,19 @@ async def executions_page(
     request: Request,
     user: UserDep,
     session: SessionDep,
+    filters: LogFiltersDep,
     agent: Annotated[str | None, Query(max_length=100)] = None,
-    version: Annotated[str | None, Query(max_length=12)] = None,
-    status: Literal["succeeded", "failed", ""] | None = None,
-    since: Annotated[str | None, Query(max_length=40)] = None,
-    until: Annotated[str | None, Query(max_length=40)] = None,
-    cursor: Annotated[str | None, Query(max_length=400)] = None,
-    window: Literal["1h", "24h", "7d"] = "24h",
 ) -> Response:
     """The execution log, newest first, filtered by agent, version, status and time."""
-    return await _log(
-        request,
-        session,
-        agent=agent,
-        version=version,
-        status=status,
-        since=since,
-        until=until,
-        cursor=cursor,
-        window=window,
-    )
+    return await _log(request, session, filters, agent=agent)
 
 
 @router.get("/agents/{name}/executions")
 async def agent_executions_page(
-    request: Request,
-    name: str,
-    user: UserDep,
-    session: SessionDep,
-    version: Annotated[str | None, Query(max_length=12)] = None,
-    status: Literal["succeeded", "failed", ""] | None = None,
-    since: Annotated[str | None, Query(max_length=40)] = None,
-    until: Annotated[str | None, Query(max_length=40)] = None,
-    cursor: Annotated[str | None, Query(max_length=400)] = None,
-    window: Literal["1h", "24h", "7d"] = "24h",
+    request: Request, name: str, user: UserDep, session: SessionDep, filters: LogFiltersDep
 ) -> Response:
     """One agent's calls with charts of calls, p50/p95 latency and cost over time."""
-    return await _log(
-        request,
-        session,
-        agent=name,
-        version=version,
-        status=status,
-        since=since,
-        until=until,
-        cursor=cursor,
-        window=window,
-        spec_name=name,
-    )
+    return await _log(request, session, filters, agent=name, spec_name=name)
 
 
 @router.get("/executions/{execution_id}")

@@ -7,7 +7,7 @@ import json
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
@@ -27,6 +27,7 @@ from app.models import Spec, TestCase
 from app.registry import service
 from app.runtime.context import Runtime
 from app.security.redaction import redact
+from app.security.store import Principal
 from app.web.deps import CsrfDep, UserDep, redirect, render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -194,9 +195,16 @@ def _place_problem(exc: ProblemError, errors: dict[str, list[str]]) -> None:
 CaseFields = dict[str, str]
 
 
-def _posted_case(name: str, input: str, expect: str, repeat: str, min_pass_rate: str) -> CaseFields:
+def posted_case(
+    case_name: Annotated[str, Form(alias="name", max_length=300)] = "",
+    input: Annotated[str, Form(max_length=200_000)] = "{}",
+    expect: Annotated[str, Form(max_length=200_000)] = "[]",
+    repeat: Annotated[str, Form(max_length=10)] = "1",
+    min_pass_rate: Annotated[str, Form(max_length=10)] = "1.0",
+) -> CaseFields:
+    """Dependency: the case form as posted (text, read by `_read_case`)."""
     return {
-        "name": name,
+        "name": case_name,
         "input": input,
         "expect": expect,
         "repeat": repeat,
@@ -204,34 +212,48 @@ def _posted_case(name: str, input: str, expect: str, repeat: str, min_pass_rate:
     }
 
 
+CaseFormDep = Annotated[CaseFields, Depends(posted_case)]
+
+
+async def _save_case(
+    request: Request,
+    session: SessionDep,
+    user: Principal,
+    spec: Spec,
+    form: CaseFields,
+    case: TestCase | None,
+) -> Response:
+    """Create (`case` None) or update a case from the form; the form again, at fault, on 422."""
+    name, case_id = spec.name, case.id if case is not None else None
+    errors: dict[str, list[str]] = {}
+    body = _read_case(form, errors, await picked_files(request))
+    saved = None
+    if body is not None:
+        try:
+            saved = (
+                await case_service.create_case(session, spec=spec, body=body)
+                if case is None
+                else await case_service.update_case(session, spec=spec, case=case, body=body)
+            )
+        except (case_service.CaseInvalid, case_service.CaseExists, FileRejected) as exc:
+            _place_problem(exc, errors)
+    if errors or saved is None:
+        await session.rollback()
+        spec = await service.get_spec(session, name)  # the rollback expired it
+        return await _case_page(
+            request, session, spec, form, case_id=case_id, errors=errors, status_code=422
+        )
+    await actions.case_changed(session, user, spec, saved, "created" if case is None else "updated")
+    return redirect(request, f"/ui/agents/{name}/tests")
+
+
 @router.post("/agents/{name}/cases/new", dependencies=[CsrfDep])
 async def create_case(
-    request: Request,
-    name: str,
-    user: UserDep,
-    session: SessionDep,
-    case_name: Annotated[str, Form(alias="name", max_length=300)] = "",
-    input: Annotated[str, Form(max_length=200_000)] = "{}",
-    expect: Annotated[str, Form(max_length=200_000)] = "[]",
-    repeat: Annotated[str, Form(max_length=10)] = "1",
-    min_pass_rate: Annotated[str, Form(max_length=10)] = "1.0",
+    request: Request, name: str, user: UserDep, session: SessionDep, form: CaseFormDep
 ) -> Response:
     """Add a test case."""
     spec = await service.get_spec(session, name)
-    form = _posted_case(case_name, input, expect, repeat, min_pass_rate)
-    errors: dict[str, list[str]] = {}
-    body = _read_case(form, errors, await picked_files(request))
-    if body is not None:
-        try:
-            case = await case_service.create_case(session, spec=spec, body=body)
-        except (case_service.CaseInvalid, case_service.CaseExists, FileRejected) as exc:
-            _place_problem(exc, errors)
-    if errors or body is None:
-        await session.rollback()
-        spec = await service.get_spec(session, name)  # the rollback expired it
-        return await _case_page(request, session, spec, form, errors=errors, status_code=422)
-    await actions.case_changed(session, user, spec, case, "created")
-    return redirect(request, f"/ui/agents/{name}/tests")
+    return await _save_case(request, session, user, spec, form, None)
 
 
 @router.get("/agents/{name}/cases/{case_id}")
@@ -251,31 +273,12 @@ async def update_case(
     case_id: uuid.UUID,
     user: UserDep,
     session: SessionDep,
-    case_name: Annotated[str, Form(alias="name", max_length=300)] = "",
-    input: Annotated[str, Form(max_length=200_000)] = "{}",
-    expect: Annotated[str, Form(max_length=200_000)] = "[]",
-    repeat: Annotated[str, Form(max_length=10)] = "1",
-    min_pass_rate: Annotated[str, Form(max_length=10)] = "1.0",
+    form: CaseFormDep,
 ) -> Response:
     """Save a test case."""
     spec = await service.get_spec(session, name)
     case = await case_service.get_case(session, spec, case_id)
-    form = _posted_case(case_name, input, expect, repeat, min_pass_rate)
-    errors: dict[str, list[str]] = {}
-    body = _read_case(form, errors, await picked_files(request))
-    if body is not None:
-        try:
-            case = await case_service.update_case(session, spec=spec, case=case, body=body)
-        except (case_service.CaseInvalid, case_service.CaseExists, FileRejected) as exc:
-            _place_problem(exc, errors)
-    if errors or body is None:
-        await session.rollback()
-        spec = await service.get_spec(session, name)  # the rollback expired it
-        return await _case_page(
-            request, session, spec, form, case_id=case_id, errors=errors, status_code=422
-        )
-    await actions.case_changed(session, user, spec, case, "updated")
-    return redirect(request, f"/ui/agents/{name}/tests")
+    return await _save_case(request, session, user, spec, form, case)
 
 
 @router.post("/agents/{name}/cases/{case_id}/delete", dependencies=[CsrfDep])
