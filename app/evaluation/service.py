@@ -6,9 +6,10 @@ Services take the session first, flush when they need ids, and never commit.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import Conflict, InvalidInput, NotFound
@@ -52,14 +53,22 @@ async def get_run(session: AsyncSession, run_id: uuid.UUID) -> TestRun:
 
 async def latest_run(session: AsyncSession, spec: Spec, version: int) -> TestRun | None:
     """The most recently started run of a version."""
+    return (await latest_runs(session, [(spec.id, version)])).get((spec.id, version))
+
+
+async def latest_runs(
+    session: AsyncSession, versions: Sequence[tuple[uuid.UUID, int]]
+) -> dict[tuple[uuid.UUID, int], TestRun]:
+    """`latest_run` of several (spec id, version) pairs in one query (for lists of them)."""
+    if not versions:
+        return {}
     query = (
         select(TestRun)
-        .where(TestRun.spec_id == spec.id, TestRun.version == version)
-        .order_by(TestRun.created_at.desc(), TestRun.id)
-        .limit(1)
+        .where(tuple_(TestRun.spec_id, TestRun.version).in_(versions))
+        .order_by(TestRun.spec_id, TestRun.version, TestRun.created_at.desc(), TestRun.id)
+        .distinct(TestRun.spec_id, TestRun.version)
     )
-    run: TestRun | None = await session.scalar(query)
-    return run
+    return {(run.spec_id, run.version): run for run in await session.scalars(query)}
 
 
 async def read_run(session: AsyncSession, run: TestRun) -> RunRead:

@@ -31,10 +31,15 @@ async def agents_page(request: Request, user: UserDep, session: SessionDep) -> R
     """Every agent: live and latest version, latest tests, calls, errors and cost over 24 h."""
     specs = await service.list_specs(session)
     activity = await agent_activity(session, since=datetime.now(UTC) - timedelta(hours=24))
-    rows = []
-    for spec in specs:
-        run = await evaluation.latest_run(session, spec, spec.latest_version)
-        rows.append({"spec": spec, "run": run, "activity": activity.get(spec.name)})
+    runs = await evaluation.latest_runs(session, [(s.id, s.latest_version) for s in specs])
+    rows = [
+        {
+            "spec": spec,
+            "run": runs.get((spec.id, spec.latest_version)),
+            "activity": activity.get(spec.name),
+        }
+        for spec in specs
+    ]
     return render(request, "ui/agents.html", {"rows": rows})
 
 
@@ -56,7 +61,8 @@ async def _versions_page(
 ) -> Response:
     spec = await service.get_spec(session, name)
     versions = list(reversed(await service.list_versions(session, spec)))
-    runs = {v.version: await evaluation.latest_run(session, spec, v.version) for v in versions}
+    latest = await evaluation.latest_runs(session, [(spec.id, v.version) for v in versions])
+    runs = {v.version: latest.get((spec.id, v.version)) for v in versions}
     releases = list(reversed(await service.list_releases(session, spec)))
     stack = service.live_stack(list(reversed(releases)))
     return render(
