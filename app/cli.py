@@ -165,7 +165,7 @@ async def _push(settings: Settings, files: Sequence[Path], *, publish: bool) -> 
 def _suite_check(settings: Settings) -> SuiteCheck:
     """Run a version's test cases in-process before publishing it (issue 5)."""
     from app.evaluation.inline import suite_check
-    from app.runtime.assembly import standalone_services
+    from app.serving.assembly import standalone_services
 
     return suite_check(
         standalone_services(settings),
@@ -263,10 +263,10 @@ async def _create_key(
 def _serve(settings: Settings, host: str | None, port: int | None, *, load_specs: bool) -> int:
     import uvicorn
 
-    from app.core.auth import load_admin_key
     from app.core.database import database_url, upgrade_to_head
     from app.main import create_app
     from app.registry.files import spec_files
+    from app.security.auth import load_admin_key
     from app.web.session import login_url
 
     upgrade_to_head(database_url(settings))

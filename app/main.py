@@ -10,7 +10,6 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session
 
 from app.core import health
-from app.core.auth import load_admin_key
 from app.core.clock import SystemClock
 from app.core.database import database_url, make_engine, make_sessionmaker, sync_conninfo
 from app.core.errors import install_error_handlers
@@ -18,25 +17,27 @@ from app.core.limits import BodyLimitMiddleware
 from app.core.logging import RequestIdMiddleware, configure_logging
 from app.core.reads import FastReads
 from app.core.settings import Settings, get_settings
+from app.core.tracing import configure_tracing
 from app.evaluation.router import router as evaluation_router
 from app.evaluation.runner import Evaluator
 from app.jobs.router import admin_router as jobs_admin_router
 from app.jobs.router import router as jobs_router
 from app.mcp_server import lazy as mcp_server  # the SDK off the start-up path (issue 10)
 from app.observability.router import router as metrics_router
-from app.observability.tracing import configure_tracing
+from app.providers import openai_http
+from app.providers.llm import warm_up
 from app.registry.router import router as registry_router
 from app.registry.service import LIVE_CHANGED
-from app.runtime import lean, openapi
-from app.runtime.assembly import build_runtime, catalog_for
-from app.runtime.live import LiveAgents
-from app.runtime.llm import warm_up
-from app.runtime.ops_router import router as ops_router
-from app.runtime.ratelimit import RateLimiter
-from app.runtime.router import admin_router as executions_router
-from app.runtime.router import router as runtime_router
+from app.routing.ratelimit import RateLimiter
+from app.routing.routes import router as ops_router
+from app.security.auth import load_admin_key
 from app.security.router import router as security_router
 from app.security.store import KeyStore
+from app.serving import openapi
+from app.serving.assembly import build_runtime, catalog_for
+from app.serving.live import LiveAgents
+from app.serving.routes import admin_router as executions_router
+from app.serving.routes import router as runtime_router
 from app.web import routes as web_routes
 
 
@@ -108,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await writer.stop()
             await cache.stop()  # response cache (issue 4)
             await engine.dispose()
-            await lean.close()  # pooled provider connections (issue 10)
+            await openai_http.close()  # pooled provider connections (issue 10)
             await reads.close()
 
     configure_logging(settings.log_level, settings.log_json)

@@ -17,7 +17,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from app.registry.document import InvalidDocument, parse_document, pointer
+from app.compiler.document import InvalidDocument, parse_document, pointer
 
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
 SPEC_FILES = sorted([*SPECS_DIR.glob("*.yaml"), *SPECS_DIR.glob("*.yml")])

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.compiler.decode import Decoder
+from app.compiler.document import Issue, SpecDocument
+from app.compiler.file_fields import FileField, file_fields, reference_schema
 from app.compiler.prompt import (
     INPUT_PLACEHOLDER,
     encode_input,
@@ -23,8 +25,6 @@ from app.compiler.prompt import (
 )
 from app.compiler.strict import make_strict
 from app.compiler.validation import SchemaValidator
-from app.documents.fields import FileField, file_fields, reference_schema
-from app.registry.document import Issue, SpecDocument
 
 # Enough for every live version and the recent ones being tested; a compiled spec is small.
 CACHE_SIZE = 256

@@ -16,7 +16,7 @@ from typing import Any
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from app.registry.document import Issue, SpecDocument
+from app.compiler.document import Issue, SpecDocument
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates" / "prompts"
 # Shown in the public view of the compiled prompt where the caller's input goes.

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from app.registry.document import Issue, pointer
+from app.compiler.document import Issue, pointer
 
 log = structlog.get_logger(__name__)
 

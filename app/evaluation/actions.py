@@ -13,9 +13,9 @@ from app.evaluation.generate import generate_cases
 from app.evaluation.promote import promote_execution
 from app.evaluation.schemas import ALL_KINDS, GenerationKind, PromoteRequest
 from app.models import Spec, TestCase
-from app.runtime.pipeline import CallServices
 from app.security import audit
 from app.security.store import Principal
+from app.serving.pipeline import CallServices
 
 
 async def generate(

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from app.registry.document import Assertion
+from app.compiler.document import Assertion
 
 _MISSING = object()
 

@@ -14,15 +14,15 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.compiler.document import Issue, SpecTest
+from app.compiler.file_fields import reference_schema
 from app.compiler.validation import SchemaValidator
 from app.core.errors import Conflict, InvalidInput, NotFound
-from app.documents.fields import reference_schema
-from app.documents.prepare import FileLimits
-from app.documents.service import store_input_files
 from app.evaluation.assertions import validate_patterns
 from app.evaluation.schemas import CaseOrigin, CaseWrite
+from app.files.prepare import FileLimits
+from app.files.service import store_input_files
 from app.models import Spec, SpecVersion, TestCase
-from app.registry.document import Issue, SpecTest
 
 
 class CaseNotFound(NotFound):

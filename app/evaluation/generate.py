@@ -14,15 +14,15 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.compiler.document import SpecDocument
+from app.compiler.file_fields import without_file_fields
 from app.core.errors import ProblemError
-from app.documents.fields import without_file_fields
 from app.evaluation.rule_cases import CaseWriterFailed, rule_cases
 from app.evaluation.schema_cases import DraftCase, example_cases, schema_cases
 from app.evaluation.schemas import ALL_KINDS, GenerationKind
 from app.models import TestCase
 from app.registry import service as registry
-from app.registry.document import SpecDocument
-from app.runtime.pipeline import CallServices
+from app.serving.pipeline import CallServices
 
 
 class CaseGenerationFailed(ProblemError):

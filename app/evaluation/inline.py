@@ -11,15 +11,15 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.documents.calls import execute_stored
-from app.documents.service import Documents
 from app.evaluation.cases import list_cases
 from app.evaluation.judge import grade
 from app.evaluation.runner import check_result
 from app.evaluation.verdict import RunVerdict, run_verdict
+from app.files.service import Documents
 from app.models import Spec, SpecVersion
-from app.runtime.live import agent_version
-from app.runtime.pipeline import CallServices
+from app.serving.live import agent_version
+from app.serving.pipeline import CallServices
+from app.serving.stored import execute_stored
 
 
 @dataclass(frozen=True)

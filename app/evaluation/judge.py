@@ -12,8 +12,8 @@ import json
 from typing import Any
 
 from app.evaluation.assertions import resolve
-from app.runtime.live import AgentVersion, agent_version
-from app.runtime.pipeline import CallServices, execute
+from app.serving.live import AgentVersion, agent_version
+from app.serving.pipeline import CallServices, execute
 
 JUDGE_DOCUMENT: dict[str, Any] = {
     "name": "specloom-judge",

@@ -13,13 +13,13 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.compiler.document import Assertion
 from app.core.errors import Conflict, NotFound
 from app.evaluation import cases as case_service
 from app.evaluation.schema_cases import output_assertions
 from app.evaluation.schemas import CaseWrite, PromoteRequest
 from app.models import Execution, Spec, SpecVersion, TestCase
 from app.registry import service as registry
-from app.registry.document import Assertion
 from app.security.redaction import REDACTED, has_sensitive
 
 

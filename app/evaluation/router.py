@@ -16,7 +16,6 @@ from fastapi import (
     status,
 )
 
-from app.core.auth import AdminDep, Forbidden, RateLimited, Unauthorized, require_admin
 from app.core.database import SessionDep
 from app.core.errors import InvalidInput, responses
 from app.evaluation import actions, service
@@ -39,8 +38,9 @@ from app.models import TestCase, TestRun
 from app.registry.router import NumberParam, SpecDep
 from app.registry.schemas import VERSION_MAX
 from app.registry.service import SpecNotFound, VersionNotFound, get_version
-from app.runtime.context import RuntimeDep
-from app.runtime.pipeline import CallServices
+from app.security.auth import AdminDep, Forbidden, RateLimited, Unauthorized, require_admin
+from app.serving.context import RuntimeDep
+from app.serving.pipeline import CallServices
 
 router = APIRouter(
     prefix="/api",

@@ -18,12 +18,12 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from app.compiler.document import Assertion, SpecDocument, content_hash, parse_document, pointer
+from app.compiler.file_fields import without_file_fields
 from app.compiler.prompt import environment
-from app.documents.fields import without_file_fields
 from app.evaluation.schema_cases import DraftCase
-from app.registry.document import Assertion, SpecDocument, content_hash, parse_document, pointer
-from app.runtime.live import agent_version
-from app.runtime.pipeline import CallServices, execute
+from app.serving.live import agent_version
+from app.serving.pipeline import CallServices, execute
 
 WRITER_NAME = "specloom-case-writer"
 MAX_ASSERTIONS = 8

@@ -18,18 +18,18 @@ from fastapi import BackgroundTasks, Depends, Request
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.documents.calls import execute_stored
-from app.documents.service import Documents
+from app.compiler.document import Assertion
 from app.evaluation.assertions import evaluate
 from app.evaluation.cases import list_cases
 from app.evaluation.judge import grade
 from app.evaluation.verdict import run_verdict
+from app.executions.writer import ExecutionWriter
+from app.files.service import Documents
 from app.models import Spec, TestCase, TestResult, TestRun
 from app.observability.metrics import observe_test_attempt, observe_test_run
-from app.registry.document import Assertion
-from app.runtime.executions import ExecutionWriter
-from app.runtime.live import LiveAgents
-from app.runtime.pipeline import CallResult, CallServices
+from app.serving.live import LiveAgents
+from app.serving.pipeline import CallResult, CallServices
+from app.serving.stored import execute_stored
 
 log = structlog.get_logger(__name__)
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from app.registry.document import SpecDocument, canonical_json, pointer
-from app.runtime.offline_schema import generator_for
+from app.compiler.document import SpecDocument, canonical_json, pointer
+from app.jsonschema.generate import generator_for
 
 MAX_SCHEMA_CASES = 60
 _SEED = hashlib.sha256(b"specloom-generated-case").digest()

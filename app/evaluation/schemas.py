@@ -8,8 +8,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from app.compiler.document import Assertion
 from app.core.schemas import RequestBody
-from app.registry.document import Assertion
 from app.registry.schemas import VERSION_MAX, Schema
 
 CaseOrigin = Literal["file", "manual", "generated", "promoted"]

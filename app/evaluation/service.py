@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.compiler.document import Issue
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.evaluation.schemas import (
     AssertionRate,
@@ -24,7 +25,6 @@ from app.evaluation.schemas import (
 )
 from app.evaluation.verdict import run_verdict
 from app.models import Spec, TestCase, TestResult, TestRun
-from app.registry.document import Issue
 
 
 class RunNotFound(NotFound):

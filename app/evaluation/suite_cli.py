@@ -20,8 +20,8 @@ from typing import Any
 
 import httpx
 
+from app.compiler.document import SpecDocument, canonical_json
 from app.core.settings import Settings
-from app.registry.document import SpecDocument, canonical_json
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ async def run_in_process(settings: Settings, document: SpecDocument) -> SuiteRep
     from app.evaluation.inline import run_suite_attempts
     from app.registry import service
     from app.registry.files import push_document
-    from app.runtime.assembly import standalone_services
+    from app.serving.assembly import standalone_services
 
     started = time.monotonic()
     url = database_url(settings)

@@ -39,7 +39,7 @@ def submit_file(
     poll_s: float = 0.5,
 ) -> int:
     """Submit `path`'s inputs as one job, show a progress bar until it ends; 0 if all passed."""
-    from app.core.auth import load_admin_key
+    from app.security.auth import load_admin_key
 
     try:
         inputs = read_inputs(path)

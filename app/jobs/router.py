@@ -8,21 +8,21 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from app.core.auth import (
-    Forbidden,
-    InvokeDep,
-    RateLimited,
-    Unauthorized,
-    require_admin,
-)
 from app.core.database import SessionDep
 from app.core.errors import InvalidInput, responses
 from app.jobs import service
 from app.jobs.schemas import ItemResult, JobCreate, JobPage, JobRead, JobStatus
 from app.jobs.views import JSON_LINES, create_job, job_read, job_reads, result_lines
 from app.jobs.webhooks import WebhookRefused
-from app.runtime.context import RuntimeDep
-from app.runtime.live import AgentNotFound
+from app.security.auth import (
+    Forbidden,
+    InvokeDep,
+    RateLimited,
+    Unauthorized,
+    require_admin,
+)
+from app.serving.context import RuntimeDep
+from app.serving.live import AgentNotFound
 
 router = APIRouter(tags=["jobs"], responses=responses(Unauthorized, Forbidden, RateLimited))
 admin_router = APIRouter(

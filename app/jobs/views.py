@@ -8,14 +8,14 @@ from collections.abc import AsyncIterator, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.core.auth import check_agent
 from app.core.settings import Settings
 from app.jobs import service
 from app.jobs.schemas import ItemResult, JobCreate, JobRead, WebhookAttempt
 from app.jobs.webhooks import check_url
 from app.models import Job, WebhookDelivery
-from app.runtime.context import Runtime
+from app.security.auth import check_agent
 from app.security.store import Principal
+from app.serving.context import Runtime
 
 JSON_LINES = "application/jsonl"
 

@@ -27,11 +27,11 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.compiler.document import Issue
 from app.core.errors import InvalidInput
 from app.core.settings import Settings
 from app.jobs.service import counts
 from app.models import Job, WebhookDelivery
-from app.registry.document import Issue
 
 SIGNATURE_HEADER = "Specloom-Signature"
 

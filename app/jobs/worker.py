@@ -24,10 +24,10 @@ from app.core.settings import Settings
 from app.jobs import webhooks
 from app.jobs.items import run_item
 from app.jobs.queue import DELIVER_WEBHOOK, QUEUE, RUN_ITEM, queue_app
-from app.runtime import lean
-from app.runtime.assembly import build_runtime, catalog_for
-from app.runtime.live import LiveAgents
-from app.runtime.llm import warm_up
+from app.providers import openai_http
+from app.providers.llm import warm_up
+from app.serving.assembly import build_runtime, catalog_for
+from app.serving.live import LiveAgents
 
 log = structlog.get_logger(__name__)
 
@@ -96,7 +96,7 @@ async def run_worker(settings: Settings, *, concurrency: int | None = None) -> N
         await runtime.writer.stop()
         await runtime.cache.stop()
         await engine.dispose()
-        await lean.close()  # pooled provider connections (issue 10)
+        await openai_http.close()  # pooled provider connections (issue 10)
 
 
 async def requeue_stalled(queue: procrastinate.App, lease_s: float) -> None:

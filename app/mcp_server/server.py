@@ -22,12 +22,12 @@ from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from starlette.types import Receive, Scope, Send
 
-from app.core.auth import Principal, authenticate, check_agent, require_invoke
 from app.core.errors import ProblemError, problem_response
 from app.jobs.mcp_tools import STATUS, SUBMIT, call_job_tool, job_tools
-from app.runtime.context import Runtime
-from app.runtime.live import AgentVersion
-from app.runtime.router import call_agent
+from app.security.auth import Principal, authenticate, check_agent, require_invoke
+from app.serving.context import Runtime
+from app.serving.live import AgentVersion
+from app.serving.routes import call_agent
 
 PRINCIPAL = "mcp_principal"
 

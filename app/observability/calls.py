@@ -5,8 +5,8 @@ from __future__ import annotations
 import structlog
 from opentelemetry import trace
 
+from app.executions.writer import ExecutionRecord
 from app.observability.metrics import observe_call
-from app.runtime.executions import ExecutionRecord
 
 log = structlog.get_logger("specloom.calls")
 

@@ -20,9 +20,9 @@ from prometheus_client.registry import Collector
 if TYPE_CHECKING:
     from starlette.datastructures import State
 
+    from app.executions.writer import ExecutionRecord
     from app.jobs.stats import JobStats
-    from app.runtime.context import Runtime
-    from app.runtime.executions import ExecutionRecord
+    from app.serving.context import Runtime
 
 _SECONDS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.compiler.document import SpecDocument
 from app.models import Release, Spec, SpecVersion
 from app.registry import service
-from app.registry.document import SpecDocument
 from app.security import audit
 from app.security.store import Principal
 

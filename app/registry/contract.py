@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from app.registry.document import canonical_json, pointer
+from app.compiler.document import canonical_json, pointer
 
 Side = Literal["input", "output"]
 

@@ -11,15 +11,15 @@ from typing import Literal
 import yaml
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Spec, SpecVersion
-from app.registry import service
-from app.registry.document import (
+from app.compiler.document import (
     InvalidDocument,
     Limits,
     SpecDocument,
     content_hash,
     parse_document,
 )
+from app.models import Spec, SpecVersion
+from app.registry import service
 
 
 class SpecFileError(Exception):

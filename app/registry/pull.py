@@ -16,9 +16,9 @@ from typing import Any, Literal
 import yaml
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.compiler.document import SpecDocument, content_hash
 from app.registry import service
 from app.registry.diff import Change, diff_documents
-from app.registry.document import SpecDocument, content_hash
 
 
 def dump_document(document: SpecDocument) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request, Response, status
 
 from app.compiler import compile_spec
-from app.core.auth import AdminDep, Forbidden, RateLimited, Unauthorized, require_admin
+from app.compiler.document import NAME_PATTERN, Limits, SpecDocument
 from app.core.database import SessionDep
 from app.core.errors import InvalidInput, responses
 from app.core.settings import Settings
@@ -16,8 +16,6 @@ from app.evaluation.runner import EvaluatorDep, start_suite
 from app.models import Spec
 from app.registry import actions, service
 from app.registry.diff import diff_documents
-from app.registry.document import NAME_PATTERN, Limits, SpecDocument
-from app.registry.publishing import publish_checked
 from app.registry.schemas import (
     VERSION_MAX,
     DiffChange,
@@ -34,6 +32,8 @@ from app.registry.schemas import (
     VersionRead,
     VersionSummary,
 )
+from app.releases.gates import publish_checked
+from app.security.auth import AdminDep, Forbidden, RateLimited, Unauthorized, require_admin
 
 router = APIRouter(
     prefix="/api/specs",

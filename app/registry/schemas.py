@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.compiler.document import NAME_PATTERN
 from app.core.schemas import RequestBody
 from app.registry.contract import ContractDiff
-from app.registry.document import NAME_PATTERN
 
 # Version numbers are Postgres integers: a larger one in a request is a 422, not a 500.
 VERSION_MAX = 2**31 - 1

@@ -11,11 +11,7 @@ from typing import Any
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Conflict, InvalidInput, NotFound
-from app.evaluation.cases import sync_file_cases
-from app.models import Release, Spec, SpecVersion
-from app.registry.contract import ContractDiff, classify_contract
-from app.registry.document import (
+from app.compiler.document import (
     InvalidDocument,
     Issue,
     Limits,
@@ -23,6 +19,10 @@ from app.registry.document import (
     content_hash,
     parse_document,
 )
+from app.core.errors import Conflict, InvalidInput, NotFound
+from app.evaluation.cases import sync_file_cases
+from app.models import Release, Spec, SpecVersion
+from app.registry.contract import ContractDiff, classify_contract
 
 LIVE_CHANNEL = "specloom_live"
 # session.info key: names of specs whose live pointer this transaction moved.

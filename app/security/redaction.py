@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from app.runtime.executions import ExecutionRecord
+from app.executions.writer import ExecutionRecord
 
 REDACTED = "[redacted]"
 _MIN_SCRUB_CHARS = 3  # shorter values would blank out unrelated text

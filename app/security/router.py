@@ -9,12 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.auth import AdminDep, Forbidden, RateLimited, Unauthorized, require_admin
+from app.compiler.document import NAME_PATTERN
 from app.core.database import SessionDep
 from app.core.errors import BadRequest, responses
 from app.core.schemas import Cursor, Filter, RequestBody
-from app.registry.document import NAME_PATTERN
 from app.security import actions, audit, keys
+from app.security.auth import AdminDep, Forbidden, RateLimited, Unauthorized, require_admin
 
 router = APIRouter(
     prefix="/api",

@@ -11,10 +11,10 @@ from fastapi.responses import RedirectResponse, Response
 from app.core.database import SessionDep
 from app.core.errors import ProblemError
 from app.evaluation import service as evaluation
+from app.executions.series import agent_activity
 from app.registry import actions, service
-from app.registry.publishing import publish_checked
 from app.registry.service import BreakingChange
-from app.runtime.series import agent_activity
+from app.releases.gates import publish_checked
 from app.web.deps import CsrfDep, UserDep, redirect, render
 
 router = APIRouter(include_in_schema=False)

@@ -11,8 +11,8 @@ from fastapi.responses import JSONResponse, Response
 from app.core.database import SessionDep
 from app.evaluation.cases import list_cases
 from app.registry import service
-from app.runtime.context import Runtime
-from app.runtime.openapi import standalone_document
+from app.serving.context import Runtime
+from app.serving.openapi import standalone_document
 from app.web.deps import UserDep, render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)

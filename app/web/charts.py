@@ -8,7 +8,7 @@ from html import escape
 
 from markupsafe import Markup
 
-from app.runtime.series import Point
+from app.executions.series import Point
 
 WIDTH, HEIGHT, PAD = 600, 120, 24
 

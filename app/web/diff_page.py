@@ -8,10 +8,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from app.compiler import compile_spec
+from app.compiler.document import SpecDocument
 from app.core.database import SessionDep
 from app.registry import service
 from app.registry.diff import diff_documents
-from app.registry.document import SpecDocument
 from app.web.deps import UserDep, render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)

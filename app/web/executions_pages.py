@@ -12,10 +12,10 @@ from fastapi.responses import Response
 from markupsafe import Markup
 
 from app.core.database import SessionDep
+from app.executions import queries
+from app.executions.series import call_series
 from app.registry import service
-from app.runtime import queries
-from app.runtime.context import Runtime
-from app.runtime.series import call_series
+from app.serving.context import Runtime
 from app.web.charts import line_chart
 from app.web.deps import UserDep, render
 from app.web.filters import ms, usd

@@ -10,15 +10,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 
+from app.compiler.file_fields import file_fields
 from app.core.database import SessionDep
 from app.core.errors import ProblemError
-from app.documents.fields import file_fields
-from app.documents.intake import Upload
+from app.files.intake import Upload
 from app.registry import service
-from app.runtime.context import Runtime
-from app.runtime.pipeline import CallResult
-from app.runtime.router import call_agent
 from app.security.redaction import redact
+from app.serving.context import Runtime
+from app.serving.pipeline import CallResult
+from app.serving.routes import call_agent
 from app.web.deps import CsrfDep, UserDep, render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)

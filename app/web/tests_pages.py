@@ -12,10 +12,9 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from app.compiler.file_fields import file_fields
 from app.core.database import SessionDep
 from app.core.errors import ProblemError
-from app.documents.errors import FileRejected
-from app.documents.fields import file_fields
 from app.evaluation import actions
 from app.evaluation import cases as case_service
 from app.evaluation import service as evaluation
@@ -23,11 +22,12 @@ from app.evaluation.coverage import rule_coverage
 from app.evaluation.router import ServicesDep
 from app.evaluation.runner import EvaluatorDep, start_suite
 from app.evaluation.schemas import CaseWrite, PromoteRequest, RunRead
+from app.files.errors import FileRejected
 from app.models import Spec, TestCase
 from app.registry import service
-from app.runtime.context import Runtime
 from app.security.redaction import redact
 from app.security.store import Principal
+from app.serving.context import Runtime
 from app.web.deps import CsrfDep, UserDep, redirect, render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)

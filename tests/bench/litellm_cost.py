@@ -1,5 +1,5 @@
 """litellm's own cost per call, and the lean path's: a plain httpx POST vs
-`litellm.acompletion` vs `call_model` on the lean path (app/runtime/lean.py), same fake
+`litellm.acompletion` vs `call_model` on the lean path (app/providers/openai_http.py), same fake
 upstream, same process, interleaved.
 
     .venv/bin/python -m tests.bench.litellm_cost
@@ -17,9 +17,9 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before litellm 
 import httpx
 import litellm
 
-from app.runtime import lean
-from app.runtime.llm import call_model
-from app.runtime.models_config import Deployment
+from app.providers import openai_http
+from app.providers.catalog import Deployment
+from app.providers.llm import call_model
 from tests.fakes.upstream import running_upstream
 
 
@@ -35,7 +35,7 @@ async def measure(calls: int = 200, warmup: int = 20) -> dict[str, float]:
             api_base=fake.base_url,
             api_key_env="LITELLM_COST_BENCH_KEY",
         )
-        assert lean.eligible(deployment)
+        assert openai_http.eligible(deployment)
         async with httpx.AsyncClient() as http:
             for _ in range(calls + warmup):
                 started = time.perf_counter()
@@ -56,7 +56,7 @@ async def measure(calls: int = 200, warmup: int = 20) -> dict[str, float]:
                 started = time.perf_counter()
                 await call_model(deployment, messages, response_format=None, timeout_s=30)
                 timings["lean"].append(time.perf_counter() - started)
-        await lean.close()
+        await openai_http.close()
     kept = {k: v[warmup:] for k, v in timings.items()}
     result = {f"{k} p50 ms": statistics.median(v) * 1000 for k, v in kept.items()}
     for path in ("litellm", "lean"):

@@ -16,9 +16,9 @@ import time
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
-from app.documents.fields import file_fields
-from app.documents.intake import prepare_input
-from app.documents.prepare import FileLimits
+from app.compiler.file_fields import file_fields
+from app.files.intake import prepare_input
+from app.files.prepare import FileLimits
 
 SCHEMA = {
     "type": "object",

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from app.compiler import CompiledSpec, compile_spec
-from app.registry.document import SpecDocument, content_hash, parse_document
+from app.compiler.document import SpecDocument, content_hash, parse_document
 
 TRIAGE: dict[str, Any] = {
     "name": "ticket-triage",

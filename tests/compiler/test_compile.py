@@ -11,7 +11,7 @@ import pytest
 
 import app.compiler.prompt as prompt_module
 from app.compiler import CACHE_SIZE, INPUT_PLACEHOLDER, compile_spec
-from app.registry.document import Issue, content_hash
+from app.compiler.document import Issue, content_hash
 
 from .conftest import TRIAGE, CompileFactory, DocumentFactory
 

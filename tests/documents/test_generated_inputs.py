@@ -6,7 +6,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from app.documents.fields import without_file_fields
+from app.compiler.file_fields import without_file_fields
 
 PDF = {"type": "string", "contentMediaType": "application/pdf", "contentEncoding": "base64"}
 EITHER: dict[str, Any] = {

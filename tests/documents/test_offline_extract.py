@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from app.runtime.offline_extract import extract
-from app.runtime.offline_schema import generator_for
+from app.jsonschema.generate import generator_for
+from app.providers.offline_extract import extract
 
 SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from app.compiler.document import Assertion
 from app.evaluation.assertions import evaluate, resolve
-from app.registry.document import Assertion
 
 OUTPUT: dict[str, Any] = {
     "category": "billing",

@@ -59,7 +59,7 @@ def test_schema_cases_cover_enums_optional_fields_and_bounds() -> None:
 
 
 def test_file_tests_name_rules_by_number_or_text() -> None:
-    from app.registry.document import InvalidDocument, parse_document
+    from app.compiler.document import InvalidDocument, parse_document
 
     test = {"name": "t", "input": {"subject": "a", "body": "b"}, "rules": [2, RULES[0]]}
     document = parse_document(make_document(tests=[test]))

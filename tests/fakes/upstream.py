@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.runtime.offline_answer import count_tokens, offline_answer
+from app.providers.offline_answer import count_tokens, offline_answer
 
 
 @dataclass(frozen=True)

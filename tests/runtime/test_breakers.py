@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import ManualClock
-from app.runtime.breakers import BreakerConfig, CircuitBreakers
+from app.routing.breakers import BreakerConfig, CircuitBreakers
 from tests.runtime.conftest import Statements
 
 DEP = "fast|openai/gpt-4o-mini|"

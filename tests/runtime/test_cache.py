@@ -12,13 +12,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.compiler.document import InvalidDocument, content_hash, parse_document
 from app.core.clock import ManualClock
 from app.core.database import sync_conninfo
 from app.core.errors import UpstreamInvalidOutput
 from app.core.reads import FastReads
 from app.models.resilience import ResponseCacheEntry
-from app.registry.document import InvalidDocument, content_hash, parse_document
-from app.runtime.cache import (
+from app.serving.cache import (
     CacheHit,
     CachePolicy,
     ResponseCache,
@@ -26,9 +26,9 @@ from app.runtime.cache import (
     cache_policy,
     wants_fresh,
 )
-from app.runtime.cached_call import serve_cached
-from app.runtime.live import AgentVersion, agent_version
-from app.runtime.pipeline import CallResult, new_record
+from app.serving.cached_call import serve_cached
+from app.serving.live import AgentVersion, agent_version
+from app.serving.pipeline import CallResult, new_record
 from tests.factories import make_document
 from tests.runtime.conftest import Statements
 

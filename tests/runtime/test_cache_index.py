@@ -11,8 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import ManualClock
 from app.core.writes import conninfo_of
-from app.runtime.cache import ResponseCache
-from app.runtime.cache_index import KeyIndex, payloads
+from app.serving.cache import ResponseCache
+from app.serving.cache_index import KeyIndex, payloads
 from tests.runtime.conftest import Statements
 
 OUTPUT = {"team": "billing"}

@@ -1,7 +1,7 @@
 """The lean path and litellm on the same cases: same request body, reply, cost and failure.
 
 Each case runs `call_model` twice against the fake upstream: once through litellm (a
-deployment with `lean=False`) and once through app/runtime/lean.py. Whatever the caller or
+deployment with `lean=False`) and once through app/providers/openai_http.py. Whatever the caller or
 the execution log can see must be equal.
 """
 
@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from app.runtime import lean
-from app.runtime.cost_map import plain_price
-from app.runtime.llm import ModelCallFailed, ModelReply, call_model
-from app.runtime.models_config import Deployment
+from app.providers import openai_http
+from app.providers.catalog import Deployment
+from app.providers.llm import ModelCallFailed, ModelReply, call_model
+from app.providers.pricing import plain_price
 from tests.fakes.upstream import (
     Behaviour,
     FakeUpstream,
@@ -58,7 +58,7 @@ def server() -> Iterator[FakeUpstream]:
 @pytest.fixture(autouse=True)
 async def close_lean_client() -> AsyncIterator[None]:
     yield
-    await lean.close()
+    await openai_http.close()
 
 
 @pytest.fixture
@@ -79,7 +79,7 @@ async def both(
     fake: FakeUpstream, target: Deployment, behaviour: Behaviour, **call: Any
 ) -> tuple[Outcome, Outcome]:
     """(litellm, lean): the body each sent and what `call_model` gave back."""
-    assert lean.eligible(target), "the case must be one the lean path takes"
+    assert openai_http.eligible(target), "the case must be one the lean path takes"
     results = []
     for path in (replace(target, lean=False), target):
         fake.script(behaviour)
@@ -276,8 +276,8 @@ def test_calls_litellm_would_change_keep_going_through_litellm(
         api_base="http://127.0.0.1:1/v1",
         api_key_env=KEY_ENV,
     )
-    assert lean.eligible(base)
-    assert not lean.eligible(replace(base, **changes)), why
+    assert openai_http.eligible(base)
+    assert not openai_http.eligible(replace(base, **changes)), why
 
 
 def test_plain_prices_come_from_litellms_bundled_map() -> None:

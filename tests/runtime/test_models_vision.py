@@ -9,7 +9,7 @@ import textwrap
 import litellm
 import pytest
 
-from app.runtime.models_config import _vision_ok
+from app.providers.catalog import _vision_ok
 
 MODELS = ["openai/gpt-4o", "openai/gpt-4o-mini", "openai/gpt-3.5-turbo", "openai/llama3.1"]
 
@@ -23,7 +23,7 @@ def test_loading_an_openai_catalog_does_not_import_litellm() -> None:
     script = textwrap.dedent(
         """
         import sys, tempfile, pathlib
-        from app.runtime.models_config import load_catalog
+        from app.providers.catalog import load_catalog
         path = pathlib.Path(tempfile.mkdtemp()) / "models.yaml"
         path.write_text(
             "model_list:\\n"

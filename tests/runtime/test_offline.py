@@ -26,10 +26,10 @@ from litellm.llms.custom_llm import CustomLLM
 from litellm.types.utils import ModelResponse
 from pydantic import BaseModel
 
-from app.runtime.offline import FINGERPRINT, OFFLINE_PREFIX, register_offline_provider
-from app.runtime.offline_answer import offline_answer, user_input_of
-from app.runtime.offline_schema import generator_for
-from app.runtime.offline_strings import formatted, from_pattern
+from app.jsonschema.generate import generator_for
+from app.jsonschema.strings import formatted, from_pattern
+from app.providers.offline import FINGERPRINT, OFFLINE_PREFIX, register_offline_provider
+from app.providers.offline_answer import offline_answer, user_input_of
 
 ROOT = Path(__file__).resolve().parents[2]
 TICKET = {"subject": "Leak", "body": "Our customer data was exposed"}
@@ -367,7 +367,7 @@ def test_different_inputs_vary() -> None:
 def test_same_output_across_processes(hash_seed: str) -> None:
     code = (
         "import json, sys\n"
-        "from app.runtime.offline_answer import offline_answer\n"
+        "from app.providers.offline_answer import offline_answer\n"
         "messages, response_format = json.loads(sys.stdin.read())\n"
         "print(offline_answer(messages, response_format))\n"
     )

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from app.registry.document import Issue, pointer
-from app.runtime.output import OutputOutcome, OutputStage, parse_output
+from app.compiler.document import Issue, pointer
+from app.serving.output import OutputOutcome, OutputStage, parse_output
 
 SCHEMA: dict[str, Any] = {
     "type": "object",

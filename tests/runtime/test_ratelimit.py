@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core.clock import ManualClock
 from app.models.resilience import RateWindow
-from app.runtime.ratelimit import RateLimiter
+from app.routing.ratelimit import RateLimiter
 
 BUCKET = "fast|openai/gpt-4o-mini|"
 SPAN = timedelta(seconds=60)

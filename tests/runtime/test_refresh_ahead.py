@@ -10,8 +10,8 @@ from contextlib import asynccontextmanager
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import SystemClock
-from app.runtime.breakers import BreakerConfig, CircuitBreakers
-from app.runtime.budgets import BudgetGuard
+from app.routing.breakers import BreakerConfig, CircuitBreakers
+from app.routing.budgets import BudgetGuard
 from tests.runtime.conftest import Statements
 
 DEP = "fast|openai/gpt-4o-mini|"

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.runtime.live import AgentVersion, LiveAgents
 from app.security.store import KeyStore, Principal
+from app.serving.live import AgentVersion, LiveAgents
 from tests.factories import create_spec, publish
 from tests.security.helpers import make_key
 

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from app.core.settings import Settings
 from app.main import create_app
-from app.runtime.cache import ResponseCache
+from app.serving.cache import ResponseCache
 from tests.conftest import ADMIN_KEY
 from tests.factories import add_version, publish
 from tests.fakes.upstream import Delay, FakeUpstream, Status, Valid

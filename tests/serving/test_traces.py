@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from app.observability import tracing
+from app.core import tracing
 from tests.fakes.upstream import FakeUpstream, Status, Text, Valid
 from tests.serving.conftest import ApiFactory, execution, live_agent
 

@@ -1,0 +1,271 @@
+"""Execution records: built during a call, written in batches off the request's path.
+
+A call hands its record to the writer and answers at once; the writer inserts whatever has
+gathered every few milliseconds in one transaction. On shutdown it drains everything, and
+a failed write is retried rather than dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import partial
+from typing import Any, LiteralString
+
+import psycopg
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.core.tracing import span
+from app.core.writes import WriterConnection, conninfo_of, jsonb
+
+log = structlog.get_logger(__name__)
+
+# One statement stores a whole batch, so it is atomic without a transaction of its own
+# and costs one round trip: each table's rows travel as one JSON array (encoded by orjson
+# in C), which Postgres unpacks with jsonb_to_recordset. Per-row parameters (SQLAlchemy's
+# executemany, or one array per column) spent most of the writers' CPU (issue 10). The
+# attempts' foreign key is checked at the end of the statement, after both inserts.
+_STORE: LiteralString = """
+WITH executions AS (
+    INSERT INTO execution (id, agent, version, status, input, output, error, cache, model,
+        offline, latency_ms, prompt_tokens, completion_tokens, cost_usd, request_id,
+        api_key_id, created_at)
+    SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(id uuid, agent varchar, version int,
+        status varchar, input jsonb, output jsonb, error jsonb, cache varchar, model varchar,
+        offline bool, latency_ms float8, prompt_tokens int, completion_tokens int,
+        cost_usd numeric, request_id varchar, api_key_id uuid, created_at timestamptz)
+), attempts AS (
+    INSERT INTO attempt (id, execution_id, number, kind, model, outcome, raw_text, issues,
+        error, latency_ms, prompt_tokens, completion_tokens, cost_usd)
+    SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(id uuid, execution_id uuid, number int,
+        kind varchar, model varchar, outcome varchar, raw_text text, issues jsonb,
+        error text, latency_ms float8, prompt_tokens int, completion_tokens int,
+        cost_usd numeric)
+)
+INSERT INTO spend (scope_key, day, spent_usd)
+SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(scope_key varchar, day timestamptz,
+    spent_usd numeric)
+ON CONFLICT (scope_key, day) DO UPDATE SET spent_usd = spend.spent_usd + excluded.spent_usd
+"""
+
+
+@dataclass
+class AttemptRecord:
+    """One model call within an execution."""
+
+    number: int
+    kind: str  # "ask", "reask" or "fallback"
+    model: str
+    outcome: str
+    latency_ms: float
+    raw_text: str | None = None
+    issues: list[dict[str, str]] | None = None
+    error: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+@dataclass
+class ExecutionRecord:
+    """One call of an agent, as it will be stored."""
+
+    id: uuid.UUID
+    agent: str
+    version: int | None
+    input: dict[str, Any]
+    created_at: datetime
+    request_id: str | None
+    status: str = "failed"
+    output: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    cache: str = "miss"
+    model: str | None = None
+    offline: bool = False
+    latency_ms: float = 0.0
+    attempts: list[AttemptRecord] = field(default_factory=list)
+    api_key_id: uuid.UUID | None = None  # the calling key; None for the bootstrap admin key
+
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(a.prompt_tokens for a in self.attempts)
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(a.completion_tokens for a in self.attempts)
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(a.cost_usd for a in self.attempts)
+
+    def rows(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The execution row and its attempt rows, as the store's JSON carries them."""
+        execution = {
+            "id": self.id,
+            "agent": self.agent,
+            "version": self.version,
+            "status": self.status,
+            "input": self.input,
+            "output": self.output,
+            "error": self.error,
+            "cache": self.cache,
+            "model": self.model,
+            "offline": self.offline,
+            "latency_ms": self.latency_ms,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cost_usd": str(usd(self.cost_usd)),
+            "request_id": self.request_id,
+            "api_key_id": self.api_key_id,
+            "created_at": self.created_at,
+        }
+        attempts = [
+            {
+                "id": uuid.uuid4(),
+                "execution_id": self.id,
+                "number": a.number,
+                "kind": a.kind,
+                "model": a.model,
+                "outcome": a.outcome,
+                "raw_text": a.raw_text,
+                "issues": a.issues,
+                "error": a.error,
+                "latency_ms": a.latency_ms,
+                "prompt_tokens": a.prompt_tokens,
+                "completion_tokens": a.completion_tokens,
+                "cost_usd": str(usd(a.cost_usd)),
+            }
+            for a in self.attempts
+        ]
+        return execution, attempts
+
+
+def usd(value: float) -> Decimal:
+    """A cost as the columns keep it: a decimal rounded to 8 places."""
+    return Decimal(str(round(value, 8)))
+
+
+class ExecutionWriter:
+    """Batches execution records into Postgres in the background."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        flush_interval_s: float = 0.05,
+        batch_size: int = 200,
+    ) -> None:
+        self._db = WriterConnection(conninfo_of(sessionmaker))
+        self._interval = flush_interval_s
+        self._batch_size = batch_size
+        self._pending: list[ExecutionRecord] = []
+        self._pending_ids: dict[uuid.UUID, asyncio.Event] = {}
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def submit(self, record: ExecutionRecord) -> None:
+        """Queue a record; it is written within one flush interval."""
+        self._pending.append(record)
+        self._pending_ids[record.id] = asyncio.Event()
+        if len(self._pending) >= self._batch_size:
+            self._wakeup.set()
+
+    @property
+    def pending(self) -> int:
+        """How many records wait to be written (a gauge of /metrics)."""
+        return len(self._pending)
+
+    async def wait_written(self, execution_id: uuid.UUID) -> None:
+        """Return once `execution_id` is in the database (at once if it is not pending)."""
+        event = self._pending_ids.get(execution_id)
+        if event is not None:
+            self._wakeup.set()
+            await event.wait()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="execution-writer")
+
+    async def stop(self) -> None:
+        """Write everything still pending, then stop."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        await self._db.close()
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._interval)
+            self._wakeup.clear()
+            while self._pending:
+                batch = self._pending[: self._batch_size]
+                try:
+                    await self._write(batch)
+                except Exception as exc:  # keep the records and try again: none may be lost
+                    failures += 1
+                    log.error(
+                        "writing executions failed", error=str(exc), pending=len(self._pending)
+                    )
+                    if self._stopping and failures > 20:
+                        log.critical("giving up on executions", lost=len(self._pending))
+                        return
+                    await asyncio.sleep(min(0.05 * 2**failures, 5.0))
+                    continue
+                failures = 0
+                del self._pending[: len(batch)]
+                for record in batch:
+                    event = self._pending_ids.pop(record.id, None)
+                    if event is not None:
+                        event.set()
+            if self._stopping:
+                return
+
+    async def _write(self, batch: list[ExecutionRecord]) -> None:
+        with span("write executions", {"specloom.batch_size": len(batch)}):
+            await self._db.run(partial(store_records, batch=batch))
+
+
+async def store_records(
+    connection: psycopg.AsyncConnection[Any], batch: list[ExecutionRecord]
+) -> None:
+    """Insert executions, their attempts and their spend: one statement, one round trip.
+
+    The one way records reach the database: the writer's batches (on its own connection)
+    and job items (on their session's connection, inside its transaction) alike.
+    """
+    executions: list[dict[str, Any]] = []
+    attempts: list[dict[str, Any]] = []
+    for record in batch:
+        execution, rows = record.rows()
+        executions.append(execution)
+        attempts.extend(rows)
+    # Budgets read the spend sums; adding in the same statement keeps them exact.
+    spend = _spend_rows(batch)
+    await connection.execute(
+        _STORE,
+        (jsonb(executions), jsonb(attempts), jsonb(spend)),
+        prepare=True,
+    )
+
+
+def _spend_rows(batch: list[ExecutionRecord]) -> list[dict[str, Any]]:
+    """Cost of a batch summed per scope ("global", "agent:<name>") and UTC day."""
+    totals: dict[tuple[str, datetime], Decimal] = {}
+    for record in batch:
+        cost = usd(record.cost_usd)
+        if not cost:
+            continue
+        day = record.created_at.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        for key in ("global", f"agent:{record.agent}"):
+            totals[(key, day)] = totals.get((key, day), Decimal(0)) + cost
+    # The sums as decimal strings: exact, and Postgres reads a numeric from a JSON string.
+    return [{"scope_key": k, "day": d, "spent_usd": str(v)} for (k, d), v in totals.items()]

@@ -1,0 +1,232 @@
+"""Operating the model layer (admin scope): models and breakers, usage, budgets."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal, Self
+
+from fastapi import APIRouter, Depends, Response, status
+from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema, model_validator
+
+from app.compiler.document import NAME_PATTERN
+from app.core.database import SessionDep
+from app.core.errors import responses
+from app.core.schemas import Filter, RequestBody, Timestamp
+from app.executions.usage import UsageReport, usage_report
+from app.routing import budgets
+from app.routing.attempts import deployment_key
+from app.security import audit
+from app.security.auth import AdminDep, Forbidden, RateLimited, Unauthorized, require_admin
+from app.serving.context import RuntimeDep
+
+router = APIRouter(
+    prefix="/api",
+    dependencies=[Depends(require_admin)],
+    responses=responses(Unauthorized, Forbidden, RateLimited),
+)
+
+
+class DeploymentRead(BaseModel):
+    alias: str
+    model: str
+    api_base: str | None
+    offline: bool
+    rpm: int | None
+    tpm: int | None
+    supports_response_schema: bool
+    state: Literal["closed", "open", "half_open"]
+    consecutive_failures: int
+    recent_error_rate: float | None
+    latency_p50_ms: float | None
+
+
+class ModelList(BaseModel):
+    offline: bool
+    items: list[DeploymentRead]
+
+
+@router.get("/models", tags=["models"])
+async def list_models(runtime: RuntimeDep) -> ModelList:
+    """Configured aliases, their provider models and each one's circuit-breaker state."""
+    services = runtime.services
+    views = {}
+    if services.breakers is not None:
+        views = {view.deployment: view for view in services.breakers.snapshot()}
+    catalog = services.catalog
+    aliases = catalog.aliases() or [services.options.default_model]
+    items = []
+    for alias in aliases:
+        for deployment in catalog.resolve(alias):
+            view = views.get(deployment_key(deployment))
+            items.append(
+                DeploymentRead(
+                    alias=alias,
+                    model=deployment.model,
+                    api_base=deployment.api_base,
+                    offline=deployment.offline,
+                    rpm=deployment.rpm,
+                    tpm=deployment.tpm,
+                    supports_response_schema=deployment.supports_response_schema,
+                    state=view.state if view else "closed",
+                    consecutive_failures=view.failures if view else 0,
+                    recent_error_rate=view.recent_error_rate if view else None,
+                    latency_p50_ms=view.p50_latency_ms if view else None,
+                )
+            )
+    return ModelList(offline=catalog.offline, items=items)
+
+
+@router.get("/usage", tags=["usage"])
+async def get_usage(
+    session: SessionDep,
+    agent: Filter = None,
+    since: Timestamp | None = None,
+    until: Timestamp | None = None,
+) -> UsageReport:
+    """Tokens and cost per UTC day, agent, version and model, with totals."""
+    return await usage_report(session, agent=agent, since=since, until=until)
+
+
+USD_STRING = r"^[0-9]{1,8}(\.[0-9]{1,6})?$"
+
+
+def _usd(value: Any) -> Decimal:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        text = str(value)
+    elif isinstance(value, str) and re.fullmatch(USD_STRING, value):
+        text = value
+    else:
+        raise ValueError('expected a number or a decimal string such as "12.50"')
+    amount = Decimal(text)
+    # Checked before rounding (1e308 would not round) and after (9.9999999e7 rounds up).
+    if amount.is_finite() and 0 < amount < 100_000_000:
+        amount = amount.quantize(Decimal("0.000001"))
+        if 0 < amount < 100_000_000:
+            return amount
+    raise ValueError("expected more than 0 and less than 100,000,000, to the micro-dollar")
+
+
+Usd = Annotated[
+    Decimal,
+    BeforeValidator(_usd),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 100_000_000},
+                {"type": "string", "pattern": USD_STRING},
+            ],
+            "description": "USD, a number or a decimal string; more than 0, to the micro-dollar.",
+        }
+    ),
+]
+
+
+class BudgetCreate(RequestBody):
+    scope: Literal["global", "agent"]
+    agent: Annotated[str, Field(pattern=NAME_PATTERN)] | None = None
+    period: Literal["day", "month"]
+    limit_usd: Usd
+    on_exceed: Literal["reject", "downgrade"] = "reject"
+    downgrade_model: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.scope == "agent" and self.agent is None:
+            raise ValueError("an agent budget names its agent")
+        if self.scope == "global" and self.agent is not None:
+            raise ValueError("a global budget names no agent")
+        if self.on_exceed == "downgrade" and self.downgrade_model is None:
+            raise ValueError("on_exceed 'downgrade' needs downgrade_model")
+        return self
+
+
+class BudgetRead(BaseModel):
+    id: uuid.UUID
+    scope: str
+    agent: str | None
+    period: str
+    limit_usd: float
+    on_exceed: str
+    downgrade_model: str | None
+    spent_usd: float
+    resets_at: datetime
+
+
+class BudgetList(BaseModel):
+    items: list[BudgetRead]
+
+
+def _read(item: budgets.BudgetStatus) -> BudgetRead:
+    budget = item.budget
+    return BudgetRead(
+        id=budget.id,
+        scope=budget.scope,
+        agent=budget.agent,
+        period=budget.period,
+        limit_usd=float(budget.limit_usd),
+        on_exceed=budget.on_exceed,
+        downgrade_model=budget.downgrade_model,
+        spent_usd=float(item.spent_usd),
+        resets_at=item.resets_at,
+    )
+
+
+@router.get("/budgets", tags=["budgets"])
+async def list_budgets(session: SessionDep, runtime: RuntimeDep) -> BudgetList:
+    """Every budget with what was spent in its current period and when that period ends."""
+    statuses = await budgets.list_budgets(session, runtime.services.clock.now())
+    return BudgetList(items=[_read(s) for s in statuses])
+
+
+@router.post(
+    "/budgets",
+    tags=["budgets"],
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(budgets.BudgetExists),
+)
+async def create_budget(
+    body: BudgetCreate, session: SessionDep, runtime: RuntimeDep, principal: AdminDep
+) -> BudgetRead:
+    """Add a daily or monthly USD budget, global or for one agent."""
+    budget = await budgets.create_budget(
+        session,
+        scope=body.scope,
+        agent=body.agent,
+        period=body.period,
+        limit_usd=body.limit_usd,
+        on_exceed=body.on_exceed,
+        downgrade_model=body.downgrade_model,
+    )
+    await audit.record(
+        session,
+        actor=principal.actor,
+        action="budget.created",
+        target=f"budget:{budget.id}",
+        details=body.model_dump(mode="json"),
+    )
+    if runtime.services.budgets is not None:
+        runtime.services.budgets.invalidate()
+    statuses = await budgets.list_budgets(session, runtime.services.clock.now())
+    return _read(next(s for s in statuses if s.budget.id == budget.id))
+
+
+@router.delete(
+    "/budgets/{budget_id}",
+    tags=["budgets"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(budgets.BudgetNotFound),
+)
+async def delete_budget(
+    budget_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, principal: AdminDep
+) -> Response:
+    """Remove a budget."""
+    await budgets.delete_budget(session, budget_id)
+    await audit.record(
+        session, actor=principal.actor, action="budget.deleted", target=f"budget:{budget_id}"
+    )
+    if runtime.services.budgets is not None:
+        runtime.services.budgets.invalidate()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

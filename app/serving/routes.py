@@ -1,0 +1,259 @@
+"""The typed agent endpoints (`/v1`) and the execution log (`/api/executions`)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated, Any, Literal
+
+import structlog
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import Field, TypeAdapter, ValidationError
+
+from app.compiler.document import Issue
+from app.core import fastjson
+from app.core.database import SessionDep
+from app.core.errors import BadRequest, InvalidInput, problem_response, responses
+from app.core.limits import PARSED_BODY
+from app.core.schemas import Cursor, Filter, Timestamp
+from app.core.tracing import span
+from app.executions import queries
+from app.executions.schemas import ExecutionPage, ExecutionRead, ExecutionSummary
+from app.files.intake import Upload
+from app.files.multipart import is_multipart, read_multipart
+from app.observability.calls import record_call
+from app.security.auth import (
+    Forbidden,
+    InvokeDep,
+    Principal,
+    RateLimited,
+    Unauthorized,
+    authenticate,
+    check_agent,
+    require_admin,
+    require_invoke,
+)
+from app.serving.cache import wants_fresh
+from app.serving.context import Runtime, RuntimeDep
+from app.serving.invocation import run_call
+from app.serving.live import AgentNotFound, AgentNotLive, AgentVersion
+from app.serving.openapi import standalone_document
+from app.serving.pipeline import CallResult
+
+router = APIRouter(tags=["agents"], responses=responses(Unauthorized, Forbidden, RateLimited))
+admin_router = APIRouter(
+    prefix="/api/executions",
+    tags=["executions"],
+    dependencies=[Depends(require_admin)],
+    responses=responses(Unauthorized, Forbidden, RateLimited),
+)
+
+
+DEADLINE_HEADER = "x-specloom-deadline-ms"
+
+
+def requested_deadline(request: Request, max_deadline_s: float) -> float | None:
+    """The caller's deadline from `X-Specloom-Deadline-Ms`, bounded; None when not given."""
+    raw = request.headers.get(DEADLINE_HEADER)
+    if raw is None:
+        return None
+    try:
+        millis = float(raw)
+    except ValueError:
+        millis = -1
+    if not 100 <= millis <= max_deadline_s * 1000:
+        raise InvalidInput(
+            f"X-Specloom-Deadline-Ms must be a number of milliseconds from 100 to "
+            f"{int(max_deadline_s * 1000)}",
+            issues=[Issue(f"header:{DEADLINE_HEADER}", f"got {raw!r}")],
+        )
+    return millis / 1000
+
+
+def _json_body(raw: bytes) -> object:
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise BadRequest("the request body is not valid JSON") from None
+
+
+_VERSION = TypeAdapter(Annotated[int, Field(ge=1, le=2**31 - 1)])
+
+
+def _requested_version(request: Request) -> int | None:
+    """The `version` query parameter, checked as FastAPI checks a declared `Query`."""
+    raw = request.query_params.get("version")
+    if raw is None:
+        return None
+    try:
+        return _VERSION.validate_python(raw)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("query", "version", *e["loc"])} for e in exc.errors()]
+        raise RequestValidationError(errors) from None
+
+
+async def invoke_agent(request: Request) -> Response:
+    """Call an agent: the body is its input, the answer its typed output.
+
+    The hot route (issue 10): a plain Starlette endpoint, so no dependency injection runs
+    per call; it makes the same checks the `InvokeDep` routes make, in the same order.
+    """
+    principal = await require_invoke(await authenticate(request))
+    runtime: Runtime = request.app.state.runtime
+    name: str = request.path_params["name"]
+    version = _requested_version(request)
+    check_agent(principal, name)
+    agent = await runtime.live.get(name, version)
+    # Every line logged while answering names the agent and version (issue 9).
+    with (
+        structlog.contextvars.bound_contextvars(agent=name, version=agent.version),
+        span("POST /v1/agents/{name}", {"specloom.agent": name, "specloom.version": agent.version}),
+    ):
+        return await _answer(agent, request, runtime, principal)
+
+
+router.add_route("/v1/agents/{name}", invoke_agent, methods=["POST"], include_in_schema=False)
+
+
+async def _answer(
+    agent: AgentVersion, request: Request, runtime: Runtime, principal: Principal
+) -> Response:
+    state = request.scope.get("state", {})
+    uploads: list[Upload] = []
+    payload: Any
+    if is_multipart(request):  # file uploads (issue 11)
+        settings = request.app.state.settings
+        payload, uploads = await read_multipart(
+            request,
+            max_parts=len(agent.compiled.input_schema.get("properties", {})) + 1,
+            max_depth=settings.max_json_depth,
+            max_string_chars=settings.max_string_chars,
+            max_bytes=settings.max_body_bytes,
+        )
+    else:
+        payload = state[PARSED_BODY] if PARSED_BODY in state else _json_body(await request.body())
+    request_id: str | None = request.scope.get("state", {}).get("request_id")
+    result = await call_agent(
+        agent,
+        payload,
+        runtime,
+        principal,
+        request_id=request_id,
+        deadline_s=requested_deadline(request, runtime.max_deadline_s),
+        fresh=wants_fresh(request.headers.get("cache-control")),
+        uploads=uploads,
+    )
+    record = result.record
+    headers = {
+        "X-Specloom-Execution-Id": str(record.id),
+        "X-Specloom-Version": str(agent.version),
+        "X-Specloom-Cache": record.cache,
+        "X-Specloom-Cost-Usd": f"{record.cost_usd:.8f}",
+    }
+    if record.model:
+        headers["X-Specloom-Model"] = record.model
+    if record.offline:
+        headers["X-Specloom-Offline"] = "true"
+    if result.problem is not None:
+        body = result.problem.problem(request_id)
+        body["execution_id"] = str(record.id)
+        return problem_response(result.problem.status, body, {**headers, **result.problem.headers})
+    return Response(fastjson.dumps(result.output), media_type="application/json", headers=headers)
+
+
+async def call_agent(
+    agent: AgentVersion,
+    payload: Any,
+    runtime: Runtime,
+    principal: Principal,
+    *,
+    request_id: str | None,
+    deadline_s: float | None = None,
+    fresh: bool = False,
+    uploads: list[Upload] | None = None,
+) -> CallResult:
+    """One recorded call of `agent`: through the cache and the models, then to the writer.
+
+    The path of every caller, `/v1` and MCP tools alike. A bad file raises its 4xx problem.
+    """
+    result, cached = await run_call(
+        agent,
+        payload,
+        runtime,
+        api_key_id=principal.key_id,
+        request_id=request_id,
+        deadline_s=deadline_s,
+        fresh=fresh,
+        uploads=uploads or (),
+    )
+    record = result.record
+    runtime.writer.submit(record)
+    record_call(  # metrics and the call's log line (issue 9)
+        record,
+        status=result.problem.status if result.problem is not None else 200,
+        cached=cached,
+    )
+    return result
+
+
+@router.get("/v1/agents/{name}/openapi.json", responses=responses(AgentNotFound, AgentNotLive))
+async def agent_openapi(
+    name: str,
+    request: Request,
+    runtime: RuntimeDep,
+    principal: InvokeDep,
+    version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+) -> JSONResponse:
+    """A standalone OpenAPI document for one agent, to generate a typed client from."""
+    check_agent(principal, name)
+    agent = await runtime.live.get(name, version)
+    server = str(request.base_url).rstrip("/")
+    return JSONResponse(
+        standalone_document(agent, server),
+        headers={"Content-Disposition": f'attachment; filename="{name}.openapi.json"'},
+    )
+
+
+@router.get(
+    "/v1/executions/{execution_id}",
+    responses=responses(queries.ExecutionNotFound),
+)
+async def read_execution(
+    execution_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, principal: InvokeDep
+) -> ExecutionRead:
+    """One execution with every model attempt, its tokens, cost and latency."""
+    await runtime.writer.wait_written(execution_id)
+    execution = await queries.get_execution(session, execution_id)
+    if not principal.is_admin and execution.api_key_id != principal.key_id:
+        # 404, not 403: another key's execution ids must not be confirmed to exist.
+        raise queries.ExecutionNotFound(f"no execution {execution_id}")
+    return ExecutionRead.model_validate(execution)
+
+
+@admin_router.get("", responses=responses(BadRequest))
+async def list_executions(
+    session: SessionDep,
+    agent: Filter = None,
+    version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    status: Literal["succeeded", "failed"] | None = None,
+    since: Timestamp | None = None,
+    until: Timestamp | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Cursor = None,
+) -> ExecutionPage:
+    """The execution log, newest first, filtered by agent, version, status and time."""
+    rows, next_cursor = await queries.list_executions(
+        session,
+        agent=agent,
+        version=version,
+        status=status,
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
+    )
+    return ExecutionPage(
+        items=[ExecutionSummary.model_validate(r) for r in rows], next_cursor=next_cursor
+    )
