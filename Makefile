@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: run test install dev lint types pytest browser bench clean
+.PHONY: run test install dev lint imports types pytest browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ lint: dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+## Package layers (pyproject's [tool.importlinter]): no cycles, core imports nothing above it.
+imports: dev
+	$(BIN)/lint-imports
+
 types: dev
 	$(BIN)/mypy app tests
 
@@ -42,7 +46,7 @@ pytest: dev browser
 	$(BIN)/pytest -q -p no:cacheprovider
 
 ## Lint, types and the whole suite.
-test: lint types pytest
+test: lint imports types pytest
 
 ## Benchmarks (on demand, not part of `make test`). LiteLLM's proxy, the comparison target,
 ## lives in its own venv so its pins never touch the app's.

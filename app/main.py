@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 from sqlalchemy.orm import Session
 
 from app.core import health
@@ -15,6 +16,7 @@ from app.core.database import database_url, make_engine, make_sessionmaker, sync
 from app.core.errors import install_error_handlers
 from app.core.limits import BodyLimitMiddleware
 from app.core.logging import RequestIdMiddleware, configure_logging
+from app.core.ratelimit import RateLimiter
 from app.core.reads import FastReads
 from app.core.settings import Settings, get_settings
 from app.core.tracing import configure_tracing
@@ -22,20 +24,22 @@ from app.evaluation.router import router as evaluation_router
 from app.evaluation.runner import Evaluator
 from app.jobs.router import admin_router as jobs_admin_router
 from app.jobs.router import router as jobs_router
+from app.jobs.stats import JobsCollector, refresh_stats
 from app.mcp_server import lazy as mcp_server  # the SDK off the start-up path (issue 10)
 from app.observability.router import router as metrics_router
 from app.providers import openai_http
 from app.providers.llm import warm_up
 from app.registry.router import router as registry_router
 from app.registry.service import LIVE_CHANGED
-from app.routing.ratelimit import RateLimiter
-from app.routing.routes import router as ops_router
+from app.releases.routes import router as releases_router
 from app.security.auth import load_admin_key
 from app.security.router import router as security_router
 from app.security.store import KeyStore
 from app.serving import openapi
 from app.serving.assembly import build_runtime, catalog_for
+from app.serving.gauges import RuntimeCollector
 from app.serving.live import LiveAgents
+from app.serving.ops_routes import router as ops_router
 from app.serving.routes import admin_router as executions_router
 from app.serving.routes import router as runtime_router
 from app.web import routes as web_routes
@@ -124,6 +128,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.metrics_registry = CollectorRegistry(auto_describe=False)
+    app.state.metrics_registry.register(RuntimeCollector(app.state))
+    app.state.metrics_registry.register(JobsCollector(app.state))
+    app.state.metrics_refresh = [refresh_stats]
     install_error_handlers(app)
     app.add_middleware(  # inside the request id, so its problems carry one (issue 7)
         BodyLimitMiddleware,
@@ -136,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(runtime_router)  # first: the hot route is matched without a scan
     app.include_router(health.router)
     app.include_router(metrics_router)  # GET /metrics (issue 9)
+    app.include_router(releases_router)
     app.include_router(registry_router)
     app.include_router(evaluation_router)  # test cases and runs (issue 5)
     app.include_router(executions_router)

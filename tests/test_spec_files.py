@@ -17,7 +17,8 @@ from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from app.compiler.document import InvalidDocument, parse_document, pointer
+from app.compiler.document import InvalidDocument, parse_document
+from app.core.errors import pointer
 
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
 SPEC_FILES = sorted([*SPECS_DIR.glob("*.yaml"), *SPECS_DIR.glob("*.yml")])

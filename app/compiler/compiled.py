@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.compiler.decode import Decoder
-from app.compiler.document import Issue, SpecDocument
+from app.compiler.document import SpecDocument
 from app.compiler.file_fields import FileField, file_fields, reference_schema
 from app.compiler.prompt import (
     INPUT_PLACEHOLDER,
@@ -25,6 +25,7 @@ from app.compiler.prompt import (
 )
 from app.compiler.strict import make_strict
 from app.compiler.validation import SchemaValidator
+from app.core.errors import Issue
 
 # Enough for every live version and the recent ones being tested; a compiled spec is small.
 CACHE_SIZE = 256

@@ -8,13 +8,15 @@ JSON Pointer into the document so a caller can fix them all in one go.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from app.core.errors import Issue, pointer
+from app.core.fastjson import canonical_json
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{1,62}$"
 
@@ -126,30 +128,12 @@ class Limits:
     max_schema_depth: int = 32
 
 
-@dataclass(frozen=True)
-class Issue:
-    """One problem in a document: where (JSON Pointer) and what."""
-
-    pointer: str
-    message: str
-
-
 class InvalidDocument(Exception):
     """The document does not describe a valid spec; `issues` says every reason."""
 
     def __init__(self, issues: list[Issue]) -> None:
         super().__init__("; ".join(f"{i.pointer or '/'}: {i.message}" for i in issues))
         self.issues = issues
-
-
-def pointer(*parts: str | int) -> str:
-    """A JSON Pointer (RFC 6901) from path parts."""
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
-
-
-def canonical_json(value: Any) -> str:
-    """Stable JSON text: sorted keys, no whitespace, UTF-8 kept."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def content_hash(document: SpecDocument) -> str:

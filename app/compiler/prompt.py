@@ -16,7 +16,8 @@ from typing import Any
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from app.compiler.document import Issue, SpecDocument
+from app.compiler.document import SpecDocument
+from app.core.errors import Issue
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates" / "prompts"
 # Shown in the public view of the compiled prompt where the caller's input goes.

@@ -35,7 +35,6 @@ from urllib.parse import unquote
 from jsonschema import Draft202012Validator
 
 from app.compiler.decode import IDENTITY, Decoder, RefDecoder, ShapeDecoder
-from app.compiler.document import pointer
 from app.compiler.keywords import (
     KEPT,
     MAX_ENUM_VALUES,
@@ -44,6 +43,7 @@ from app.compiler.keywords import (
     STRICT_FORMATS,
     UNSUPPORTED,
 )
+from app.core.errors import pointer
 
 _WHOLE_VALUE = ("anyOf", "enum", "const")
 _OBJECT_KEYWORDS = ("properties", "required", "additionalProperties")

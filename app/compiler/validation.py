@@ -15,7 +15,7 @@ import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from app.compiler.document import Issue, pointer
+from app.core.errors import Issue, pointer
 
 # jsonschema quotes the offending value in its messages; a 1 MB string must not end up in a
 # problem+json body or a re-ask prompt.

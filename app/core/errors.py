@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import structlog
@@ -13,12 +14,23 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from app.compiler.document import Issue, pointer
-
 log = structlog.get_logger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://specloom.dev/problems/"
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One problem in a document: where (JSON Pointer) and what."""
+
+    pointer: str
+    message: str
+
+
+def pointer(*parts: str | int) -> str:
+    """A JSON Pointer (RFC 6901) from path parts."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
 
 
 class ProblemIssue(BaseModel):

@@ -33,3 +33,8 @@ def _text(value: Any) -> str:
     if isinstance(value, UUID):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def canonical_json(value: Any) -> str:
+    """Stable JSON text for hashing and comparing: sorted keys, no whitespace, UTF-8 kept."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

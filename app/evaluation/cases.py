@@ -10,19 +10,18 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.compiler.document import Issue, SpecTest
 from app.compiler.file_fields import reference_schema
 from app.compiler.validation import SchemaValidator
-from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.errors import Conflict, InvalidInput, Issue, NotFound
 from app.evaluation.assertions import validate_patterns
 from app.evaluation.schemas import CaseOrigin, CaseWrite
 from app.files.prepare import FileLimits
 from app.files.service import store_input_files
 from app.models import Spec, SpecVersion, TestCase
+from app.registry.file_cases import stored_assertions
 
 
 class CaseNotFound(NotFound):
@@ -76,11 +75,6 @@ async def check_case(session: AsyncSession, spec: Spec, body: CaseWrite) -> None
         raise CaseInvalid(f"the test case has {len(issues)} problem(s)", issues=issues)
 
 
-def expect_json(body: CaseWrite | SpecTest) -> list[Any]:
-    """Assertions as stored: exactly the keys their author wrote."""
-    return [a.model_dump(mode="json", exclude_unset=True) for a in body.expect]
-
-
 async def list_cases(session: AsyncSession, spec: Spec) -> Sequence[TestCase]:
     """Every case of a spec, by name."""
     query = select(TestCase).where(TestCase.spec_id == spec.id).order_by(TestCase.name)
@@ -112,7 +106,7 @@ async def create_case(
         spec_id=spec.id,
         name=body.name,
         input=body.input,
-        expect=expect_json(body),
+        expect=stored_assertions(body.expect),
         repeat=body.repeat,
         min_pass_rate=body.min_pass_rate,
         origin=origin,
@@ -133,7 +127,7 @@ async def update_case(
     await _ensure_free(session, spec, body.name, case.id)
     case.name = body.name
     case.input = body.input
-    case.expect = expect_json(body)
+    case.expect = stored_assertions(body.expect)
     case.repeat = body.repeat
     case.min_pass_rate = body.min_pass_rate
     case.rules = list(dict.fromkeys(body.rules))
@@ -146,42 +140,6 @@ async def delete_case(session: AsyncSession, case: TestCase) -> None:
     """Remove a case (its past results keep their case name)."""
     await session.delete(case)
     await session.flush()
-
-
-async def sync_file_cases(
-    session: AsyncSession, spec: Spec, tests: list[SpecTest], rules: list[str] | None = None
-) -> int:
-    """Upsert the `tests:` of a version's document by name, with origin 'file'."""
-    if not tests:
-        return 0
-    rows = [
-        {
-            "spec_id": spec.id,
-            "name": t.name,
-            "input": t.input,
-            "expect": expect_json(t),
-            "repeat": t.repeat,
-            "min_pass_rate": t.min_pass_rate,
-            "origin": "file",
-            "rules": t.rule_texts(rules or []),
-        }
-        for t in {t.name: t for t in tests}.values()
-    ]
-    statement = insert(TestCase).values(rows)
-    statement = statement.on_conflict_do_update(
-        constraint="uq_test_case_spec_id_name",
-        set_={
-            "input": statement.excluded.input,
-            "expect": statement.excluded.expect,
-            "repeat": statement.excluded.repeat,
-            "min_pass_rate": statement.excluded.min_pass_rate,
-            "origin": "file",
-            "rules": statement.excluded.rules,
-            "updated_at": func.clock_timestamp(),
-        },
-    )
-    await session.execute(statement)
-    return len(rows)
 
 
 async def _ensure_free(

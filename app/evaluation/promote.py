@@ -18,9 +18,9 @@ from app.core.errors import Conflict, NotFound
 from app.evaluation import cases as case_service
 from app.evaluation.schema_cases import output_assertions
 from app.evaluation.schemas import CaseWrite, PromoteRequest
+from app.executions.redaction import REDACTED, has_sensitive
 from app.models import Execution, Spec, SpecVersion, TestCase
 from app.registry import service as registry
-from app.security.redaction import REDACTED, has_sensitive
 
 
 class ExecutionNotFound(NotFound):

@@ -18,9 +18,10 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from app.compiler.document import Assertion, SpecDocument, content_hash, parse_document, pointer
+from app.compiler.document import Assertion, SpecDocument, content_hash, parse_document
 from app.compiler.file_fields import without_file_fields
 from app.compiler.prompt import environment
+from app.core.errors import pointer
 from app.evaluation.schema_cases import DraftCase
 from app.serving.live import agent_version
 from app.serving.pipeline import CallServices, execute

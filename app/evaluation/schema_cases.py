@@ -19,7 +19,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from app.compiler.document import SpecDocument, canonical_json, pointer
+from app.compiler.document import SpecDocument
+from app.core.errors import pointer
+from app.core.fastjson import canonical_json
 from app.jsonschema.generate import generator_for
 
 MAX_SCHEMA_CASES = 60

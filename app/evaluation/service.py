@@ -12,8 +12,7 @@ from typing import Any
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.compiler.document import Issue
-from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.errors import Conflict, InvalidInput, Issue, NotFound
 from app.evaluation.schemas import (
     AssertionRate,
     Attempt,

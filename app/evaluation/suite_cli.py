@@ -20,7 +20,8 @@ from typing import Any
 
 import httpx
 
-from app.compiler.document import SpecDocument, canonical_json
+from app.compiler.document import SpecDocument
+from app.core.fastjson import canonical_json
 from app.core.settings import Settings
 
 

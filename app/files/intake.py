@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.compiler.document import Issue
 from app.compiler.file_fields import REF_KEY, FileField
+from app.core.errors import Issue
 from app.files.errors import FileRejected
 from app.files.prepare import FileLimits, PreparedFile, prepare_file
 

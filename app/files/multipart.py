@@ -16,8 +16,7 @@ from typing import Any
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
-from app.compiler.document import Issue
-from app.core.errors import BadRequest, InvalidInput
+from app.core.errors import BadRequest, InvalidInput, Issue
 from app.core.limits import JsonRejected, checked_json
 from app.files.errors import FileRejected
 from app.files.intake import Upload

@@ -12,8 +12,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from app.compiler.document import Issue
 from app.compiler.file_fields import IMAGE_TYPES, REF_KEY, TEXT_TYPES, FileField
+from app.core.errors import Issue
 from app.files.errors import FileRejected, FileTooLarge
 
 # pypdf reports recoverable damage through logging; the call's own problem says enough.

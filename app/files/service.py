@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.compiler.document import Issue
 from app.compiler.file_fields import REF_KEY, FileField, file_fields
+from app.core.errors import Issue
 from app.files.errors import FileRejected
 from app.files.intake import Attachments, Upload, is_reference, prepare_input
 from app.files.prepare import FileLimits

@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.database import driver_connection
 from app.core.errors import ProblemError
+from app.executions.redaction import redact
 from app.executions.writer import ExecutionRecord, store_records, usd
 from app.jobs.service import items_done
 from app.models import Job, JobItem
 from app.observability.calls import record_call
-from app.security.redaction import redact
 from app.serving.context import Runtime
 from app.serving.invocation import run_call
 from app.serving.pipeline import new_record

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.datastructures import State
 
 from app.models import Job, JobItem
 
@@ -38,3 +43,34 @@ async def read_stats(sessionmaker: async_sessionmaker[AsyncSession]) -> JobStats
         )
         items = {(agent, status): count for agent, status, count in rows.tuples()}
     return JobStats(depth, items)
+
+
+class JobsCollector(Collector):
+    """Job queue depth and items by status, from the snapshot taken at scrape."""
+
+    def __init__(self, state: State) -> None:
+        self._state = state
+
+    def collect(self) -> Iterable[Metric]:
+        stats: JobStats | None = getattr(self._state, "job_stats", None)
+        if stats is None:
+            return
+        depth = GaugeMetricFamily(
+            "specloom_job_queue_depth", "Tasks waiting in the job queue.", labels=["task"]
+        )
+        for task, count in sorted(stats.queue_depth.items()):
+            depth.add_metric([task], count)
+        yield depth
+        items = GaugeMetricFamily(
+            "specloom_job_items",
+            "Items of jobs created in the last 24 hours, by agent and status.",
+            labels=["agent", "status"],
+        )
+        for (agent, status), count in sorted(stats.items.items()):
+            items.add_metric([agent, status], count)
+        yield items
+
+
+async def refresh_stats(state: State) -> None:
+    """Take the jobs' numbers for this scrape of `/metrics`."""
+    state.job_stats = await read_stats(state.sessionmaker)

@@ -27,8 +27,7 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.compiler.document import Issue
-from app.core.errors import InvalidInput
+from app.core.errors import InvalidInput, Issue
 from app.core.settings import Settings
 from app.jobs.service import counts
 from app.models import Job, WebhookDelivery

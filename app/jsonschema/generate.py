@@ -30,7 +30,7 @@ from typing import Any
 from jsonschema.protocols import Validator
 from jsonschema.validators import validator_for
 
-from app.compiler.document import pointer
+from app.core.errors import pointer
 from app.jsonschema import keywords, strings
 
 Json = Any

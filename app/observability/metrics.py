@@ -13,16 +13,9 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.metrics_core import Metric
-from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from starlette.datastructures import State
-
     from app.executions.writer import ExecutionRecord
-    from app.jobs.stats import JobStats
-    from app.serving.context import Runtime
 
 _SECONDS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -154,63 +147,6 @@ def observe_test_run(
         rates.observe(rate)
 
 
-class RuntimeCollector(Collector):
-    """Gauges of one app's runtime, read when scraped: breaker states and pending executions."""
-
-    def __init__(self, state: State) -> None:
-        self._state = state  # the app's state: its runtime is replaced when the app restarts
-
-    def collect(self) -> Iterable[Metric]:
-        runtime: Runtime | None = getattr(self._state, "runtime", None)
-        if runtime is None:
-            return
-        breakers = GaugeMetricFamily(
-            "specloom_breaker_state",
-            "Circuit breaker of each model deployment seen: 0 closed, 1 half-open, 2 open.",
-            labels=["deployment"],
-        )
-        if runtime.services.breakers is not None:
-            for view in runtime.services.breakers.snapshot():
-                breakers.add_metric([view.deployment], BREAKER_STATES[view.state])
-        yield breakers
-        yield GaugeMetricFamily(
-            "specloom_executions_pending",
-            "Execution records waiting for the background writer.",
-            value=runtime.writer.pending,
-        )
-
-
-class JobsCollector(Collector):
-    """Job queue depth and items by status (issue 8), from the snapshot taken at scrape."""
-
-    def __init__(self, state: State) -> None:
-        self._state = state
-
-    def collect(self) -> Iterable[Metric]:
-        stats: JobStats | None = getattr(self._state, "job_stats", None)
-        if stats is None:
-            return
-        depth = GaugeMetricFamily(
-            "specloom_job_queue_depth", "Tasks waiting in the job queue.", labels=["task"]
-        )
-        for task, count in sorted(stats.queue_depth.items()):
-            depth.add_metric([task], count)
-        yield depth
-        items = GaugeMetricFamily(
-            "specloom_job_items",
-            "Items of jobs created in the last 24 hours, by agent and status.",
-            labels=["agent", "status"],
-        )
-        for (agent, status), count in sorted(stats.items.items()):
-            items.add_metric([agent, status], count)
-        yield items
-
-
-def exposition(state: State) -> bytes:
-    """The text exposition of the process-wide metrics and the gauges of the app's runtime."""
-    registry: CollectorRegistry | None = getattr(state, "metrics_registry", None)
-    if registry is None:
-        registry = state.metrics_registry = CollectorRegistry(auto_describe=False)
-        registry.register(RuntimeCollector(state))
-        registry.register(JobsCollector(state))  # jobs (issue 8)
-    return generate_latest(REGISTRY) + generate_latest(registry)
+def exposition(collectors: CollectorRegistry) -> bytes:
+    """The text exposition of the process-wide metrics and of one app's own gauges."""
+    return generate_latest(REGISTRY) + generate_latest(collectors)

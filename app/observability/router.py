@@ -6,7 +6,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from app.jobs.stats import read_stats
 from app.observability.metrics import exposition
 
 router = APIRouter(tags=["health"])
@@ -17,5 +16,7 @@ router = APIRouter(tags=["health"])
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
     """Prometheus metrics of this process, in the text exposition format."""
-    request.app.state.job_stats = await read_stats(request.app.state.sessionmaker)  # issue 8
-    return Response(exposition(request.app.state), media_type=CONTENT_TYPE_LATEST)
+    state = request.app.state
+    for refresh in state.metrics_refresh:  # gauges read from Postgres, taken at scrape
+        await refresh(state)
+    return Response(exposition(state.metrics_registry), media_type=CONTENT_TYPE_LATEST)

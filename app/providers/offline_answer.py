@@ -15,10 +15,10 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from app.compiler.document import canonical_json
+from app.core.fastjson import canonical_json
+from app.core.jsontext import balanced_objects
 from app.jsonschema.generate import generator_for
 from app.providers.offline_extract import extract
-from app.serving.output import balanced_objects
 
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _SCHEMA_TAG = re.compile(r"<(output_schema|json_schema|schema)>(.*?)</\1>", re.DOTALL)

@@ -27,7 +27,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from app.compiler.document import canonical_json, pointer
+from app.core.errors import pointer
+from app.core.fastjson import canonical_json
 
 Side = Literal["input", "output"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from app.compiler.document import pointer
+from app.core.errors import pointer
 
 Change = tuple[Literal["add", "remove", "replace"], str, Any, Any]
 

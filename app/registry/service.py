@@ -13,16 +13,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.compiler.document import (
     InvalidDocument,
-    Issue,
     Limits,
     SpecDocument,
     content_hash,
     parse_document,
 )
-from app.core.errors import Conflict, InvalidInput, NotFound
-from app.evaluation.cases import sync_file_cases
+from app.core.errors import Conflict, InvalidInput, Issue, NotFound
 from app.models import Release, Spec, SpecVersion
 from app.registry.contract import ContractDiff, classify_contract
+from app.registry.file_cases import sync_file_cases
 
 LIVE_CHANNEL = "specloom_live"
 # session.info key: names of specs whose live pointer this transaction moved.

@@ -20,7 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import Clock
-from app.routing.ratelimit import RateLimiter
+from app.core.ratelimit import RateLimiter
 from app.security import keys
 
 BOOTSTRAP_ACTOR = "bootstrap-admin"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import Clock
+from app.core.ratelimit import RateLimiter
 from app.core.reads import FastReads
 from app.core.settings import Settings
 from app.executions.writer import ExecutionWriter
@@ -13,7 +14,6 @@ from app.files.service import Documents
 from app.providers.catalog import ModelCatalog, load_catalog
 from app.routing.breakers import BreakerConfig, CircuitBreakers
 from app.routing.budgets import BudgetGuard
-from app.routing.ratelimit import RateLimiter
 from app.routing.retry import RetryPolicy
 from app.serving.cache import ResponseCache
 from app.serving.context import Runtime

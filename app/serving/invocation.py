@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
+from app.executions.redaction import redact_record
 from app.files.intake import Upload
-from app.security.redaction import redact_record
 from app.serving.cache import cache_policy
 from app.serving.cached_call import serve_cached
 from app.serving.context import Runtime

@@ -23,9 +23,9 @@ from app.compiler.document import SpecDocument
 from app.compiler.file_fields import file_fields
 from app.core.errors import NotFound
 from app.core.listen import listen_forever
+from app.executions.redaction import has_sensitive
 from app.models import Spec, SpecVersion
 from app.registry.service import LIVE_CHANNEL
-from app.security.redaction import has_sensitive
 
 log = structlog.get_logger(__name__)
 

@@ -16,7 +16,8 @@ from typing import Any, Literal
 
 import json_repair
 
-from app.compiler.document import Issue
+from app.core.errors import Issue
+from app.core.jsontext import balanced_objects
 
 OutputStage = Literal["valid", "repaired", "unparseable", "schema_invalid"]
 
@@ -165,33 +166,6 @@ def _candidates(text: str) -> Iterator[str]:
     tail = text[text.index("{") :]
     if fresh(tail):
         yield tail
-
-
-def balanced_objects(text: str) -> Iterator[str]:
-    """Every top-level `{...}` span of `text`, ignoring braces inside quoted strings."""
-    depth = 0
-    start = 0
-    quote = ""
-    escaped = False
-    for i, char in enumerate(text):
-        if quote:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == quote:
-                quote = ""
-        elif char == "{":
-            if depth == 0:
-                start = i
-            depth += 1
-        elif char == "}" and depth > 0:
-            depth -= 1
-            if depth == 0:
-                yield text[start : i + 1]
-        elif depth > 0 and char in "\"'":
-            # Quotes only open strings inside an object: apostrophes in prose are not JSON.
-            quote = char
 
 
 def _is_fenced_whole(text: str, candidate: str) -> bool:

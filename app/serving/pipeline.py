@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from app.compiler.document import Issue
 from app.core.clock import Clock, SystemClock
 from app.core.errors import (
     DeadlineExceeded,
     InvalidInput,
+    Issue,
     NoModelAvailable,
     ProblemError,
     UpstreamInvalidOutput,
@@ -34,14 +34,14 @@ from app.executions.writer import ExecutionRecord
 from app.files.intake import Attachments
 from app.files.vision import vision_problem
 from app.providers.catalog import Deployment, ModelCatalog
-from app.routing.attempts import DeploymentRun, run_deployment
 from app.routing.budgets import BudgetExceeded, BudgetGuard
 from app.routing.retry import RetryPolicy
+from app.serving.attempts import DeploymentRun, run_deployment
 from app.serving.live import AgentVersion
 
 if TYPE_CHECKING:
+    from app.core.ratelimit import RateLimiter
     from app.routing.breakers import CircuitBreakers
-    from app.routing.ratelimit import RateLimiter
 
 
 class InputInvalid(InvalidInput):

@@ -12,10 +12,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import Field, TypeAdapter, ValidationError
 
-from app.compiler.document import Issue
 from app.core import fastjson
 from app.core.database import SessionDep
-from app.core.errors import BadRequest, InvalidInput, problem_response, responses
+from app.core.errors import BadRequest, InvalidInput, Issue, problem_response, responses
 from app.core.limits import PARSED_BODY
 from app.core.schemas import Cursor, Filter, Timestamp
 from app.core.tracing import span

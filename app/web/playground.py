@@ -13,9 +13,9 @@ from starlette.datastructures import FormData, UploadFile
 from app.compiler.file_fields import file_fields
 from app.core.database import SessionDep
 from app.core.errors import ProblemError
+from app.executions.redaction import redact
 from app.files.intake import Upload
 from app.registry import service
-from app.security.redaction import redact
 from app.serving.context import Runtime
 from app.serving.pipeline import CallResult
 from app.serving.routes import call_agent

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.compiler.document import Issue
+from app.core.errors import Issue
 from app.web.fields import Section, rows_from_form, rows_from_schema, schema_from_rows
 
 _DOCUMENT_KEYS = ("name", "title", "description", "input_schema", "rules", "output_schema")

@@ -22,10 +22,10 @@ from app.evaluation.coverage import rule_coverage
 from app.evaluation.router import ServicesDep
 from app.evaluation.runner import EvaluatorDep, start_suite
 from app.evaluation.schemas import CaseWrite, PromoteRequest, RunRead
+from app.executions.redaction import redact
 from app.files.errors import FileRejected
 from app.models import Spec, TestCase
 from app.registry import service
-from app.security.redaction import redact
 from app.security.store import Principal
 from app.serving.context import Runtime
 from app.web.deps import CsrfDep, UserDep, redirect, render

@@ -11,7 +11,8 @@ import pytest
 
 import app.compiler.prompt as prompt_module
 from app.compiler import CACHE_SIZE, INPUT_PLACEHOLDER, compile_spec
-from app.compiler.document import Issue, content_hash
+from app.compiler.document import content_hash
+from app.core.errors import Issue
 
 from .conftest import TRIAGE, CompileFactory, DocumentFactory
 

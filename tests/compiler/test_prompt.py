@@ -13,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.compiler import INPUT_PLACEHOLDER, compile_spec
-from app.compiler.document import Issue, content_hash, parse_document
+from app.compiler.document import content_hash, parse_document
 from app.compiler.prompt import TEMPLATES_DIR
+from app.core.errors import Issue
 
 from .conftest import TRIAGE, CompileFactory
 

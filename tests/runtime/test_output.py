@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from app.compiler.document import Issue, pointer
+from app.core.errors import Issue, pointer
 from app.serving.output import OutputOutcome, OutputStage, parse_output
 
 SCHEMA: dict[str, Any] = {

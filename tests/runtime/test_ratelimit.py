@@ -11,8 +11,8 @@ from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.core.clock import ManualClock
+from app.core.ratelimit import RateLimiter
 from app.models.resilience import RateWindow
-from app.routing.ratelimit import RateLimiter
 
 BUCKET = "fast|openai/gpt-4o-mini|"
 SPAN = timedelta(seconds=60)

@@ -17,7 +17,7 @@ import asyncio, json, sys, time
 from sqlalchemy import text
 from app.core.clock import SystemClock
 from app.core.database import make_engine, make_sessionmaker
-from app.routing.ratelimit import RateLimiter
+from app.core.ratelimit import RateLimiter
 
 async def main(url: str, seconds: float) -> None:
     engine = make_engine(url)
