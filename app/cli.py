@@ -165,10 +165,10 @@ async def _push(settings: Settings, files: Sequence[Path], *, publish: bool) -> 
 def _suite_check(settings: Settings) -> SuiteCheck:
     """Run a version's test cases in-process before publishing it (issue 5)."""
     from app.evaluation.inline import suite_check
-    from app.serving.assembly import standalone_services
+    from app.serving.assembly import standalone_context
 
     return suite_check(
-        standalone_services(settings),
+        standalone_context(settings),
         concurrency=settings.test_concurrency,
         judge_model=settings.judge_model,
     )

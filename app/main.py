@@ -22,6 +22,8 @@ from app.core.settings import Settings, get_settings
 from app.core.tracing import configure_tracing
 from app.evaluation.router import router as evaluation_router
 from app.evaluation.runner import Evaluator
+from app.executions.routes import admin_router as executions_router
+from app.executions.routes import router as execution_router
 from app.jobs.router import admin_router as jobs_admin_router
 from app.jobs.router import router as jobs_router
 from app.jobs.stats import JobsCollector, refresh_stats
@@ -40,7 +42,6 @@ from app.serving.assembly import build_runtime, catalog_for
 from app.serving.gauges import RuntimeCollector
 from app.serving.live import LiveAgents
 from app.serving.ops_routes import router as ops_router
-from app.serving.routes import admin_router as executions_router
 from app.serving.routes import router as runtime_router
 from app.web import routes as web_routes
 
@@ -84,8 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.evaluator = Evaluator(  # test runs (issue 5)
             sessionmaker,
             live=live,
-            services=app.state.runtime.services,
-            writer=writer,
+            calls=runtime.context,
             concurrency=settings.test_concurrency,
             judge_model=settings.judge_model,
         )
@@ -147,6 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(releases_router)
     app.include_router(registry_router)
     app.include_router(evaluation_router)  # test cases and runs (issue 5)
+    app.include_router(execution_router)
     app.include_router(executions_router)
     app.include_router(ops_router)
     app.include_router(security_router)

@@ -47,7 +47,8 @@ class ModelChoice(DocumentModel):
     timeout_s: float | None = Field(
         default=None, gt=0, le=600, description="Deadline of a whole call, all attempts included."
     )
-    # response cache (issue 4): unset caches at temperature 0 only; true/false force it.
+    # The response cache: unset caches at temperature 0 only, where a repeated call is meant
+    # to give the same answer; true/false force it either way.
     cache: bool | None = Field(default=None, description="Cache outputs; unset: at temperature 0.")
     cache_ttl_s: float | None = Field(default=None, gt=0, le=31_536_000)  # at most a year
 
@@ -163,6 +164,18 @@ def parse_document(data: Any, limits: Limits | None = None) -> SpecDocument:
 
 def check_document(document: SpecDocument, limits: Limits) -> list[Issue]:
     """Every semantic problem of a structurally valid document."""
+    issues, validators = _check_schemas(document, limits)
+    issues += _check_rules(document.rules, limits)
+    issues += _check_values(document, validators)
+    issues += _check_test_rules(document)
+    issues += _check_test_names(document.tests)
+    return issues
+
+
+def _check_schemas(
+    document: SpecDocument, limits: Limits
+) -> tuple[list[Issue], dict[str, Draft202012Validator]]:
+    """The problems of both schemas, and a validator for each schema that has none."""
     issues: list[Issue] = []
     validators: dict[str, Draft202012Validator] = {}
     for field in ("input_schema", "output_schema"):
@@ -171,37 +184,52 @@ def check_document(document: SpecDocument, limits: Limits) -> list[Issue]:
         issues.extend(schema_issues)
         if not schema_issues:
             validators[field] = Draft202012Validator(schema)
+    return issues, validators
 
-    if len(document.rules) > limits.max_rules:
-        issues.append(
-            Issue("/rules", f"at most {limits.max_rules} rules, got {len(document.rules)}")
-        )
-    for i, rule in enumerate(document.rules):
+
+def _check_rules(rules: list[str], limits: Limits) -> list[Issue]:
+    """How many rules there are, and that each is neither empty nor too long."""
+    issues: list[Issue] = []
+    if len(rules) > limits.max_rules:
+        issues.append(Issue("/rules", f"at most {limits.max_rules} rules, got {len(rules)}"))
+    for i, rule in enumerate(rules):
         if not rule.strip():
             issues.append(Issue(pointer("rules", i), "a rule must not be empty"))
         elif len(rule) > limits.max_rule_chars:
             issues.append(
                 Issue(pointer("rules", i), f"a rule has at most {limits.max_rule_chars} characters")
             )
+    return issues
 
+
+def _check_values(
+    document: SpecDocument, validators: dict[str, Draft202012Validator]
+) -> list[Issue]:
+    """Examples and test inputs that do not follow their (valid) schema."""
     pairs: list[tuple[tuple[str | int, ...], JsonObject, str]] = []
     for i, example in enumerate(document.examples):
         pairs.append((("examples", i, "input"), example.input, "input_schema"))
         pairs.append((("examples", i, "output"), example.output, "output_schema"))
     for i, test in enumerate(document.tests):
         pairs.append((("tests", i, "input"), test.input, "input_schema"))
+    issues: list[Issue] = []
     for location, value, schema_field in pairs:
         validator = validators.get(schema_field)
         if validator is None:
             continue
-        for error in validator.iter_errors(value):
-            issues.append(
-                Issue(
-                    pointer(*location, *error.absolute_path),
-                    f"does not follow {schema_field}: {error.message}",
-                )
+        issues.extend(
+            Issue(
+                pointer(*location, *error.absolute_path),
+                f"does not follow {schema_field}: {error.message}",
             )
+            for error in validator.iter_errors(value)
+        )
+    return issues
 
+
+def _check_test_rules(document: SpecDocument) -> list[Issue]:
+    """Tests naming a rule (by number, from 1, or by text) the document does not have."""
+    issues: list[Issue] = []
     for i, test in enumerate(document.tests):
         for j, named in enumerate(test.rules):
             if isinstance(named, int):
@@ -210,12 +238,17 @@ def check_document(document: SpecDocument, limits: Limits) -> list[Issue]:
                 known = named in document.rules
             if not known:
                 issues.append(Issue(pointer("tests", i, "rules", j), "not one of the rules"))
-
-    names = [t.name for t in document.tests]
-    for i, name in enumerate(names):
-        if name in names[:i]:
-            issues.append(Issue(pointer("tests", i, "name"), f"duplicate test name {name!r}"))
     return issues
+
+
+def _check_test_names(tests: list[SpecTest]) -> list[Issue]:
+    """Test names used more than once (each repeat is reported)."""
+    names = [t.name for t in tests]
+    return [
+        Issue(pointer("tests", i, "name"), f"duplicate test name {name!r}")
+        for i, name in enumerate(names)
+        if name in names[:i]
+    ]
 
 
 def _check_schema(field: str, schema: JsonObject, limits: Limits) -> list[Issue]:

@@ -44,6 +44,7 @@ from app.compiler.keywords import (
     UNSUPPORTED,
 )
 from app.core.errors import pointer
+from app.jsonschema.refs import lookup, ref_of
 
 _WHOLE_VALUE = ("anyOf", "enum", "const")
 _OBJECT_KEYWORDS = ("properties", "required", "additionalProperties")
@@ -101,50 +102,75 @@ class _Transformer:
         return out, decoder
 
     def node(self, schema: Any, location: str) -> tuple[Any, Decoder]:
+        """The strict form of one subschema and the decoder for values at its location."""
         if not isinstance(schema, dict):
             self.note(location, "boolean schemas are not supported by strict mode")
             return schema, IDENTITY
         types = _types(schema)
         if not types and not any(k in schema for k in (*_WHOLE_VALUE, "$ref")):
             self.note(location, "no type: strict mode needs every schema to state its type")
+        out = self.plain_keywords(schema, location)
+        optional: frozenset[str] = frozenset()
+        children: dict[str, Decoder] = {}
+        if "object" in types or any(k in schema for k in _OBJECT_KEYWORDS):
+            optional, children = self.object_part(schema, location, out)
+        items = self.items_part(schema, types, location, out)
+        if "anyOf" in schema:
+            branches = schema["anyOf"]
+            out["anyOf"] = [
+                self.node(b, location + pointer("anyOf", i))[0] for i, b in enumerate(branches)
+            ]
+        self.defs_part(schema, location, out)
+        decoder: Decoder = IDENTITY
+        if "$ref" in schema:
+            decoder = self.ref_part(schema, location, out)
+        elif optional or children or items is not IDENTITY:
+            decoder = ShapeDecoder(optional, children, items)
+        self.check_whole_value(schema, location)
+        # The author's key order is kept: models generate properties in schema order.
+        ordered = {key: out[key] for key in schema if key in out}
+        ordered.update(out)
+        return ordered, decoder
+
+    def plain_keywords(self, schema: dict[str, Any], location: str) -> dict[str, Any]:
+        """The keywords strict mode takes as they are; a note for each one it refuses."""
         out: dict[str, Any] = {}
         for key, value in schema.items():
             if key in KEPT:
                 out[key] = copy.deepcopy(value)
             elif key in UNSUPPORTED:
                 self.note(location, f"{key} is not supported by strict mode")
+            elif key == "format" and value in STRICT_FORMATS:
+                out[key] = value
             elif key == "format":
-                if value in STRICT_FORMATS:
-                    out[key] = value
-                else:
-                    self.note(location, f"format {value!r} is not supported by strict mode")
-        decoder: Decoder = IDENTITY
-        optional: frozenset[str] = frozenset()
-        children: dict[str, Decoder] = {}
-        items: Decoder = IDENTITY
-        if "object" in types or any(k in schema for k in _OBJECT_KEYWORDS):
-            optional, children = self.object_part(schema, location, out)
+                self.note(location, f"format {value!r} is not supported by strict mode")
+        return out
+
+    def items_part(
+        self, schema: dict[str, Any], types: set[str], location: str, out: dict[str, Any]
+    ) -> Decoder:
+        """The strict form of `items` (into `out`) and the decoder of each item."""
         if "items" in schema:
             out["items"], items = self.node(schema["items"], location + "/items")
-        elif "array" in types:
+            return items
+        if "array" in types:
             self.note(location, "an array needs items in strict mode")
-        if "anyOf" in schema:
-            branches = schema["anyOf"]
-            out["anyOf"] = [
-                self.node(b, location + pointer("anyOf", i))[0] for i, b in enumerate(branches)
-            ]
+        return IDENTITY
+
+    def defs_part(self, schema: dict[str, Any], location: str, out: dict[str, Any]) -> None:
+        """The strict form of `$defs`/`definitions`; the root's go in the ref table."""
         for defs in _DEFS:
-            if isinstance(schema.get(defs), dict):
-                out[defs] = {}
-                for name, sub in schema[defs].items():
-                    sub_location = location + pointer(defs, name)
-                    out[defs][name], sub_decoder = self.node(sub, sub_location)
-                    if not location:
-                        self.table["#" + sub_location] = sub_decoder
-        if "$ref" in schema:
-            decoder = self.ref_part(schema, location, out)
-        elif optional or children or items is not IDENTITY:
-            decoder = ShapeDecoder(optional, children, items)
+            if not isinstance(schema.get(defs), dict):
+                continue
+            out[defs] = {}
+            for name, sub in schema[defs].items():
+                sub_location = location + pointer(defs, name)
+                out[defs][name], sub_decoder = self.node(sub, sub_location)
+                if not location:
+                    self.table["#" + sub_location] = sub_decoder
+
+    def check_whole_value(self, schema: dict[str, Any], location: str) -> None:
+        """A note when anyOf/enum/const would judge a value carrying strict mode's nulls."""
         whole = [k for k in _WHOLE_VALUE if k in schema]
         if whole and self.needs_decode(schema, set()):
             self.note(
@@ -152,10 +178,6 @@ class _Transformer:
                 f"{'/'.join(whole)} would see the nulls strict mode adds for optional "
                 "properties, so the strict form would accept different documents",
             )
-        # The author's key order is kept: models generate properties in schema order.
-        ordered = {key: out[key] for key in schema if key in out}
-        ordered.update(out)
-        return ordered, decoder
 
     def object_part(
         self, schema: dict[str, Any], location: str, out: dict[str, Any]
@@ -200,8 +222,7 @@ class _Transformer:
     def ref_part(self, schema: dict[str, Any], location: str, out: dict[str, Any]) -> Decoder:
         ref = schema["$ref"]
         key = unquote(ref) if isinstance(ref, str) else ""
-        parts = key.split("/")
-        if key != "#" and not (len(parts) == 3 and parts[0] == "#" and parts[1] in _DEFS):
+        if not _supported_ref(key):
             self.note(
                 location,
                 f"$ref {ref!r} is not supported: use #, #/$defs/NAME or #/definitions/NAME",
@@ -229,18 +250,21 @@ class _Transformer:
         if any(name not in required for name in properties):
             return True
         subs: list[Any] = [*properties.values(), schema.get("items"), *schema.get("anyOf", [])]
-        if isinstance(schema.get("$ref"), str):
-            subs.append(self.resolve(schema["$ref"]))
+        ref = ref_of(schema)
+        if ref is not None:
+            subs.append(self.resolve(ref))
         return any(self.needs_decode(sub, seen) for sub in subs)
 
     def resolve(self, ref: str) -> Any:
-        parts = unquote(ref).split("/")
-        if parts == ["#"]:
-            return self.root
-        if len(parts) == 3 and parts[0] == "#" and parts[1] in _DEFS:
-            name = parts[2].replace("~1", "/").replace("~0", "~")
-            return self.root.get(parts[1], {}).get(name)
-        return None
+        """The schema a supported `$ref` names; None for the others (`ref_part` notes them)."""
+        key = unquote(ref)
+        return lookup(self.root, key) if _supported_ref(key) else None
+
+
+def _supported_ref(key: str) -> bool:
+    """Whether a (percent-decoded) ref is `#`, `#/$defs/NAME` or `#/definitions/NAME`."""
+    parts = key.split("/")
+    return key == "#" or (len(parts) == 3 and parts[0] == "#" and parts[1] in _DEFS)
 
 
 def _types(schema: dict[str, Any]) -> set[str]:

@@ -16,6 +16,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from app.core.errors import Issue, pointer
+from app.jsonschema.refs import is_local, ref_of
 
 # jsonschema quotes the offending value in its messages; a 1 MB string must not end up in a
 # problem+json body or a re-ask prompt.
@@ -72,8 +73,8 @@ def _mentions(node: Any, keys: frozenset[str]) -> bool:
 
 def _has_remote_ref(node: Any) -> bool:
     if isinstance(node, dict):
-        ref = node.get("$ref")
-        if isinstance(ref, str) and not ref.startswith("#"):
+        ref = ref_of(node)
+        if ref is not None and not is_local(ref):
             return True
         return any(_has_remote_ref(v) for v in node.values())
     if isinstance(node, list):

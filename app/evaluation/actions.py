@@ -15,7 +15,7 @@ from app.evaluation.schemas import ALL_KINDS, GenerationKind, PromoteRequest
 from app.models import Spec, TestCase
 from app.security import audit
 from app.security.store import Principal
-from app.serving.pipeline import CallServices
+from app.serving.context import CallContext
 
 
 async def generate(
@@ -23,12 +23,12 @@ async def generate(
     spec_name: str,
     version: int | None,
     *,
-    services: CallServices,
+    calls: CallContext,
     kinds: Sequence[GenerationKind] = ALL_KINDS,
     principal: Principal,
 ) -> list[TestCase]:
     """`generate_cases`, audited as `case.generated`."""
-    generated = await generate_cases(session, spec_name, version, services=services, kinds=kinds)
+    generated = await generate_cases(session, spec_name, version, calls=calls, kinds=kinds)
     await audit.record(
         session,
         actor=principal.actor,

@@ -102,40 +102,61 @@ def evaluate(assertion: Assertion, output: Any) -> AssertionResult:
 
 
 def _failures(a: Assertion, value: Any) -> list[str]:
+    """Why `value` fails each check the assertion makes, in the order they are written."""
     explicit = a.model_fields_set
     out: list[str] = []
     if a.exists is False:
         out.append("present, expected absent")
     if "equals" in explicit:
-        if a.tolerance is not None:
-            if not (is_number(value) and is_number(a.equals)):
-                out.append(f"expected a number within {a.tolerance} of {a.equals!r}")
-            elif not math.isclose(value, a.equals, rel_tol=0, abs_tol=a.tolerance + 1e-12):
-                out.append(f"{value!r} is not within {a.tolerance} of {a.equals!r}")
-        elif not json_equal(value, a.equals):
-            out.append(f"expected {a.equals!r}, got {value!r}")
+        out.extend(_equals(a.equals, a.tolerance, value))
     if a.one_of is not None and not any(json_equal(value, option) for option in a.one_of):
         out.append(f"{value!r} is not one of {a.one_of!r}")
     if a.matches is not None:
-        if not isinstance(value, str):
-            out.append(f"expected a string to match /{a.matches}/, got {_kind(value)}")
-        elif re.search(a.matches, value) is None:
-            out.append(f"{value!r} does not match /{a.matches}/")
+        out.extend(_matches(a.matches, value))
     if "contains" in explicit:
         out.extend(_contains(a.contains, value))
-    for bound, label, sign in ((a.min, "at least", 1), (a.max, "at most", -1)):
+    out.extend(_bounds(a.min, a.max, value))
+    if a.length is not None:
+        out.extend(_length(a.length, value))
+    return out
+
+
+def _equals(expected: Any, tolerance: float | None, value: Any) -> list[str]:
+    if tolerance is None:
+        return [] if json_equal(value, expected) else [f"expected {expected!r}, got {value!r}"]
+    if not (is_number(value) and is_number(expected)):
+        return [f"expected a number within {tolerance} of {expected!r}"]
+    if not math.isclose(value, expected, rel_tol=0, abs_tol=tolerance + 1e-12):
+        return [f"{value!r} is not within {tolerance} of {expected!r}"]
+    return []
+
+
+def _matches(pattern: str, value: Any) -> list[str]:
+    if not isinstance(value, str):
+        return [f"expected a string to match /{pattern}/, got {_kind(value)}"]
+    if re.search(pattern, value) is None:
+        return [f"{value!r} does not match /{pattern}/"]
+    return []
+
+
+def _bounds(low: float | None, high: float | None, value: Any) -> list[str]:
+    out: list[str] = []
+    for bound, label, sign in ((low, "at least", 1), (high, "at most", -1)):
         if bound is None:
             continue
         if not is_number(value):
             out.append(f"expected a number {label} {bound:g}, got {_kind(value)}")
         elif (value - bound) * sign < 0:
             out.append(f"{value!r} is not {label} {bound:g}")
-    if a.length is not None:
-        if not isinstance(value, str | list):
-            out.append(f"expected a string or array of length {a.length}, got {_kind(value)}")
-        elif len(value) != a.length:
-            out.append(f"length {len(value)}, expected {a.length}")
     return out
+
+
+def _length(length: int, value: Any) -> list[str]:
+    if not isinstance(value, str | list):
+        return [f"expected a string or array of length {length}, got {_kind(value)}"]
+    if len(value) != length:
+        return [f"length {len(value)}, expected {length}"]
+    return []
 
 
 def _contains(needle: Any, value: Any) -> list[str]:

@@ -22,7 +22,7 @@ from app.evaluation.schema_cases import DraftCase, example_cases, schema_cases
 from app.evaluation.schemas import ALL_KINDS, GenerationKind
 from app.models import TestCase
 from app.registry import service as registry
-from app.serving.pipeline import CallServices
+from app.serving.context import CallContext
 
 
 class CaseGenerationFailed(ProblemError):
@@ -36,7 +36,7 @@ async def generate_cases(
     spec_name: str,
     version_number: int | None,
     *,
-    services: CallServices,
+    calls: CallContext,
     kinds: Sequence[GenerationKind] = ALL_KINDS,
 ) -> list[TestCase]:
     """Generate and store cases for a version (default: the latest); returns the cases
@@ -51,7 +51,7 @@ async def generate_cases(
         drafts += example_cases(document)
     if "rules" in kinds:
         try:
-            drafts += await rule_cases(document, services=services)
+            drafts += await rule_cases(document, calls=calls)
         except CaseWriterFailed as exc:
             raise CaseGenerationFailed(str(exc)) from None
     existing = {

@@ -15,11 +15,10 @@ from app.evaluation.cases import list_cases
 from app.evaluation.judge import grade
 from app.evaluation.runner import check_result
 from app.evaluation.verdict import RunVerdict, run_verdict
-from app.files.service import Documents
 from app.models import Spec, SpecVersion
+from app.serving.call import call
+from app.serving.context import CallContext
 from app.serving.live import agent_version
-from app.serving.pipeline import CallServices
-from app.serving.stored import execute_stored
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,7 @@ async def run_suite(
     *,
     spec: Spec,
     version: SpecVersion,
-    services: CallServices,
+    calls: CallContext,
     concurrency: int = 4,
     judge_model: str | None = None,
 ) -> RunVerdict:
@@ -45,7 +44,7 @@ async def run_suite(
         session,
         spec=spec,
         version=version,
-        services=services,
+        calls=calls,
         concurrency=concurrency,
         judge_model=judge_model,
     )
@@ -57,7 +56,7 @@ async def run_suite_attempts(
     *,
     spec: Spec,
     version: SpecVersion,
-    services: CallServices,
+    calls: CallContext,
     concurrency: int = 4,
     judge_model: str | None = None,
 ) -> tuple[RunVerdict, list[InlineAttempt]]:
@@ -68,11 +67,9 @@ async def run_suite_attempts(
 
     async def attempt(name: str, payload: dict[str, Any], expect: list[Any]) -> InlineAttempt:
         async with semaphore:
-            result = await execute_stored(
-                Documents(), agent, payload, services=services, request_id="specs-push"
-            )
+            result = await call(calls, agent, payload, source="test", request_id="specs-push")
         checks = await grade(
-            check_result(result, expect), result.output, model=judge_model, services=services
+            check_result(result, expect), result.output, model=judge_model, calls=calls
         )
         error = result.problem.detail if result.problem is not None else None
         passed = all(c["passed"] for c in checks)
@@ -86,7 +83,7 @@ async def run_suite_attempts(
 
 
 def suite_check(
-    services: CallServices, *, concurrency: int = 4, judge_model: str | None = None
+    calls: CallContext, *, concurrency: int = 4, judge_model: str | None = None
 ) -> Callable[[AsyncSession, Spec, SpecVersion], Awaitable[list[str]]]:
     """A publish check for `push_document`: run the suite, return the failing case names."""
 
@@ -95,7 +92,7 @@ def suite_check(
             session,
             spec=spec,
             version=version,
-            services=services,
+            calls=calls,
             concurrency=concurrency,
             judge_model=judge_model,
         )

@@ -12,8 +12,9 @@ import json
 from typing import Any
 
 from app.evaluation.assertions import resolve
+from app.serving.call import call
+from app.serving.context import CallContext
 from app.serving.live import AgentVersion, agent_version
-from app.serving.pipeline import CallServices, execute
 
 JUDGE_DOCUMENT: dict[str, Any] = {
     "name": "specloom-judge",
@@ -52,7 +53,7 @@ async def grade(
     output: dict[str, Any] | None,
     *,
     model: str | None,
-    services: CallServices,
+    calls: CallContext,
 ) -> list[dict[str, Any]]:
     """Replace every not-evaluated judge result by the judge model's verdict."""
     if model is None or output is None:
@@ -64,10 +65,11 @@ async def grade(
             graded.append(check)
             continue
         value = resolve(output, check["assertion"].get("path", ""))
-        result = await execute(
+        result = await call(
+            calls,
             judge_agent(),
             {"rubric": rubric, "value": value},
-            services=services,
+            source="judge",
             model_override=model,
         )
         if result.output is None:

@@ -39,8 +39,7 @@ from app.registry.router import NumberParam, SpecDep
 from app.registry.schemas import VERSION_MAX
 from app.registry.service import SpecNotFound, VersionNotFound, get_version
 from app.security.auth import AdminDep, Forbidden, RateLimited, Unauthorized, require_admin
-from app.serving.context import RuntimeDep
-from app.serving.pipeline import CallServices
+from app.serving.context import CallContext, RuntimeDep
 
 router = APIRouter(
     prefix="/api",
@@ -69,12 +68,12 @@ async def run_by_id(run_id: RunIdParam, session: SessionDep) -> TestRun:
 RunDep = Annotated[TestRun, Depends(run_by_id)]
 
 
-async def call_services(runtime: RuntimeDep) -> CallServices:
-    """The app's model-call services (catalog, routing, breakers, limits)."""
-    return runtime.services
+async def call_context(runtime: RuntimeDep) -> CallContext:
+    """What the app's calls use (models, routing, cache, files, the execution writer)."""
+    return runtime.context
 
 
-ServicesDep = Annotated[CallServices, Depends(call_services)]
+CallsDep = Annotated[CallContext, Depends(call_context)]
 
 
 @router.get("/specs/{name}/cases", responses=responses(SpecNotFound))
@@ -107,7 +106,7 @@ async def generate(
     spec: SpecDep,
     session: SessionDep,
     principal: AdminDep,
-    services: ServicesDep,
+    calls: CallsDep,
     body: Annotated[GenerateRequest | None, Body()] = None,
 ) -> CaseList:
     """Generate cases (origin `generated`) from the input schema, the examples and, written by
@@ -117,7 +116,7 @@ async def generate(
         session,
         spec.name,
         request.version,
-        services=services,
+        calls=calls,
         kinds=request.kinds,
         principal=principal,
     )

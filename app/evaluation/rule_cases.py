@@ -23,8 +23,9 @@ from app.compiler.file_fields import without_file_fields
 from app.compiler.prompt import environment
 from app.core.errors import pointer
 from app.evaluation.schema_cases import DraftCase
+from app.serving.call import call
+from app.serving.context import CallContext
 from app.serving.live import agent_version
-from app.serving.pipeline import CallServices, execute
 
 WRITER_NAME = "specloom-case-writer"
 MAX_ASSERTIONS = 8
@@ -110,7 +111,7 @@ def writer_document(spec: SpecDocument) -> dict[str, Any]:
     }
 
 
-async def rule_cases(spec: SpecDocument, *, services: CallServices) -> list[DraftCase]:
+async def rule_cases(spec: SpecDocument, *, calls: CallContext) -> list[DraftCase]:
     """One model-written case per rule of `spec`; raises `CaseWriterFailed` when the model
     gives no valid case for a rule."""
     if not spec.rules:
@@ -130,7 +131,9 @@ async def rule_cases(spec: SpecDocument, *, services: CallServices) -> list[Draf
     async def write(number: int, rule: str) -> DraftCase:
         payload = {"spec": context, "rule": rule, "rule_number": number}
         async with semaphore:
-            result = await execute(agent, payload, services=services, request_id="case-writer")
+            result = await call(
+                calls, agent, payload, source="case-writer", request_id="case-writer"
+            )
         if result.output is None:
             detail = result.problem.detail if result.problem is not None else "no output"
             raise CaseWriterFailed(f"rule {number}: {detail}")
@@ -201,12 +204,17 @@ def _walk(
 
 
 def _deref(root: dict[str, Any], node: Any) -> Any:
-    ref = node.get("$ref") if isinstance(node, dict) else None
-    if isinstance(ref, str) and ref.startswith("#/"):
-        target: Any = root
-        for part in ref[2:].split("/"):
-            target = target.get(part) if isinstance(target, dict) else None
-        return target
+    """`node` with a `#/...` ref followed one hop; None when that ref dangles.
+
+    A bare `#` is left as it is: following it would list the root's fields again under
+    every recursive field. A dangling ref gives None, so that field is not offered as a
+    path an assertion can name.
+    """
+    from app.jsonschema.refs import lookup, ref_of
+
+    ref = ref_of(node)
+    if ref is not None and ref.startswith("#/"):
+        return lookup(root, ref)
     return node
 
 

@@ -23,13 +23,12 @@ from app.evaluation.assertions import evaluate
 from app.evaluation.cases import list_cases
 from app.evaluation.judge import grade
 from app.evaluation.verdict import run_verdict
-from app.executions.writer import ExecutionWriter
-from app.files.service import Documents
 from app.models import Spec, TestCase, TestResult, TestRun
 from app.observability.metrics import observe_test_attempt, observe_test_run
+from app.serving.call import call
+from app.serving.context import CallContext
 from app.serving.live import LiveAgents
-from app.serving.pipeline import CallResult, CallServices
-from app.serving.stored import execute_stored
+from app.serving.pipeline import CallResult
 
 log = structlog.get_logger(__name__)
 
@@ -91,18 +90,15 @@ class Evaluator:
         sessionmaker: async_sessionmaker[AsyncSession],
         *,
         live: LiveAgents,
-        services: CallServices,
-        writer: ExecutionWriter | None,
+        calls: CallContext,
         concurrency: int = 4,
         judge_model: str | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._judge_model = judge_model
         self._live = live
-        self._services = services
-        self._writer = writer
+        self._calls = calls
         self._concurrency = max(1, concurrency)
-        self._documents = Documents(sessionmaker=sessionmaker)  # case files (issue 11)
         self.tasks: set[asyncio.Task[None]] = set()
 
     def start(self, run_id: uuid.UUID) -> asyncio.Task[None]:
@@ -182,20 +178,14 @@ class Evaluator:
     async def _attempt(
         self, agent: Any, run_id: uuid.UUID, case: dict[str, Any], index: int
     ) -> TestResult:
-        result = await execute_stored(
-            self._documents,
-            agent,
-            case["input"],
-            services=self._services,
-            request_id=f"test-run-{run_id}",
+        result = await call(
+            self._calls, agent, case["input"], source="test", request_id=f"test-run-{run_id}"
         )
-        if self._writer is not None:
-            self._writer.submit(result.record)
         checks = await grade(
             check_result(result, case["expect"]),
             result.output,
             model=self._judge_model,
-            services=self._services,
+            calls=self._calls,
         )
         return TestResult(
             run_id=run_id,

@@ -23,6 +23,7 @@ from app.compiler.document import SpecDocument
 from app.core.errors import pointer
 from app.core.fastjson import canonical_json
 from app.jsonschema.generate import generator_for
+from app.jsonschema.refs import deref
 
 MAX_SCHEMA_CASES = 60
 _SEED = hashlib.sha256(b"specloom-generated-case").digest()
@@ -152,10 +153,6 @@ def _text(n: int) -> str:
 
 
 def _resolve(sub: Any, root: dict[str, Any]) -> Any:
-    ref = sub.get("$ref") if isinstance(sub, dict) else None
-    if isinstance(ref, str) and ref.startswith("#/"):
-        target: Any = root
-        for part in ref[2:].split("/"):
-            target = target.get(part) if isinstance(target, dict) else None
-        return target
-    return sub
+    """A field's schema with its `$ref` followed one hop (a chain stays a `$ref`, so it gets
+    no variants and an `exists` assertion: the cases of existing specs stay the same)."""
+    return deref(sub, root, max_hops=1)

@@ -74,13 +74,13 @@ async def run_in_process(settings: Settings, document: SpecDocument) -> SuiteRep
     from app.evaluation.inline import run_suite_attempts
     from app.registry import service
     from app.registry.files import push_document
-    from app.serving.assembly import standalone_services
+    from app.serving.assembly import standalone_context
 
     started = time.monotonic()
     url = database_url(settings)
     await asyncio.to_thread(upgrade_to_head, url)
     engine = make_engine(url)
-    services = standalone_services(settings)
+    calls = standalone_context(settings)
     try:
         sessions = make_sessionmaker(engine)
         async with sessions() as session, session.begin():
@@ -92,7 +92,7 @@ async def run_in_process(settings: Settings, document: SpecDocument) -> SuiteRep
                 session,
                 spec=spec,
                 version=version,
-                services=services,
+                calls=calls,
                 concurrency=settings.test_concurrency,
                 judge_model=settings.judge_model,
             )

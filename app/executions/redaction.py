@@ -13,7 +13,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from app.executions.writer import ExecutionRecord
+from app.executions.record import ExecutionRecord
+from app.jsonschema.refs import lookup, ref_of
 
 REDACTED = "[redacted]"
 _MIN_SCRUB_CHARS = 3  # shorter values would blank out unrelated text
@@ -43,12 +44,11 @@ def _resolve(schema: Any, root: dict[str, Any]) -> Iterator[dict[str, Any]]:
     if not isinstance(schema, dict):
         return
     yield schema
-    ref = schema.get("$ref")
-    if isinstance(ref, str) and ref.startswith("#/"):
-        target: Any = root
-        for part in ref[2:].split("/"):
-            part = part.replace("~1", "/").replace("~0", "~")
-            target = target.get(part) if isinstance(target, dict) else None
+    ref = ref_of(schema)
+    # Only `#/...` refs are followed. A bare `#` is not, so the values under a recursive
+    # field (`{"$ref": "#"}`) are not redacted: a known gap, not a choice.
+    if ref is not None and ref.startswith("#/"):
+        target = lookup(root, ref)
         if target is not schema:
             yield from _resolve(target, root)
     for keyword in ("allOf", "anyOf", "oneOf"):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import partial
@@ -22,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.tracing import span
 from app.core.writes import WriterConnection, conninfo_of, jsonb
+from app.executions.record import ExecutionRecord, usd
 
 log = structlog.get_logger(__name__)
 
@@ -52,102 +52,6 @@ SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(scope_key varchar, day timestam
     spent_usd numeric)
 ON CONFLICT (scope_key, day) DO UPDATE SET spent_usd = spend.spent_usd + excluded.spent_usd
 """
-
-
-@dataclass
-class AttemptRecord:
-    """One model call within an execution."""
-
-    number: int
-    kind: str  # "ask", "reask" or "fallback"
-    model: str
-    outcome: str
-    latency_ms: float
-    raw_text: str | None = None
-    issues: list[dict[str, str]] | None = None
-    error: str | None = None
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
-
-
-@dataclass
-class ExecutionRecord:
-    """One call of an agent, as it will be stored."""
-
-    id: uuid.UUID
-    agent: str
-    version: int | None
-    input: dict[str, Any]
-    created_at: datetime
-    request_id: str | None
-    status: str = "failed"
-    output: dict[str, Any] | None = None
-    error: dict[str, Any] | None = None
-    cache: str = "miss"
-    model: str | None = None
-    offline: bool = False
-    latency_ms: float = 0.0
-    attempts: list[AttemptRecord] = field(default_factory=list)
-    api_key_id: uuid.UUID | None = None  # the calling key; None for the bootstrap admin key
-
-    @property
-    def prompt_tokens(self) -> int:
-        return sum(a.prompt_tokens for a in self.attempts)
-
-    @property
-    def completion_tokens(self) -> int:
-        return sum(a.completion_tokens for a in self.attempts)
-
-    @property
-    def cost_usd(self) -> float:
-        return sum(a.cost_usd for a in self.attempts)
-
-    def rows(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """The execution row and its attempt rows, as the store's JSON carries them."""
-        execution = {
-            "id": self.id,
-            "agent": self.agent,
-            "version": self.version,
-            "status": self.status,
-            "input": self.input,
-            "output": self.output,
-            "error": self.error,
-            "cache": self.cache,
-            "model": self.model,
-            "offline": self.offline,
-            "latency_ms": self.latency_ms,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "cost_usd": str(usd(self.cost_usd)),
-            "request_id": self.request_id,
-            "api_key_id": self.api_key_id,
-            "created_at": self.created_at,
-        }
-        attempts = [
-            {
-                "id": uuid.uuid4(),
-                "execution_id": self.id,
-                "number": a.number,
-                "kind": a.kind,
-                "model": a.model,
-                "outcome": a.outcome,
-                "raw_text": a.raw_text,
-                "issues": a.issues,
-                "error": a.error,
-                "latency_ms": a.latency_ms,
-                "prompt_tokens": a.prompt_tokens,
-                "completion_tokens": a.completion_tokens,
-                "cost_usd": str(usd(a.cost_usd)),
-            }
-            for a in self.attempts
-        ]
-        return execution, attempts
-
-
-def usd(value: float) -> Decimal:
-    """A cost as the columns keep it: a decimal rounded to 8 places."""
-    return Decimal(str(round(value, 8)))
 
 
 class ExecutionWriter:

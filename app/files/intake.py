@@ -69,16 +69,35 @@ def prepare_input(
     """
     uploads = list(uploads)
     if not fields or not isinstance(payload, dict):
-        if uploads:
-            names = ", ".join(sorted(u.field for u in uploads))
-            raise FileRejected(
-                f"this agent takes no file parts (got {names})",
-                issues=[Issue("/" + u.field, "not a file field") for u in uploads],
-            )
+        _refuse_parts(uploads)
         return payload, None
-    prepared: list[PreparedFile] = []
-    urls: list[tuple[str, str]] = []
+    _check_parts(fields, payload, uploads)
+    # Names first (above): a stray part is named before any file is parsed.
+    prepared = [_prepare(fields[upload.field], upload, limits) for upload in uploads]
+    from_json, urls = _json_files(fields, payload, limits)
+    prepared += from_json
     out = dict(payload)
+    for file in prepared:
+        out[file.field] = file.reference()
+    if not prepared and not urls:
+        return out, None
+    return out, Attachments(tuple(prepared), tuple(urls))
+
+
+def _refuse_parts(uploads: list[Upload]) -> None:
+    """Raise `FileRejected` when an agent without file fields is sent file parts."""
+    if uploads:
+        names = ", ".join(sorted(u.field for u in uploads))
+        raise FileRejected(
+            f"this agent takes no file parts (got {names})",
+            issues=[Issue("/" + u.field, "not a file field") for u in uploads],
+        )
+
+
+def _check_parts(
+    fields: Mapping[str, FileField], payload: dict[str, Any], uploads: list[Upload]
+) -> None:
+    """Raise `FileRejected` for a part that is no file field, or also in the input JSON."""
     for upload in uploads:
         spec = fields.get(upload.field)
         if spec is None or spec.kind != "file":
@@ -91,8 +110,14 @@ def prepare_input(
                 f"{upload.field} was sent twice: as a file part and in the input JSON",
                 issues=[Issue("/" + upload.field, "given twice")],
             )
-    for upload in uploads:  # names first: a stray part is named before any file is parsed
-        prepared.append(_prepare(fields[upload.field], upload, limits))
+
+
+def _json_files(
+    fields: Mapping[str, FileField], payload: dict[str, Any], limits: FileLimits
+) -> tuple[list[PreparedFile], list[tuple[str, str]]]:
+    """The files sent inside the input JSON, and its image URLs as (field, URL)."""
+    prepared: list[PreparedFile] = []
+    urls: list[tuple[str, str]] = []
     for name, spec in fields.items():
         if name not in payload:
             continue
@@ -102,11 +127,7 @@ def prepare_input(
                 urls.append((name, value))
             continue
         prepared.append(_prepare(spec, _from_json(name, value), limits))
-    for file in prepared:
-        out[file.field] = file.reference()
-    if not prepared and not urls:
-        return out, None
-    return out, Attachments(tuple(prepared), tuple(urls))
+    return prepared, urls
 
 
 def _prepare(spec: FileField, upload: Upload, limits: FileLimits) -> PreparedFile:

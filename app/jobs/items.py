@@ -19,14 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.database import driver_connection
 from app.core.errors import ProblemError
+from app.executions.record import ExecutionRecord, usd
 from app.executions.redaction import redact
-from app.executions.writer import ExecutionRecord, store_records, usd
+from app.executions.writer import store_records
 from app.jobs.service import items_done
 from app.models import Job, JobItem
 from app.observability.calls import record_call
+from app.serving.call import call, refused
 from app.serving.context import Runtime
-from app.serving.invocation import run_call
-from app.serving.pipeline import new_record
 
 log = structlog.get_logger(__name__)
 
@@ -104,18 +104,28 @@ async def _call(
     try:
         agent = await runtime.live.get(taken.agent, taken.version)
     except ProblemError as problem:  # the pinned version went away: a failed, recorded item
-        record = new_record(taken.agent, taken.version, taken.input, request_id)
-        record.error = problem.problem(request_id)
-        record.api_key_id = taken.api_key_id
+        record = refused(
+            taken.agent,
+            taken.version,
+            taken.input,
+            problem,
+            request_id=request_id,
+            api_key_id=taken.api_key_id,
+        )
         return record, None, problem, False, taken.input
-    result, cached = await run_call(
-        agent, taken.input, runtime, api_key_id=taken.api_key_id, request_id=request_id
+    result = await call(
+        runtime.context,
+        agent,
+        taken.input,
+        source="job",
+        api_key_id=taken.api_key_id,
+        request_id=request_id,
     )
-    # The same walk run_call skips when the agent has nothing sensitive (issue 10).
+    # Skipped when the agent has nothing sensitive, as the record's redaction is.
     kept = (
         redact(taken.input, agent.compiled.input_schema) if agent.sensitive_input else taken.input
     )
-    return result.record, result.output, result.problem, cached, kept
+    return result.record, result.output, result.problem, result.cached, kept
 
 
 async def _store(

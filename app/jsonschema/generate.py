@@ -32,6 +32,7 @@ from jsonschema.validators import validator_for
 
 from app.core.errors import pointer
 from app.jsonschema import keywords, strings
+from app.jsonschema.refs import lookup
 
 Json = Any
 _ATTEMPTS = 4
@@ -112,6 +113,7 @@ class _Walk:
             self.needed.update("/".join(parts[: i + 1]) for i in range(len(parts)))
 
     def value(self, schema: Json, path: str, name: str, depth: int, minimal: bool) -> Json:
+        """A value for `schema` at `path` (the field `name`), `depth` levels down."""
         if path in self.equals:
             return copy.deepcopy(self.equals[path])
         if schema is True or schema is None:
@@ -119,35 +121,51 @@ class _Walk:
         if schema is False or depth > _MAX_DEPTH:
             return None
         schema = self._flatten(schema)
-        if "const" in schema:
-            return copy.deepcopy(schema["const"])
-        if "enum" in schema:
-            choices = schema["enum"]
-            if not _ANNOTATIONS.issuperset(schema):  # other constraints may rule some out
-                choices = [v for v in choices if self.gen.is_valid(v, schema)] or choices
-            return copy.deepcopy(self.rng.choice(choices))
+        if "const" in schema or "enum" in schema:
+            return self._listed(schema)
         for key in ("anyOf", "oneOf"):
             if key in schema:
                 return self._first_branch(schema, key, path, name, depth, minimal)
         if "if" in schema:
-            rest = {k: v for k, v in schema.items() if k not in ("if", "then", "else")}
-            state = self.rng.getstate()
-            probe = self.value(rest, path, name, depth, minimal)
-            branch = "then" if self.gen.is_valid(probe, schema["if"]) else "else"
-            if branch not in schema:
-                return probe
-            # Replay the same choices so the value still takes the branch it was probed for.
-            self.rng.setstate(state)
-            return self.value(
-                keywords.merge(rest, self._flatten(schema[branch])), path, name, depth, minimal
-            )
+            return self._conditional(schema, path, name, depth, minimal)
+        return self._typed(schema, path, name, depth, minimal)
+
+    def _listed(self, schema: dict[str, Any]) -> Json:
+        """The `const`, or one of the `enum` values (one the rest of the schema allows)."""
+        if "const" in schema:
+            return copy.deepcopy(schema["const"])
+        choices = schema["enum"]
+        if not _ANNOTATIONS.issuperset(schema):  # other constraints may rule some out
+            choices = [v for v in choices if self.gen.is_valid(v, schema)] or choices
+        return copy.deepcopy(self.rng.choice(choices))
+
+    def _conditional(
+        self, schema: dict[str, Any], path: str, name: str, depth: int, minimal: bool
+    ) -> Json:
+        """if/then/else: a probe value decides the branch, then is generated under it."""
+        rest = {k: v for k, v in schema.items() if k not in ("if", "then", "else")}
+        state = self.rng.getstate()
+        probe = self.value(rest, path, name, depth, minimal)
+        branch = "then" if self.gen.is_valid(probe, schema["if"]) else "else"
+        if branch not in schema:
+            return probe
+        # Replay the same choices so the value still takes the branch it was probed for.
+        self.rng.setstate(state)
+        return self.value(
+            keywords.merge(rest, self._flatten(schema[branch])), path, name, depth, minimal
+        )
+
+    def _typed(
+        self, schema: dict[str, Any], path: str, name: str, depth: int, minimal: bool
+    ) -> Json:
+        """A value of the schema's type (see `keywords.pick_type`)."""
         kind = keywords.pick_type(schema)
         if kind == "object":
             return self._object(schema, path, depth, minimal)
         if kind == "array":
             return self._array(schema, path, name, depth, minimal)
         if kind == "string":
-            return self._string(schema, name)
+            return strings.for_schema(schema, name, self.rng)
         if kind in ("integer", "number"):
             return keywords.number(schema, self.rng, integer=kind == "integer")
         if kind == "boolean":
@@ -178,13 +196,10 @@ class _Walk:
         return flat
 
     def _resolve(self, ref: str) -> Mapping[str, Any]:
-        if not ref.startswith("#"):
-            return {}  # remote references are out of reach offline
-        node: Json = self.gen.schema
-        for token in ref[1:].lstrip("/").split("/") if ref != "#" else []:
-            token = token.replace("~1", "/").replace("~0", "~")
-            node = node.get(token, {}) if isinstance(node, Mapping) else {}
-        return node if isinstance(node, Mapping) else {}
+        """The schema a local `$ref` names; {} (no constraint) for a remote one, which is out
+        of reach offline, and for a dangling one or a boolean schema."""
+        target = lookup(self.gen.schema, ref)
+        return target if isinstance(target, Mapping) else {}
 
     def _first_branch(
         self, schema: dict[str, Any], key: str, path: str, name: str, depth: int, minimal: bool
@@ -286,21 +301,6 @@ class _Walk:
                 if head.isdigit():
                     length = max(length, int(head) + 1)
         return length
-
-    def _string(self, schema: dict[str, Any], name: str) -> str:
-        low = int(schema.get("minLength", 0))
-        high = schema.get("maxLength")
-        high = None if high is None else int(high)
-        if isinstance(schema.get("pattern"), str):
-            text = strings.from_pattern(schema["pattern"], self.rng, low, high)
-            if text is not None:
-                return text
-        fmt = schema.get("format")
-        if isinstance(fmt, str):
-            text = strings.formatted(fmt, name, self.rng)
-            if text is not None and low <= len(text) and (high is None or len(text) <= high):
-                return text
-        return strings.free_text(name, self.rng, low, high)
 
 
 def pointer_join(path: str, key: str) -> str:

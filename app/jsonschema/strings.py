@@ -18,7 +18,7 @@ import importlib
 import re
 import string
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from random import Random
 from typing import Any
@@ -92,6 +92,24 @@ def formatted(fmt: str, name: str, rng: Random) -> str | None:
     return maker(slug(name), rng) if maker else None
 
 
+def for_schema(schema: Mapping[str, Any], name: str, rng: Random) -> str:
+    """A string for a string schema: its pattern, else its format, else free text, within
+    its length bounds where the pattern or format allows."""
+    low = int(schema.get("minLength", 0))
+    high = schema.get("maxLength")
+    high = None if high is None else int(high)
+    if isinstance(schema.get("pattern"), str):
+        text = from_pattern(schema["pattern"], rng, low, high)
+        if text is not None:
+            return text
+    fmt = schema.get("format")
+    if isinstance(fmt, str):
+        text = formatted(fmt, name, rng)
+        if text is not None and low <= len(text) and (high is None or len(text) <= high):
+            return text
+    return free_text(name, rng, low, high)
+
+
 def _day(rng: Random) -> str:
     return (_EPOCH + dt.timedelta(days=rng.randrange(730))).isoformat()
 
@@ -153,39 +171,53 @@ def from_pattern(
 
 
 def _walk(items: Any, rng: Random, extra: int, groups: dict[int, str]) -> str:
+    """A string for a parsed (sub)pattern; raises `_Unsupported` for unknown constructs."""
     out: list[str] = []
     for op, arg in items:
-        name = str(op)
-        if name == "LITERAL":
-            out.append(chr(arg))
-        elif name == "NOT_LITERAL":
-            out.append(rng.choice([c for c in _WORD if ord(c) != arg]))
-        elif name == "ANY":
-            out.append(rng.choice(_WORD))
-        elif name == "IN":
-            out.append(_char_in(arg, rng))
-        elif name == "BRANCH":
-            out.append(_walk(rng.choice(arg[1]), rng, extra, groups))
-        elif name == "SUBPATTERN":
-            group, _add, _del, sub = arg
-            text = _walk(sub, rng, extra, groups)
-            if group is not None:
-                groups[group] = text
-            out.append(text)
-        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-            low, high, sub = arg
-            upper = min(high, low + extra)
-            count = rng.randint(low, max(low, upper))
-            out.extend(_walk(sub, rng, extra, groups) for _ in range(count))
-        elif name == "GROUPREF":
-            out.append(groups.get(arg, ""))
-        elif name in ("AT", "ASSERT", "ASSERT_NOT"):
-            continue  # anchors and look-arounds consume nothing; validation re-checks
-        elif name == "ATOMIC_GROUP":
-            out.append(_walk(arg, rng, extra, groups))
-        else:
-            raise _Unsupported(name)
+        make = _OPS.get(str(op))
+        if make is None:
+            raise _Unsupported(str(op))
+        out.append(make(arg, rng, extra, groups))
     return "".join(out)
+
+
+def _subpattern(arg: Any, rng: Random, extra: int, groups: dict[int, str]) -> str:
+    group, _add, _del, sub = arg
+    text = _walk(sub, rng, extra, groups)
+    if group is not None:
+        groups[group] = text  # for back-references
+    return text
+
+
+def _repeat(arg: Any, rng: Random, extra: int, groups: dict[int, str]) -> str:
+    low, high, sub = arg
+    upper = min(high, low + extra)
+    count = rng.randint(low, max(low, upper))
+    return "".join(_walk(sub, rng, extra, groups) for _ in range(count))
+
+
+def _nothing(arg: Any, rng: Random, extra: int, groups: dict[int, str]) -> str:
+    return ""  # anchors and look-arounds consume nothing; validation re-checks
+
+
+_Op = Callable[[Any, Random, int, dict[int, str]], str]
+# Regex parse-tree opcode -> how to generate text for it.
+_OPS: dict[str, _Op] = {
+    "LITERAL": lambda arg, rng, extra, groups: chr(arg),
+    "NOT_LITERAL": lambda arg, rng, extra, groups: rng.choice([c for c in _WORD if ord(c) != arg]),
+    "ANY": lambda arg, rng, extra, groups: rng.choice(_WORD),
+    "IN": lambda arg, rng, extra, groups: _char_in(arg, rng),
+    "BRANCH": lambda arg, rng, extra, groups: _walk(rng.choice(arg[1]), rng, extra, groups),
+    "SUBPATTERN": _subpattern,
+    "MAX_REPEAT": _repeat,
+    "MIN_REPEAT": _repeat,
+    "POSSESSIVE_REPEAT": _repeat,
+    "GROUPREF": lambda arg, rng, extra, groups: groups.get(arg, ""),
+    "AT": _nothing,
+    "ASSERT": _nothing,
+    "ASSERT_NOT": _nothing,
+    "ATOMIC_GROUP": lambda arg, rng, extra, groups: _walk(arg, rng, extra, groups),
+}
 
 
 def _char_in(items: Any, rng: Random) -> str:

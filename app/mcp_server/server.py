@@ -2,7 +2,7 @@
 
 Stateless streamable HTTP with JSON responses: each POST carries one JSON-RPC message and
 gets its answer, so any API process can serve any request, like `/v1`. Tool calls go
-through the same path as `POST /v1/agents/{name}` (`call_agent`: cache, models, execution
+through the same path as `POST /v1/agents/{name}` (`app.serving.call`: cache, models, execution
 log, metrics), authenticated by the same API keys. The tool list is read from the live
 agents on every `tools/list`, so it follows publishes and rollbacks.
 """
@@ -25,9 +25,9 @@ from starlette.types import Receive, Scope, Send
 from app.core.errors import ProblemError, problem_response
 from app.jobs.mcp_tools import STATUS, SUBMIT, call_job_tool, job_tools
 from app.security.auth import Principal, authenticate, check_agent, require_invoke
+from app.serving.call import call
 from app.serving.context import Runtime
 from app.serving.live import AgentVersion
-from app.serving.routes import call_agent
 
 PRINCIPAL = "mcp_principal"
 
@@ -77,8 +77,13 @@ async def call_tool(
     except ProblemError as problem:
         return _error(problem.problem(request_id))
     try:
-        result = await call_agent(
-            agent, params.arguments or {}, runtime, principal, request_id=request_id
+        result = await call(
+            runtime.context,
+            agent,
+            params.arguments or {},
+            source="mcp",
+            api_key_id=principal.key_id,
+            request_id=request_id,
         )
     except ProblemError as problem:  # a bad file input, before any model (issue 11)
         return _error(problem.problem(request_id))

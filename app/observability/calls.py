@@ -5,7 +5,7 @@ from __future__ import annotations
 import structlog
 from opentelemetry import trace
 
-from app.executions.writer import ExecutionRecord
+from app.executions.record import ExecutionRecord
 from app.observability.metrics import observe_call
 
 log = structlog.get_logger("specloom.calls")

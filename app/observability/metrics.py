@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 
 if TYPE_CHECKING:
-    from app.executions.writer import ExecutionRecord
+    from app.executions.record import ExecutionRecord
 
 _SECONDS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 

@@ -6,7 +6,7 @@ lookups that raise for unknown models); importing it takes seconds. For deployme
 litellm does nothing but pass the request through — `openai/<model>` with an `api_base`
 and a key, a model litellm does not rewrite parameters for, priced plainly in its map —
 this module sends the same body, reads the same fields and raises the same
-`ModelCallFailed` kinds as `llm.call_model` does through litellm
+`ModelCallFailed` kinds as the litellm provider does
 (tests/runtime/test_lean_path.py runs both paths on the same cases). Everything else goes
 through litellm.
 """
@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 from app.core import fastjson
+from app.providers.base import ModelCallFailed, ModelReply, ModelRequest
 from app.providers.catalog import Deployment
-from app.providers.llm import ModelCallFailed, ModelReply
 from app.providers.pricing import plain_price
 
 if TYPE_CHECKING:
@@ -159,6 +159,21 @@ async def complete(
     if status != 200:
         raise http_failure(status, headers, raw, latency_ms)
     return reply_of(deployment, raw, latency_ms)
+
+
+class OpenAIHTTPProvider:
+    """OpenAI-compatible chat completions as one pooled POST (see the module docstring)."""
+
+    async def complete(self, deployment: Deployment, request: ModelRequest) -> ModelReply:
+        """One completion over the plain HTTP path."""
+        return await complete(
+            deployment,
+            request.messages,
+            response_format=request.response_format,
+            timeout_s=request.timeout_s,
+            temperature=request.temperature,
+            max_tokens=request.max_tokens,
+        )
 
 
 def http_failure(

@@ -29,6 +29,7 @@ from pydantic import BaseModel
 
 from app.core.errors import pointer
 from app.core.fastjson import canonical_json
+from app.jsonschema.refs import deref
 
 Side = Literal["input", "output"]
 
@@ -88,23 +89,22 @@ class _Walker:
 
     def add(self, at: tuple[str | int, ...], kind: str, *, narrows: bool, message: str) -> None:
         """Record a change; narrowing breaks inputs, widening breaks outputs."""
-        breaking = narrows if self.side == "input" else not narrows
+        self.record(at, kind, narrows if self.side == "input" else not narrows, message)
+
+    def breaking(self, at: tuple[str | int, ...], kind: str, message: str) -> None:
+        self.record(at, kind, True, message)
+
+    def record(self, at: tuple[str | int, ...], kind: str, breaking: bool, message: str) -> None:
         self.out.append(
             ContractChange(
                 side=self.side, pointer=pointer(*at), kind=kind, breaking=breaking, message=message
             )
         )
 
-    def breaking(self, at: tuple[str | int, ...], kind: str, message: str) -> None:
-        self.out.append(
-            ContractChange(
-                side=self.side, pointer=pointer(*at), kind=kind, breaking=True, message=message
-            )
-        )
-
     def compare(self, old: Any, new: Any, at: tuple[str | int, ...], depth: int = 0) -> None:
-        old = _resolve(old, self.old_root)
-        new = _resolve(new, self.new_root)
+        # Keywords beside a `$ref` constrain too, so they stay on top of its target.
+        old = deref(old, self.old_root, keep_siblings=True)
+        new = deref(new, self.new_root, keep_siblings=True)
         if depth > _MAX_DEPTH or canonical_json(old) == canonical_json(new):
             return
         if not isinstance(old, dict) or not isinstance(new, dict):
@@ -218,60 +218,73 @@ class _Walker:
     ) -> None:
         before: dict[str, Any] = old.get("properties") or {}
         after: dict[str, Any] = new.get("properties") or {}
-        old_required = set(old.get("required") or [])
         new_required = set(new.get("required") or [])
-        closed_before = _closed(old)
-        closed_after = _closed(new)
         for name in sorted(before.keys() | after.keys()):
             here = (*at, "properties", name)
-            field = f"{self.side} field {name!r}"
             if name not in after:
-                if self.side == "output":
-                    self.breaking(here, "field_removed", f"{field} was removed")
-                elif closed_after:
-                    self.breaking(here, "field_removed", f"{field} was removed and is now refused")
-                else:
-                    self.add(here, "field_removed", narrows=False, message=f"{field} was removed")
+                self._field_removed(here, name, refused=_closed(new))
             elif name not in before:
-                if self.side == "input" and name in new_required:
-                    self.breaking(here, "required_field_added", f"new required {field}")
-                else:
-                    self.out.append(
-                        ContractChange(
-                            side=self.side,
-                            pointer=pointer(*here),
-                            kind="field_added",
-                            breaking=False,
-                            message=f"new optional {field}"
-                            if self.side == "input"
-                            else f"new {field}",
-                        )
-                    )
+                self._field_added(here, name, required=name in new_required)
             else:
                 self.compare(before[name], after[name], here, depth + 1)
-        for name in sorted(new_required - old_required):
-            if name in before:
-                self.add(
-                    (*at, "properties", name),
-                    "field_made_required",
-                    narrows=True,
-                    message=f"{self.side} field {name!r} is now required",
-                )
-        for name in sorted(old_required - new_required):
-            if name in after:
-                self.add(
-                    (*at, "properties", name),
-                    "field_made_optional",
-                    narrows=False,
-                    message=f"{self.side} field {name!r} is now optional",
-                )
-        if self.side == "input" and closed_after and not closed_before:
+        self._required(old, new, at, before, after)
+        if self.side == "input":
+            self._additional_properties(_closed(old), _closed(new), at)
+
+    def _field_removed(self, here: tuple[str | int, ...], name: str, *, refused: bool) -> None:
+        """A field gone: outputs lose it, inputs that send it are refused if now closed."""
+        field = f"{self.side} field {name!r}"
+        if self.side == "output":
+            self.breaking(here, "field_removed", f"{field} was removed")
+        elif refused:
+            self.breaking(here, "field_removed", f"{field} was removed and is now refused")
+        else:
+            self.add(here, "field_removed", narrows=False, message=f"{field} was removed")
+
+    def _field_added(self, here: tuple[str | int, ...], name: str, *, required: bool) -> None:
+        """A new field: breaking only when callers must now send it."""
+        field = f"{self.side} field {name!r}"
+        if self.side == "input" and required:
+            self.breaking(here, "required_field_added", f"new required {field}")
+            return
+        message = f"new optional {field}" if self.side == "input" else f"new {field}"
+        self.record(here, "field_added", False, message)
+
+    def _required(
+        self,
+        old: dict[str, Any],
+        new: dict[str, Any],
+        at: tuple[str | int, ...],
+        before: dict[str, Any],
+        after: dict[str, Any],
+    ) -> None:
+        """Fields that existed on both sides and became required or optional."""
+        old_required = set(old.get("required") or [])
+        new_required = set(new.get("required") or [])
+        for names, declared, kind, narrows, now in (
+            (new_required - old_required, before, "field_made_required", True, "required"),
+            (old_required - new_required, after, "field_made_optional", False, "optional"),
+        ):
+            for name in sorted(names):
+                if name in declared:
+                    self.add(
+                        (*at, "properties", name),
+                        kind,
+                        narrows=narrows,
+                        message=f"{self.side} field {name!r} is now {now}",
+                    )
+
+    def _additional_properties(
+        self, closed_before: bool, closed_after: bool, at: tuple[str | int, ...]
+    ) -> None:
+        """An input schema closed to (or opened to) fields it does not declare."""
+        if closed_after and not closed_before:
             self.breaking(
                 (*at, "additionalProperties"),
                 "additional_properties_tightened",
                 f"{_f(at)}: fields not in the schema are now refused",
             )
-        elif self.side == "input" and closed_before and not closed_after:
+        elif closed_before and not closed_after:
             self.add(
                 (*at, "additionalProperties"),
                 "additional_properties_loosened",
@@ -296,25 +309,6 @@ class _Walker:
         self.compare(before, after, (*at, "items"), depth + 1)
         if canonical_json(old.get("prefixItems")) != canonical_json(new.get("prefixItems")):
             self.breaking(at, "composition_changed", f"{_f(at)}: prefixItems changed")
-
-
-def _resolve(schema: Any, root: dict[str, Any]) -> Any:
-    """Follow local `$ref`s (bounded, so cycles end) to the schema they name."""
-    for _ in range(16):
-        if not isinstance(schema, dict) or not isinstance(schema.get("$ref"), str):
-            return schema
-        ref: str = schema["$ref"]
-        if not ref.startswith("#"):
-            return schema
-        target: Any = root
-        for part in [p for p in ref[1:].split("/") if p]:
-            part = part.replace("~1", "/").replace("~0", "~")
-            target = target.get(part) if isinstance(target, dict) else None
-        if target is None:
-            return schema
-        extra = {k: v for k, v in schema.items() if k != "$ref"}
-        schema = {**target, **extra} if isinstance(target, dict) else target
-    return schema
 
 
 def _types(schema: dict[str, Any]) -> frozenset[str] | None:

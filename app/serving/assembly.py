@@ -15,10 +15,10 @@ from app.providers.catalog import ModelCatalog, load_catalog
 from app.routing.breakers import BreakerConfig, CircuitBreakers
 from app.routing.budgets import BudgetGuard
 from app.routing.retry import RetryPolicy
+from app.routing.services import CallOptions, CallServices
 from app.serving.cache import ResponseCache
-from app.serving.context import Runtime
+from app.serving.context import CallContext, Runtime
 from app.serving.live import LiveAgents
-from app.serving.pipeline import CallOptions, CallServices
 
 
 def catalog_for(settings: Settings) -> ModelCatalog:
@@ -26,9 +26,12 @@ def catalog_for(settings: Settings) -> ModelCatalog:
     return load_catalog(settings.models_file, lean=settings.lean_provider_path)
 
 
-def standalone_services(settings: Settings) -> CallServices:
-    """Call services for a process without shared state (the CLI's in-process suites)."""
-    return CallServices(catalog=catalog_for(settings), options=call_options(settings))
+def standalone_context(settings: Settings) -> CallContext:
+    """What calls use in a process without shared state (the CLI's in-process suites):
+    no cache, no execution log, files within the settings' limits."""
+    services = CallServices(catalog=catalog_for(settings), options=call_options(settings))
+    limits = FileLimits(settings.max_file_bytes, settings.max_pdf_pages)
+    return CallContext(services, Documents(limits=limits))
 
 
 def call_options(settings: Settings) -> CallOptions:

@@ -9,19 +9,34 @@ from fastapi import Depends, Request
 
 from app.executions.writer import ExecutionWriter
 from app.files.service import Documents
+from app.routing.services import CallServices
 from app.serving.cache import ResponseCache
 from app.serving.live import LiveAgents
-from app.serving.pipeline import CallServices
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """What a call needs besides the agent and its input."""
+
+    services: CallServices
+    documents: Documents = field(default_factory=Documents)
+    writer: ExecutionWriter | None = None  # None: records are not kept (in-process suites)
+    cache: ResponseCache | None = None  # None: nothing is cached
 
 
 @dataclass
 class Runtime:
+    """A server's or a job worker's calling parts, and which version of each agent is live."""
+
     live: LiveAgents
     writer: ExecutionWriter
     services: CallServices
-    cache: ResponseCache  # response cache (issue 4)
+    cache: ResponseCache
     max_deadline_s: float = 300.0
-    documents: Documents = field(default_factory=Documents)  # file inputs (issue 11)
+    documents: Documents = field(default_factory=Documents)
+
+    def __post_init__(self) -> None:
+        self.context = CallContext(self.services, self.documents, self.writer, self.cache)
 
 
 async def get_runtime(request: Request) -> Runtime:

@@ -17,9 +17,9 @@ from app.core.errors import responses
 from app.core.schemas import Filter, RequestBody, Timestamp
 from app.executions.usage import UsageReport, usage_report
 from app.routing import budgets
+from app.routing.deployment import deployment_key
 from app.security import audit
 from app.security.auth import AdminDep, Forbidden, RateLimited, Unauthorized, require_admin
-from app.serving.attempts import deployment_key
 from app.serving.context import RuntimeDep
 
 router = APIRouter(

@@ -84,40 +84,45 @@ def parse_output(
             return _check(_Parsed(stripped, whole, repaired=False), validate, decode)
         return _not_an_object(whole, stripped)
 
+    found = _objects(stripped)
+    if isinstance(found, OutputOutcome):
+        return found
+    strict, broken = found
+    repaired = (_repaired(candidate) for candidate in broken)
+    first_failure: OutputOutcome | None = None
+    for parsed in [*strict, *repaired]:
+        if parsed is None:
+            continue
+        outcome = _check(parsed, validate, decode)
+        if outcome.ok:
+            return outcome
+        first_failure = first_failure or outcome
+    if first_failure is not None:
+        return first_failure
+    if "{" not in stripped:
+        return _unparseable("no JSON object found in the output", None)
+    return _unparseable("could not recover a JSON object from the output", None)
+
+
+def _objects(stripped: str) -> tuple[list[_Parsed], list[str]] | OutputOutcome:
+    """The objects that parse as they are, and the candidates that need repair; or the
+    outcome at once when the reply is one fenced non-object."""
     strict: list[_Parsed] = []
     broken: list[str] = []
     for candidate in _candidates(stripped):
         value = _loads(candidate)
         if value is _NOT_JSON:
             broken.append(candidate)
-            continue
-        if not isinstance(value, dict):
-            if _is_fenced_whole(stripped, candidate):
-                return _not_an_object(value, candidate)
-            continue
-        strict.append(_Parsed(candidate, value, repaired=False))
+        elif isinstance(value, dict):
+            strict.append(_Parsed(candidate, value, repaired=False))
+        elif _is_fenced_whole(stripped, candidate):
+            return _not_an_object(value, candidate)
+    return strict, broken
 
-    first_failure: OutputOutcome | None = None
-    for parsed in strict:
-        outcome = _check(parsed, validate, decode)
-        if outcome.ok:
-            return outcome
-        first_failure = first_failure or outcome
 
-    for candidate in broken:
-        repaired = _repair(candidate)
-        if repaired is None:
-            continue
-        outcome = _check(_Parsed(candidate, repaired, repaired=True), validate, decode)
-        if outcome.ok:
-            return outcome
-        first_failure = first_failure or outcome
-
-    if first_failure is not None:
-        return first_failure
-    if "{" not in stripped:
-        return _unparseable("no JSON object found in the output", None)
-    return _unparseable("could not recover a JSON object from the output", None)
+def _repaired(candidate: str) -> _Parsed | None:
+    value = _repair(candidate)
+    return None if value is None else _Parsed(candidate, value, repaired=True)
 
 
 def _check(

@@ -1,27 +1,17 @@
-"""The path of one call: validate input → route through models → repair/validate → re-ask.
+"""Asking the models for one call: validate input → budget → route → repair/validate.
 
 `execute` never raises for model trouble: it returns a `CallResult` holding either the
-schema-valid output or the problem to answer with, plus the execution record of every
-attempt. The caller answers and hands the record to the writer.
-
-Routing has tiers. The first tier is the spec's model and its fallbacks: the next model of
-the tier is tried when one is unavailable (breaker open, at its rate limit, failing after
-retries) or its output stayed invalid after the re-asks. Later tiers are the spec's
-escalation models, entered only when some model of the tier answered but never validly:
-an outage alone never moves a call to a stronger, dearer model. Every model gets the same
-schema and the same validation.
+schema-valid output or the problem to answer with; the attempts are on the record. Routing
+(`app.routing`) knows nothing of specs: this module turns the agent into the question it
+routes — messages, output formats, a check of each reply and the re-ask that follows an
+invalid one.
 """
 
 from __future__ import annotations
 
-import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
-import structlog
-
-from app.core.clock import Clock, SystemClock
 from app.core.errors import (
     DeadlineExceeded,
     InvalidInput,
@@ -30,18 +20,18 @@ from app.core.errors import (
     ProblemError,
     UpstreamInvalidOutput,
 )
-from app.executions.writer import ExecutionRecord
+from app.executions.record import ExecutionRecord
+from app.files.errors import VisionUnavailable
 from app.files.intake import Attachments
+from app.files.messages import attach
 from app.files.vision import vision_problem
-from app.providers.catalog import Deployment, ModelCatalog
-from app.routing.budgets import BudgetExceeded, BudgetGuard
-from app.routing.retry import RetryPolicy
-from app.serving.attempts import DeploymentRun, run_deployment
+from app.providers.catalog import Deployment
+from app.routing.ask import Ask, DeploymentRun, Verdict
+from app.routing.budgets import BudgetExceeded
+from app.routing.services import CallServices
+from app.routing.tiers import route
 from app.serving.live import AgentVersion
-
-if TYPE_CHECKING:
-    from app.core.ratelimit import RateLimiter
-    from app.routing.breakers import CircuitBreakers
+from app.serving.output import OutputOutcome, parse_output
 
 
 class InputInvalid(InvalidInput):
@@ -55,30 +45,6 @@ class ModelRequestRejected(ProblemError):
     title = "Every model rejected the request"
 
 
-@dataclass(frozen=True)
-class CallOptions:
-    """Per-call knobs, from settings and the spec."""
-
-    default_model: str
-    max_reasks: int
-    attempt_timeout_s: float
-    deadline_s: float
-    rate_limit_wait_s: float = 2.0
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-
-
-@dataclass(frozen=True)
-class CallServices:
-    """What a call needs besides the agent and the input."""
-
-    catalog: ModelCatalog
-    options: CallOptions
-    clock: Clock = field(default_factory=SystemClock)
-    breakers: CircuitBreakers | None = None
-    limiter: RateLimiter | None = None
-    budgets: BudgetGuard | None = None
-
-
 @dataclass
 class CallResult:
     """The answer to one call, and its record."""
@@ -89,20 +55,8 @@ class CallResult:
     # False when the answer is not the spec's usual one (a budget routed it to a cheaper
     # model), so it must not be served to later identical calls.
     cacheable: bool = True
-
-
-def new_record(
-    agent: str, version: int | None, payload: Any, request_id: str | None
-) -> ExecutionRecord:
-    """An execution record started now."""
-    return ExecutionRecord(
-        id=uuid.uuid4(),
-        agent=agent,
-        version=version,
-        input=payload if isinstance(payload, dict) else {"_raw": payload},
-        created_at=datetime.now(UTC),
-        request_id=request_id,
-    )
+    # Whether the response cache took part (a lookup, or a share of an identical call).
+    cached: bool = False
 
 
 def model_tiers(
@@ -119,60 +73,24 @@ def model_tiers(
 async def execute(
     agent: AgentVersion,
     payload: Any,
+    record: ExecutionRecord,
     *,
     services: CallServices,
-    request_id: str | None = None,
+    started: float,
     deadline_s: float | None = None,
     model_override: str | None = None,
     attachments: Attachments | None = None,
 ) -> CallResult:
-    """Run one call of `agent` on `payload` through validation, models and repair.
+    """Answer `payload` with `agent`'s models, its attempts on `record`.
 
-    `attachments` are the call's prepared files (`app.documents`); `payload` then holds
-    references in their place.
+    `attachments` are the call's prepared files (`app.files`); `payload` then holds
+    references in their place. `started` is when the call began on the services' clock.
     """
-    clock = services.clock
-    started = clock.monotonic()
-    record = new_record(agent.name, agent.version, payload, request_id)
-    with structlog.contextvars.bound_contextvars(execution_id=str(record.id)):
-        result = await _run(
-            agent, payload, record, services, started, deadline_s, model_override, attachments
-        )
-    record.latency_ms = (clock.monotonic() - started) * 1000
-    if result.problem is not None:
-        record.status = "failed"
-        record.error = result.problem.problem(request_id)
-    else:
-        record.status = "succeeded"
-        record.output = result.output
-    return result
-
-
-async def _run(
-    agent: AgentVersion,
-    payload: Any,
-    record: ExecutionRecord,
-    services: CallServices,
-    started: float,
-    deadline_s: float | None,
-    model_override: str | None,
-    attachments: Attachments | None = None,
-) -> CallResult:
-    if not isinstance(payload, dict):
-        problem = InputInvalid(
-            "the request body must be a JSON object",
-            issues=[Issue("", f"expected an object, got {type(payload).__name__}")],
-        )
+    problem = _input_problem(agent, payload) or _vision_problem(
+        agent, services, model_override, attachments
+    )
+    if problem is not None:
         return CallResult(record, None, problem)
-    issues = agent.compiled.validate_input(payload)
-    if issues:
-        return CallResult(record, None, InputInvalid(summary(issues), issues=issues))
-    if attachments is not None and attachments.needs_vision:  # documents and images (issue 11)
-        tiers = model_tiers(agent, services.options.default_model, model_override)
-        no_vision = vision_problem([d for n in tiers[0] for d in services.catalog.resolve(n)])
-        if no_vision is not None:
-            return CallResult(record, None, no_vision)
-
     downgraded = False
     if services.budgets is not None:
         try:
@@ -181,38 +99,86 @@ async def _run(
             return CallResult(record, None, exceeded)
         if downgrade is not None:
             model_override, downgraded = downgrade, True
-    options = services.options
     choice = agent.document.model
     budget_s = deadline_s or (choice.timeout_s if choice and choice.timeout_s else None)
-    deadline = started + (budget_s or options.deadline_s)
-    last: DeploymentRun | None = None
-    for tier in model_tiers(agent, options.default_model, model_override):
-        deployments: list[Deployment] = [d for n in tier for d in services.catalog.resolve(n)]
-        answered = False
-        for index, deployment in enumerate(deployments):
-            run = await run_deployment(
-                agent,
-                payload,
-                deployment,
-                record,
-                services=services,
-                deadline=deadline,
-                first_kind="ask" if not record.attempts else "fallback" if index else "escalation",
-                attachments=attachments,
-            )
-            last = run
-            if run.output is not None:
-                record.model = run.model
-                record.offline = deployment.offline
-                return CallResult(record, run.output, None, cacheable=not downgraded)
-            # An invalid answer or an unavailable model: the next model of the tier may do
-            # better; a caller should see a slower answer rather than an error.
-            answered = answered or run.invalid is not None
-            if run.deadline_passed:
-                return CallResult(record, None, _deadline_problem(record))
-        if not answered:
-            break  # escalation is for invalid answers only, not for unavailable models
-    return CallResult(record, None, _final_problem(last, record))
+    ask = _ask(
+        agent, payload, attachments, deadline=started + (budget_s or services.options.deadline_s)
+    )
+    tiers = [
+        [d for name in tier for d in services.catalog.resolve(name)]
+        for tier in model_tiers(agent, services.options.default_model, model_override)
+    ]
+    routed = await route(ask, tiers, record, services=services)
+    if routed.answered_by is not None and routed.last is not None:
+        record.model, record.offline = routed.last.model, routed.answered_by.offline
+        return CallResult(record, routed.last.output, None, cacheable=not downgraded)
+    if routed.deadline_passed:
+        return CallResult(record, None, _deadline_problem(record))
+    return CallResult(record, None, _final_problem(routed.last, record))
+
+
+def _input_problem(agent: AgentVersion, payload: Any) -> ProblemError | None:
+    if not isinstance(payload, dict):
+        return InputInvalid(
+            "the request body must be a JSON object",
+            issues=[Issue("", f"expected an object, got {type(payload).__name__}")],
+        )
+    issues = agent.compiled.validate_input(payload)
+    return InputInvalid(summary(issues), issues=issues) if issues else None
+
+
+def _vision_problem(
+    agent: AgentVersion,
+    services: CallServices,
+    model_override: str | None,
+    attachments: Attachments | None,
+) -> VisionUnavailable | None:
+    """A 422 when the input holds an image and no model of the first tier reads images."""
+    if attachments is None or not attachments.needs_vision:
+        return None
+    first = model_tiers(agent, services.options.default_model, model_override)[0]
+    deployments: list[Deployment] = [d for n in first for d in services.catalog.resolve(n)]
+    return vision_problem(deployments)
+
+
+def _ask(
+    agent: AgentVersion,
+    payload: dict[str, Any],
+    attachments: Attachments | None,
+    *,
+    deadline: float,
+) -> Ask:
+    """The question routing asks every model: the spec's prompt, formats and checks."""
+    compiled, choice = agent.compiled, agent.document.model
+    # Documents and images: the model reads document text in place of references.
+    prompt_input = attachments.prompt_input(payload) if attachments is not None else payload
+
+    def check(text: str, strict: bool) -> OutputOutcome:
+        return parse_output(
+            text, compiled.validate_output, compiled.decode_strict if strict else _same
+        )
+
+    def reask(text: str, verdict: Verdict) -> list[dict[str, Any]]:
+        issues = list(verdict.issues)
+        return attach(compiled.reask_messages(prompt_input, text, issues), attachments)
+
+    return Ask(
+        messages=attach(compiled.messages(prompt_input), attachments),
+        schema_format=compiled.response_format,
+        json_format=compiled.json_object_format,
+        check=check,
+        reask=reask,
+        deadline=deadline,
+        temperature=choice.temperature if choice else None,
+        max_tokens=choice.max_tokens if choice else None,
+        strict=compiled.strict,
+        needs_vision=attachments is not None and attachments.needs_vision,
+        hints=agent.offline_hints,
+    )
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def summary(issues: list[Issue]) -> str:

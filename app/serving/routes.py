@@ -1,28 +1,22 @@
-"""The typed agent endpoints (`/v1`) and the execution log (`/api/executions`)."""
+"""The typed agent endpoints: `POST /v1/agents/{name}` and each agent's OpenAPI document."""
 
 from __future__ import annotations
 
 import json
-import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import Field, TypeAdapter, ValidationError
 
 from app.core import fastjson
-from app.core.database import SessionDep
 from app.core.errors import BadRequest, InvalidInput, Issue, problem_response, responses
 from app.core.limits import PARSED_BODY
-from app.core.schemas import Cursor, Filter, Timestamp
 from app.core.tracing import span
-from app.executions import queries
-from app.executions.schemas import ExecutionPage, ExecutionRead, ExecutionSummary
 from app.files.intake import Upload
 from app.files.multipart import is_multipart, read_multipart
-from app.observability.calls import record_call
 from app.security.auth import (
     Forbidden,
     InvokeDep,
@@ -31,23 +25,15 @@ from app.security.auth import (
     Unauthorized,
     authenticate,
     check_agent,
-    require_admin,
     require_invoke,
 )
 from app.serving.cache import wants_fresh
+from app.serving.call import call
 from app.serving.context import Runtime, RuntimeDep
-from app.serving.invocation import run_call
 from app.serving.live import AgentNotFound, AgentNotLive, AgentVersion
 from app.serving.openapi import standalone_document
-from app.serving.pipeline import CallResult
 
 router = APIRouter(tags=["agents"], responses=responses(Unauthorized, Forbidden, RateLimited))
-admin_router = APIRouter(
-    prefix="/api/executions",
-    tags=["executions"],
-    dependencies=[Depends(require_admin)],
-    responses=responses(Unauthorized, Forbidden, RateLimited),
-)
 
 
 DEADLINE_HEADER = "x-specloom-deadline-ms"
@@ -134,11 +120,12 @@ async def _answer(
     else:
         payload = state[PARSED_BODY] if PARSED_BODY in state else _json_body(await request.body())
     request_id: str | None = request.scope.get("state", {}).get("request_id")
-    result = await call_agent(
+    result = await call(
+        runtime.context,
         agent,
         payload,
-        runtime,
-        principal,
+        source="api",
+        api_key_id=principal.key_id,
         request_id=request_id,
         deadline_s=requested_deadline(request, runtime.max_deadline_s),
         fresh=wants_fresh(request.headers.get("cache-control")),
@@ -162,41 +149,6 @@ async def _answer(
     return Response(fastjson.dumps(result.output), media_type="application/json", headers=headers)
 
 
-async def call_agent(
-    agent: AgentVersion,
-    payload: Any,
-    runtime: Runtime,
-    principal: Principal,
-    *,
-    request_id: str | None,
-    deadline_s: float | None = None,
-    fresh: bool = False,
-    uploads: list[Upload] | None = None,
-) -> CallResult:
-    """One recorded call of `agent`: through the cache and the models, then to the writer.
-
-    The path of every caller, `/v1` and MCP tools alike. A bad file raises its 4xx problem.
-    """
-    result, cached = await run_call(
-        agent,
-        payload,
-        runtime,
-        api_key_id=principal.key_id,
-        request_id=request_id,
-        deadline_s=deadline_s,
-        fresh=fresh,
-        uploads=uploads or (),
-    )
-    record = result.record
-    runtime.writer.submit(record)
-    record_call(  # metrics and the call's log line (issue 9)
-        record,
-        status=result.problem.status if result.problem is not None else 200,
-        cached=cached,
-    )
-    return result
-
-
 @router.get("/v1/agents/{name}/openapi.json", responses=responses(AgentNotFound, AgentNotLive))
 async def agent_openapi(
     name: str,
@@ -212,47 +164,4 @@ async def agent_openapi(
     return JSONResponse(
         standalone_document(agent, server),
         headers={"Content-Disposition": f'attachment; filename="{name}.openapi.json"'},
-    )
-
-
-@router.get(
-    "/v1/executions/{execution_id}",
-    responses=responses(queries.ExecutionNotFound),
-)
-async def read_execution(
-    execution_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, principal: InvokeDep
-) -> ExecutionRead:
-    """One execution with every model attempt, its tokens, cost and latency."""
-    await runtime.writer.wait_written(execution_id)
-    execution = await queries.get_execution(session, execution_id)
-    if not principal.is_admin and execution.api_key_id != principal.key_id:
-        # 404, not 403: another key's execution ids must not be confirmed to exist.
-        raise queries.ExecutionNotFound(f"no execution {execution_id}")
-    return ExecutionRead.model_validate(execution)
-
-
-@admin_router.get("", responses=responses(BadRequest))
-async def list_executions(
-    session: SessionDep,
-    agent: Filter = None,
-    version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
-    status: Literal["succeeded", "failed"] | None = None,
-    since: Timestamp | None = None,
-    until: Timestamp | None = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Cursor = None,
-) -> ExecutionPage:
-    """The execution log, newest first, filtered by agent, version, status and time."""
-    rows, next_cursor = await queries.list_executions(
-        session,
-        agent=agent,
-        version=version,
-        status=status,
-        since=since,
-        until=until,
-        limit=limit,
-        cursor=cursor,
-    )
-    return ExecutionPage(
-        items=[ExecutionSummary.model_validate(r) for r in rows], next_cursor=next_cursor
     )

@@ -131,62 +131,84 @@ def schema_from_rows(
         name = row.name.strip()
         if not name:
             issues.append(RowIssue(index, "every field needs a name"))
-            continue
-        if name in seen:
+        elif name in seen:
             issues.append(RowIssue(index, f"the field name {name!r} is used twice"))
-            continue
-        seen.add(name)
-        prop: dict[str, Any] = {}
-        if row.extra.strip():
-            try:
-                extra = json.loads(row.extra)
-            except ValueError as exc:
-                issues.append(RowIssue(index, f"advanced JSON is not valid JSON: {exc}"))
-                extra = {}
-            if isinstance(extra, dict):
-                prop.update(extra)
-            else:
-                issues.append(RowIssue(index, "advanced JSON must be an object"))
-        if row.type == "enum":
-            values = [v.strip() for v in row.enum.split(",") if v.strip()]
-            if not values:
-                issues.append(RowIssue(index, "an enum field needs at least one value"))
-            prop["enum"] = values
-        elif row.type in TYPES and row.type != "custom":
-            prop["type"] = row.type
-        if row.type == "array" and row.items:
-            prop["items"] = {"type": row.items}
-        if row.description.strip():
-            prop["description"] = row.description.strip()
-        for pair in (p.strip() for p in row.constraints.split(";")):
-            if not pair:
-                continue
-            key, eq, value = pair.partition("=")
-            if not eq or key.strip() not in CONSTRAINTS:
-                issues.append(
-                    RowIssue(
-                        index,
-                        f"constraint {pair!r}: write key=value with a key among "
-                        + ", ".join(CONSTRAINTS),
-                    )
-                )
-                continue
-            prop[key.strip()] = _parse_value(value.strip())
-        if row.sensitive:
-            prop["x-sensitive"] = True
-        schema["properties"][name] = prop
+        else:
+            seen.add(name)
+            schema["properties"][name] = _property(row, index, issues)
     required = [r.name.strip() for r in rows if r.required and r.name.strip()]
     if required:
         schema["required"] = required
-    if root_extra.strip():
-        try:
-            root = json.loads(root_extra)
-        except ValueError as exc:
-            issues.append(RowIssue(-1, f"schema options are not valid JSON: {exc}"))
-            root = {}
-        if isinstance(root, dict):
-            schema.update({k: v for k, v in root.items() if k not in schema})
+    _add_root_extra(schema, root_extra, issues)
     return schema, issues
+
+
+def _property(row: FieldRow, index: int, issues: list[RowIssue]) -> dict[str, Any]:
+    """The schema of one row's property; its problems are appended to `issues`."""
+    prop = _row_extra(row.extra, index, issues)
+    if row.type == "enum":
+        values = [v.strip() for v in row.enum.split(",") if v.strip()]
+        if not values:
+            issues.append(RowIssue(index, "an enum field needs at least one value"))
+        prop["enum"] = values
+    elif row.type in TYPES and row.type != "custom":
+        prop["type"] = row.type
+    if row.type == "array" and row.items:
+        prop["items"] = {"type": row.items}
+    if row.description.strip():
+        prop["description"] = row.description.strip()
+    prop.update(_constraints(row.constraints, index, issues))
+    if row.sensitive:
+        prop["x-sensitive"] = True
+    return prop
+
+
+def _row_extra(text: str, index: int, issues: list[RowIssue]) -> dict[str, Any]:
+    """The keywords of a row's advanced JSON (an object), or none if it is not one."""
+    if not text.strip():
+        return {}
+    try:
+        extra = json.loads(text)
+    except ValueError as exc:
+        issues.append(RowIssue(index, f"advanced JSON is not valid JSON: {exc}"))
+        return {}
+    if isinstance(extra, dict):
+        return extra
+    issues.append(RowIssue(index, "advanced JSON must be an object"))
+    return {}
+
+
+def _constraints(text: str, index: int, issues: list[RowIssue]) -> dict[str, Any]:
+    """The `key=value; ...` constraints of a row, each key one of `CONSTRAINTS`."""
+    found: dict[str, Any] = {}
+    for pair in (p.strip() for p in text.split(";")):
+        if not pair:
+            continue
+        key, eq, value = pair.partition("=")
+        if not eq or key.strip() not in CONSTRAINTS:
+            issues.append(
+                RowIssue(
+                    index,
+                    f"constraint {pair!r}: write key=value with a key among "
+                    + ", ".join(CONSTRAINTS),
+                )
+            )
+            continue
+        found[key.strip()] = _parse_value(value.strip())
+    return found
+
+
+def _add_root_extra(schema: dict[str, Any], root_extra: str, issues: list[RowIssue]) -> None:
+    """Merge the section's other root keywords (JSON) into `schema`, never over its own."""
+    if not root_extra.strip():
+        return
+    try:
+        root = json.loads(root_extra)
+    except ValueError as exc:
+        issues.append(RowIssue(-1, f"schema options are not valid JSON: {exc}"))
+        return
+    if isinstance(root, dict):
+        schema.update({k: v for k, v in root.items() if k not in schema})
 
 
 def rows_from_form(form: dict[str, str], section: str) -> list[FieldRow]:

@@ -16,9 +16,9 @@ from app.core.errors import ProblemError
 from app.executions.redaction import redact
 from app.files.intake import Upload
 from app.registry import service
+from app.serving.call import call
 from app.serving.context import Runtime
 from app.serving.pipeline import CallResult
-from app.serving.routes import call_agent
 from app.web.deps import CsrfDep, UserDep, render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -215,11 +215,12 @@ async def run_playground(
             request, session, name, number, typed=again, errors=errors, status_code=422
         )
     try:
-        result = await call_agent(
+        result = await call(
+            runtime.context,
             agent,
             payload,
-            runtime,
-            user,
+            source="playground",
+            api_key_id=user.key_id,
             request_id=getattr(request.state, "request_id", None),
             fresh=form.get("fresh") == "true",
             uploads=await picked_files(data) if mode == "form" else [],

@@ -19,7 +19,7 @@ from app.evaluation import actions
 from app.evaluation import cases as case_service
 from app.evaluation import service as evaluation
 from app.evaluation.coverage import rule_coverage
-from app.evaluation.router import ServicesDep
+from app.evaluation.router import CallsDep
 from app.evaluation.runner import EvaluatorDep, start_suite
 from app.evaluation.schemas import CaseWrite, PromoteRequest, RunRead
 from app.executions.redaction import redact
@@ -70,11 +70,11 @@ async def tests_page(request: Request, name: str, user: UserDep, session: Sessio
 
 @router.post("/agents/{name}/cases/generate", dependencies=[CsrfDep])
 async def generate(
-    request: Request, name: str, user: UserDep, session: SessionDep, services: ServicesDep
+    request: Request, name: str, user: UserDep, session: SessionDep, calls: CallsDep
 ) -> Response:
     """Generate cases (origin `generated`) for the latest version, as the API route does."""
     try:
-        await actions.generate(session, name, None, services=services, principal=user)
+        await actions.generate(session, name, None, calls=calls, principal=user)
     except ProblemError as exc:
         await session.rollback()
         return await _tests_page(request, session, name, error=exc.detail, status_code=exc.status)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from app.core.clock import ManualClock
 from app.core.database import sync_conninfo
 from app.core.errors import UpstreamInvalidOutput
 from app.core.reads import FastReads
+from app.executions.record import ExecutionRecord, finish_record, start_record
 from app.models.resilience import ResponseCacheEntry
 from app.serving.cache import (
     CacheHit,
@@ -27,8 +29,9 @@ from app.serving.cache import (
     wants_fresh,
 )
 from app.serving.cached_call import serve_cached
+from app.serving.call import cached_result
 from app.serving.live import AgentVersion, agent_version
-from app.serving.pipeline import CallResult, new_record
+from app.serving.pipeline import CallResult
 from tests.factories import make_document
 from tests.runtime.conftest import Statements
 
@@ -325,17 +328,32 @@ class Runs:
     output: dict[str, Any] | None = None
     calls: int = 0
 
-    async def __call__(self) -> CallResult:
+    async def __call__(self, record: ExecutionRecord) -> CallResult:
         self.calls += 1
         await asyncio.sleep(0.05)
-        record = new_record(self.spec.name, self.spec.version, INPUT, None)
         record.model = "fake-fast"
         if self.output is None:
-            problem = UpstreamInvalidOutput("the models gave no JSON object")
-            record.error = problem.problem(None)
-            return CallResult(record, None, problem)
-        record.status, record.output = "succeeded", self.output
+            return CallResult(record, None, UpstreamInvalidOutput("the models gave no JSON object"))
         return CallResult(record, self.output, None)
+
+
+async def serve(
+    cache: ResponseCache,
+    spec: AgentVersion,
+    payload: dict[str, Any],
+    policy: CachePolicy,
+    run: Runs,
+    *,
+    request_id: str | None = None,
+    fresh: bool = False,
+) -> CallResult:
+    """What `app.serving.call` does around the cache: its own record, finished."""
+    record = start_record(spec.name, spec.version, payload, request_id=request_id)
+    outcome = await serve_cached(cache, spec, payload, policy, partial(run, record), fresh=fresh)
+    result = cached_result(record, outcome)
+    problem = result.problem.problem(request_id) if result.problem is not None else None
+    finish_record(record, output=result.output, error=problem, latency_ms=0.0)
+    return result
 
 
 async def test_serve_gives_each_request_its_own_record(cache: ResponseCache) -> None:
@@ -343,7 +361,7 @@ async def test_serve_gives_each_request_its_own_record(cache: ResponseCache) -> 
     policy = CachePolicy(params={}, ttl_s=60)
     run = Runs(spec, OUTPUT)
     results = await asyncio.gather(
-        *(serve_cached(cache, spec, INPUT, policy, run, request_id=f"r{i}") for i in range(5))
+        *(serve(cache, spec, INPUT, policy, run, request_id=f"r{i}") for i in range(5))
     )
     assert run.calls == 1
     assert len({r.record.id for r in results}) == 5
@@ -351,9 +369,9 @@ async def test_serve_gives_each_request_its_own_record(cache: ResponseCache) -> 
     assert all(r.output == OUTPUT and r.record.model == "fake-fast" for r in results)
     shared = [r.record for r in results if r.record.cache == "hit"]
     assert all(r.attempts == [] and r.cost_usd == 0 and r.status == "succeeded" for r in shared)
-    again = await serve_cached(cache, spec, INPUT, policy, run)
+    again = await serve(cache, spec, INPUT, policy, run)
     assert (run.calls, again.record.cache, again.output) == (1, "hit", OUTPUT)
-    fresh = await serve_cached(cache, spec, INPUT, policy, run, fresh=True)
+    fresh = await serve(cache, spec, INPUT, policy, run, fresh=True)
     assert (run.calls, fresh.record.cache) == (2, "miss")
 
 
@@ -361,14 +379,12 @@ async def test_serve_shares_but_never_stores_a_failure(cache: ResponseCache) -> 
     spec = agent(temperature=0)
     policy = CachePolicy(params={}, ttl_s=60)
     run = Runs(spec)
-    results = await asyncio.gather(
-        *(serve_cached(cache, spec, INPUT, policy, run) for _ in range(3))
-    )
+    results = await asyncio.gather(*(serve(cache, spec, INPUT, policy, run) for _ in range(3)))
     assert run.calls == 1
     assert all(r.problem is not None and r.record.status == "failed" for r in results)
     assert {r.record.cache for r in results} == {"miss"}
     run.output = OUTPUT
-    assert (await serve_cached(cache, spec, INPUT, policy, run)).output == OUTPUT
+    assert (await serve(cache, spec, INPUT, policy, run)).output == OUTPUT
     assert run.calls == 2
 
 
@@ -386,9 +402,9 @@ async def test_a_lookup_that_races_a_landing_flight_makes_no_second_call(
     spec = agent(temperature=0)
     policy = CachePolicy(params={}, ttl_s=60)
     run = Runs(spec, OUTPUT)
-    waiting = asyncio.create_task(serve_cached(cache, spec, INPUT, policy, run))
+    waiting = asyncio.create_task(serve(cache, spec, INPUT, policy, run))
     await asyncio.sleep(0)
-    await serve_cached(cache, spec, INPUT, policy, run, fresh=True)  # lands, fills the LRU
+    await serve(cache, spec, INPUT, policy, run, fresh=True)  # lands, fills the LRU
     gate.set()
     result = await waiting
     assert (run.calls, result.record.cache, result.output) == (1, "hit", OUTPUT)

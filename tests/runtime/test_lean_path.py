@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 
 from app.providers import openai_http
+from app.providers.base import ModelCallFailed, ModelReply
 from app.providers.catalog import Deployment
-from app.providers.llm import ModelCallFailed, ModelReply, call_model
+from app.providers.llm import call_model
 from app.providers.pricing import plain_price
 from tests.fakes.upstream import (
     Behaviour,

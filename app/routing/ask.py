@@ -1,0 +1,62 @@
+"""What routing is asked: messages, the output formats, a deadline and a check of the answer.
+
+Routing knows nothing of specs. The caller hands it the messages, the formats to send
+(a JSON Schema where the provider takes one, JSON mode otherwise), how to judge a reply
+(`check`) and what to say when a reply is judged invalid (`reask`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from app.core.errors import Issue
+from app.executions.record import AttemptOutcome
+from app.providers.base import ModelCallFailed
+
+Messages = list[dict[str, Any]]
+
+
+class Verdict(Protocol):
+    """How a reply was judged: usable (`ok`, with `value`) or not, and why."""
+
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def value(self) -> dict[str, Any] | None: ...
+    @property
+    def stage(self) -> AttemptOutcome: ...
+    @property
+    def issues(self) -> Sequence[Issue]: ...
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One question to route through the models."""
+
+    messages: Messages
+    schema_format: dict[str, Any]  # for providers that take a JSON Schema
+    json_format: dict[str, Any]  # JSON mode, the schema in the prompt, for the others
+    # Judges a reply's text; `strict` is whether it was produced under `schema_format`.
+    check: Callable[[str, bool], Verdict]
+    # The messages of a re-ask after an invalid reply (its text and verdict).
+    reask: Callable[[str, Verdict], Messages]
+    deadline: float  # on the services' monotonic clock
+    temperature: float | None = None
+    max_tokens: int | None = None
+    strict: bool = False  # whether `schema_format` is strict (enforced by the provider)
+    needs_vision: bool = False
+    hints: dict[str, Any] | None = None  # for the offline model only
+
+
+@dataclass
+class DeploymentRun:
+    """How one deployment's turn ended."""
+
+    output: dict[str, Any] | None = None
+    model: str | None = None
+    invalid: Verdict | None = None
+    failure: ModelCallFailed | None = None
+    skipped: list[str] = field(default_factory=list)
+    deadline_passed: bool = False

@@ -1,0 +1,225 @@
+"""One deployment's turn in a call, as small policies: gates, retries and re-asks.
+
+A turn passes the gates (circuit breaker, vision, rate limit), then asks; a transient
+failure is retried with backoff while the deadline allows, and an invalid answer is
+re-asked with the reasons, up to the options' limits. Every model call and every skip is
+an attempt on the execution record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from app.core.tracing import span
+from app.executions.record import AttemptKind, AttemptOutcome, AttemptRecord, ExecutionRecord
+from app.providers.base import ModelCallFailed, ModelReply
+from app.providers.catalog import Deployment
+from app.providers.llm import call_model
+from app.routing.ask import Ask, DeploymentRun, Messages
+from app.routing.services import CallServices
+
+log = structlog.get_logger(__name__)
+
+
+def deployment_key(deployment: Deployment) -> str:
+    """Identity of a deployment for breakers and rate limits, shared by all processes."""
+    return f"{deployment.alias}|{deployment.model}|{deployment.api_base or ''}"[:300]
+
+
+@dataclass
+class _Turn:
+    """The state of one deployment's turn."""
+
+    ask: Ask
+    deployment: Deployment
+    record: ExecutionRecord
+    services: CallServices
+    kind: AttemptKind
+    key: str
+    messages: Messages
+    run: DeploymentRun = field(default_factory=DeploymentRun)
+    retries: int = 0
+    reasks: int = 0
+    estimate: int = 0  # tokens reserved with the rate limiter for the next call
+
+    def skip(self, outcome: AttemptOutcome, why: str) -> DeploymentRun:
+        # Not a model call, but the log should say why a model was passed over.
+        self.record.attempts.append(
+            AttemptRecord(
+                number=len(self.record.attempts) + 1,
+                kind="skip",
+                model=self.deployment.model,
+                outcome=outcome,
+                latency_ms=0.0,
+            )
+        )
+        self.run.skipped.append(f"{self.deployment.alias}: {why}")
+        return self.run
+
+
+async def run_deployment(
+    ask: Ask,
+    deployment: Deployment,
+    record: ExecutionRecord,
+    *,
+    services: CallServices,
+    first_kind: AttemptKind,
+) -> DeploymentRun:
+    """Ask `deployment` until it gives a valid output, gives up, or the deadline passes."""
+    turn = _Turn(
+        ask, deployment, record, services, first_kind, deployment_key(deployment), ask.messages
+    )
+    if not await _gates_open(turn):
+        return turn.run
+    while True:
+        remaining = ask.deadline - services.clock.monotonic()
+        if remaining <= 0:
+            turn.run.deadline_passed = True
+            return turn.run
+        if not await _within_rate_limit(turn, remaining):
+            return turn.run
+        try:
+            reply = await _ask_once(turn)
+        except ModelCallFailed as failure:
+            if await _retry_after_failure(turn, failure):
+                continue
+            return turn.run
+        await _after_reply(turn, reply)
+        if not _reask_after_reply(turn, reply):
+            return turn.run
+
+
+async def _gates_open(turn: _Turn) -> bool:
+    """The breaker and vision gates: False (with a skip recorded) when one is shut."""
+    breakers = turn.services.breakers
+    if breakers is not None and not await breakers.allow(turn.key):
+        turn.skip("breaker_open", "circuit open")
+        return False
+    if turn.ask.needs_vision and not turn.deployment.supports_vision:
+        turn.skip("no_vision", "cannot read images")
+        return False
+    return True
+
+
+async def _within_rate_limit(turn: _Turn, remaining: float) -> bool:
+    """The rate-limit gate: waits a little for room, else skips the deployment."""
+    limiter, deployment = turn.services.limiter, turn.deployment
+    if limiter is None or not (deployment.rpm or deployment.tpm):
+        return True
+    turn.estimate = sum(len(str(m.get("content", ""))) for m in turn.messages) // 4
+    wait = min(turn.services.options.rate_limit_wait_s, remaining)
+    if await limiter.acquire(
+        turn.key, rpm=deployment.rpm, tpm=deployment.tpm, tokens=turn.estimate, max_wait_s=wait
+    ):
+        return True
+    turn.skip("rate_limited_local", "at its rate limit")
+    return False
+
+
+async def _ask_once(turn: _Turn) -> ModelReply:
+    deployment, ask, services = turn.deployment, turn.ask, turn.services
+    model = deployment.model
+    with span(f"chat {model}", {"gen_ai.request.model": model}) as current:
+        current.set_attribute("specloom.attempt", turn.kind)
+        remaining = ask.deadline - services.clock.monotonic()
+        limit = deployment.timeout_s or services.options.attempt_timeout_s
+        reply = await call_model(
+            deployment,
+            turn.messages,
+            # The same contract travels to every model, fallbacks included: the schema when
+            # the provider takes one, JSON mode (with the schema in the prompt) when not.
+            response_format=(
+                ask.schema_format if deployment.supports_response_schema else ask.json_format
+            ),
+            timeout_s=max(0.001, min(limit, remaining)),
+            temperature=ask.temperature,
+            max_tokens=ask.max_tokens,
+            hints=ask.hints if deployment.offline else None,
+        )
+        current.set_attribute("gen_ai.usage.input_tokens", reply.prompt_tokens)
+        current.set_attribute("gen_ai.usage.output_tokens", reply.completion_tokens)
+    return reply
+
+
+async def _retry_after_failure(turn: _Turn, failure: ModelCallFailed) -> bool:
+    """Record the failure; True when the same deployment should be asked again."""
+    record, deployment, services = turn.record, turn.deployment, turn.services
+    record.attempts.append(
+        AttemptRecord(
+            number=len(record.attempts) + 1,
+            kind=turn.kind,
+            model=deployment.model,
+            outcome=failure.kind,
+            latency_ms=failure.latency_ms,
+            error=(f"HTTP {failure.status}: " if failure.status else "") + failure.message[:2000],
+        )
+    )
+    # Not the message: a provider may echo parts of the request in it.
+    log.warning(
+        "model attempt failed",
+        model=deployment.model,
+        failure=failure.kind,
+        http_status=failure.status,
+        latency_ms=round(failure.latency_ms, 2),
+    )
+    turn.run.failure = failure
+    if services.breakers is not None and failure.transient:
+        await services.breakers.record_failure(turn.key, failure.latency_ms)
+    retry = services.options.retry
+    if not failure.transient or turn.retries >= retry.max_retries:
+        return False
+    pause = retry.delay(turn.retries, failure.retry_after_s)
+    if services.clock.monotonic() + pause >= turn.ask.deadline:
+        return False  # no time to wait here; a fallback may still answer in time
+    await services.clock.sleep(pause)
+    turn.retries, turn.kind = turn.retries + 1, "retry"
+    return True
+
+
+async def _after_reply(turn: _Turn, reply: ModelReply) -> None:
+    """Tell the breaker and the rate limiter that the deployment answered."""
+    services = turn.services
+    if services.breakers is not None:
+        await services.breakers.record_success(turn.key, reply.latency_ms)
+    if services.limiter is not None and turn.deployment.tpm:
+        # acquire() already counted the estimate; add only the difference.
+        used = reply.prompt_tokens + reply.completion_tokens
+        await services.limiter.record_tokens(turn.key, used, reserved=turn.estimate)
+
+
+def _reask_after_reply(turn: _Turn, reply: ModelReply) -> bool:
+    """Judge and record the reply; True when the deployment should be re-asked."""
+    ask, deployment, record = turn.ask, turn.deployment, turn.record
+    verdict = ask.check(reply.text, deployment.supports_response_schema and ask.strict)
+    record.attempts.append(
+        AttemptRecord(
+            number=len(record.attempts) + 1,
+            kind=turn.kind,
+            model=deployment.model,
+            outcome=verdict.stage,
+            latency_ms=reply.latency_ms,
+            raw_text=reply.text,
+            issues=_issues(verdict.issues) or None,
+            prompt_tokens=reply.prompt_tokens,
+            completion_tokens=reply.completion_tokens,
+            cost_usd=reply.cost_usd,
+        )
+    )
+    if verdict.ok:
+        # The configured model string names it everywhere (log, usage, header), so one
+        # deployment never shows under two names when a provider echoes another.
+        turn.run.output, turn.run.model = verdict.value, deployment.model
+        return False
+    turn.run.invalid = verdict
+    if turn.reasks >= turn.services.options.max_reasks:
+        return False
+    turn.reasks, turn.kind = turn.reasks + 1, "reask"
+    turn.messages = ask.reask(reply.text, verdict)
+    return True
+
+
+def _issues(issues: Any) -> list[dict[str, str]]:
+    return [{"pointer": i.pointer, "message": i.message} for i in issues]

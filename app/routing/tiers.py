@@ -1,0 +1,61 @@
+"""Routing a question through tiers of models: fallbacks within a tier, escalation across.
+
+The first tier is the primary model and its fallbacks: the next deployment is tried when
+one is unavailable (breaker open, at its rate limit, failing after retries) or its answer
+stayed invalid after the re-asks. Later tiers (stronger models) are entered only when some
+model of the tier answered but never validly: an outage alone never moves a call to a
+stronger, dearer model. Every deployment gets the same question.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from app.executions.record import AttemptKind, ExecutionRecord
+from app.providers.catalog import Deployment
+from app.routing.ask import Ask, DeploymentRun
+from app.routing.deployment import run_deployment
+from app.routing.services import CallServices
+
+
+@dataclass(frozen=True)
+class Routed:
+    """How routing ended: the last turn, and the deployment that answered validly if any."""
+
+    last: DeploymentRun | None
+    answered_by: Deployment | None = None
+    deadline_passed: bool = False
+
+
+async def route(
+    ask: Ask,
+    tiers: Sequence[Sequence[Deployment]],
+    record: ExecutionRecord,
+    *,
+    services: CallServices,
+) -> Routed:
+    """Ask the tiers' deployments in order until one answers validly (see the module doc)."""
+    last: DeploymentRun | None = None
+    for tier in tiers:
+        answered = False
+        for index, deployment in enumerate(tier):
+            last = await run_deployment(
+                ask, deployment, record, services=services, first_kind=_kind(record, index)
+            )
+            if last.output is not None:
+                return Routed(last, answered_by=deployment)
+            if last.deadline_passed:
+                return Routed(last, deadline_passed=True)
+            # An invalid answer or an unavailable model: the next model of the tier may do
+            # better; a caller should see a slower answer rather than an error.
+            answered = answered or last.invalid is not None
+        if not answered:
+            break  # escalation is for invalid answers only, not for unavailable models
+    return Routed(last)
+
+
+def _kind(record: ExecutionRecord, index: int) -> AttemptKind:
+    if not record.attempts:
+        return "ask"
+    return "fallback" if index else "escalation"

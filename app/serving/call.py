@@ -1,0 +1,206 @@
+"""One call of an agent, from start to finish, for every caller.
+
+prepare files → response cache → budget → route through the models → repair/validate →
+redact → record. `/v1`, MCP, jobs, the playground, test runs, the LLM judge and the case
+writer all call `call`; the execution record is started and finished here and nowhere else.
+What differs between callers is a row of `CONDUCT`, not a second path.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Literal
+
+import structlog
+
+from app.core.errors import ProblemError
+from app.executions.record import ExecutionRecord, finish_record, start_record
+from app.executions.redaction import redact_record
+from app.files.intake import Attachments, Upload
+from app.observability.calls import record_call
+from app.serving.cache import cache_policy
+from app.serving.cached_call import Shared, serve_cached
+from app.serving.context import CallContext
+from app.serving.live import AgentVersion
+from app.serving.pipeline import CallResult, execute
+
+# Who is calling: the typed endpoint, an MCP tool, a job item, the web playground, a test
+# run, the LLM judge grading a test, or the writer of rule-based test cases.
+Source = Literal["api", "mcp", "job", "playground", "test", "judge", "case-writer"]
+
+
+@dataclass(frozen=True)
+class Conduct:
+    """What a call from one source does besides asking the models."""
+
+    cached: bool  # answered from, and stored in, the response cache
+    recorded: bool  # its record goes to the execution writer here
+    observed: bool  # counted in the call metrics and logged as one line here
+    stored_files: bool  # its file fields may hold references to stored files
+
+
+_LIVE = Conduct(cached=True, recorded=True, observed=True, stored_files=False)
+CONDUCT: dict[Source, Conduct] = {
+    "api": _LIVE,
+    "mcp": _LIVE,
+    "playground": _LIVE,
+    # A job stores the record with its item, in the item's transaction, then observes it.
+    "job": Conduct(cached=True, recorded=False, observed=False, stored_files=False),
+    # A test asks the model every time (a cached answer is no evidence) and keeps a record.
+    "test": Conduct(cached=False, recorded=True, observed=False, stored_files=True),
+    # Calls the platform makes for itself: no cache, not part of the execution log.
+    "judge": Conduct(cached=False, recorded=False, observed=False, stored_files=False),
+    "case-writer": Conduct(cached=False, recorded=False, observed=False, stored_files=False),
+}
+
+
+async def call(
+    context: CallContext,
+    agent: AgentVersion,
+    payload: Any,
+    *,
+    source: Source,
+    api_key_id: uuid.UUID | None = None,
+    request_id: str | None = None,
+    deadline_s: float | None = None,
+    fresh: bool = False,
+    uploads: Sequence[Upload] = (),
+    model_override: str | None = None,
+) -> CallResult:
+    """Run one call of `agent` on `payload` and finish its record (redacted).
+
+    Never raises for model trouble: the result holds the output or the problem. A bad file
+    in a request raises its 4xx problem before any model is asked; a bad stored file (a
+    test case's) is a failed, recorded call instead.
+    """
+    conduct = CONDUCT[source]
+    started = context.services.clock.monotonic()
+    try:
+        prepared, attachments = await _prepare(context, agent, payload, uploads, conduct)
+    except ProblemError as problem:
+        if not conduct.stored_files:
+            raise
+        record = start_record(agent.name, agent.version, payload, request_id=request_id)
+        result = CallResult(record, None, problem)
+    else:
+        record = start_record(agent.name, agent.version, prepared, request_id=request_id)
+        with structlog.contextvars.bound_contextvars(execution_id=str(record.id)):
+            result = await _answer(
+                context, agent, prepared, record, conduct, started, attachments,
+                fresh=fresh, deadline_s=deadline_s, model_override=model_override,
+            )  # fmt: skip
+    _finish(result, started=started, context=context, request_id=request_id)
+    record.api_key_id = api_key_id  # so an invoke key can read back its own calls
+    redact_record(
+        record,
+        agent.compiled.input_schema,
+        agent.compiled.output_schema,
+        sensitive_input=agent.sensitive_input,
+        sensitive_output=agent.sensitive_output,
+    )
+    _deliver(context, result, conduct)
+    return result
+
+
+def refused(
+    agent: str,
+    version: int | None,
+    payload: Any,
+    problem: ProblemError,
+    *,
+    request_id: str | None,
+    api_key_id: uuid.UUID | None = None,
+) -> ExecutionRecord:
+    """The record of a call that could not start (its pinned version is gone)."""
+    record = start_record(agent, version, payload, request_id=request_id, api_key_id=api_key_id)
+    return finish_record(record, output=None, error=problem.problem(request_id), latency_ms=0.0)
+
+
+async def _prepare(
+    context: CallContext,
+    agent: AgentVersion,
+    payload: Any,
+    uploads: Sequence[Upload],
+    conduct: Conduct,
+) -> tuple[Any, Attachments | None]:
+    # A file's bytes are replaced by a reference holding its hash, so the record and the
+    # cache key hold the hash; the prepared text and images travel as attachments.
+    fields = agent.compiled.file_fields
+    if conduct.stored_files:
+        return await context.documents.prepare_stored(fields, payload)
+    return await context.documents.prepare(fields, payload, uploads)
+
+
+async def _answer(
+    context: CallContext,
+    agent: AgentVersion,
+    payload: Any,
+    record: ExecutionRecord,
+    conduct: Conduct,
+    started: float,
+    attachments: Attachments | None,
+    *,
+    fresh: bool,
+    deadline_s: float | None,
+    model_override: str | None,
+) -> CallResult:
+    services = context.services
+    run = partial(
+        execute,
+        agent,
+        payload,
+        record,
+        services=services,
+        started=started,
+        deadline_s=deadline_s,
+        model_override=model_override,
+        attachments=attachments,
+    )
+    cache = context.cache if conduct.cached else None
+    policy = None
+    if cache is not None:
+        policy = cache_policy(
+            agent,
+            default_model=services.options.default_model,
+            default_ttl_s=cache.default_ttl_s,
+            offline=services.catalog.offline,
+            model_override=model_override,
+        )
+    if cache is None or policy is None:
+        return await run()
+    outcome = await serve_cached(cache, agent, payload, policy, run, fresh=fresh)
+    return cached_result(record, outcome)
+
+
+def cached_result(record: ExecutionRecord, outcome: CallResult | Shared) -> CallResult:
+    """The result of a call the response cache took part in, on this call's own record."""
+    if isinstance(outcome, CallResult):
+        outcome.cached = True
+        return outcome
+    # A hit, or a share of an identical call in flight: no attempts and no cost here.
+    record.cache = "miss" if outcome.problem is not None else "hit"
+    record.model, record.offline = outcome.model, outcome.offline
+    return CallResult(record, outcome.output, outcome.problem, cached=True)
+
+
+def _finish(
+    result: CallResult, *, started: float, context: CallContext, request_id: str | None
+) -> None:
+    problem = result.problem
+    finish_record(
+        result.record,
+        output=result.output,
+        error=problem.problem(request_id) if problem is not None else None,
+        latency_ms=(context.services.clock.monotonic() - started) * 1000,
+    )
+
+
+def _deliver(context: CallContext, result: CallResult, conduct: Conduct) -> None:
+    if conduct.recorded and context.writer is not None:
+        context.writer.submit(result.record)
+    if conduct.observed:
+        status = result.problem.status if result.problem is not None else 200
+        record_call(result.record, status=status, cached=result.cached)
