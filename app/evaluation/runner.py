@@ -28,7 +28,7 @@ from app.observability.metrics import observe_test_attempt, observe_test_run
 from app.serving.call import call
 from app.serving.context import CallContext
 from app.serving.live import LiveAgents
-from app.serving.pipeline import CallResult
+from app.serving.result import CallResult
 
 log = structlog.get_logger(__name__)
 

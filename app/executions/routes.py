@@ -12,6 +12,7 @@ from app.core.errors import BadRequest, responses
 from app.core.schemas import Cursor, Filter, Timestamp
 from app.executions import queries
 from app.executions.schemas import ExecutionPage, ExecutionRead, ExecutionSummary
+from app.executions.usage import UsageReport, usage_report
 from app.executions.writer import ExecutionWriter
 from app.security.auth import (
     Forbidden,
@@ -29,6 +30,12 @@ admin_router = APIRouter(
     responses=responses(Unauthorized, Forbidden, RateLimited),
 )
 
+usage_router = APIRouter(
+    prefix="/api",
+    dependencies=[Depends(require_admin)],
+    responses=responses(Unauthorized, Forbidden, RateLimited),
+)
+
 
 async def execution_writer(request: Request) -> ExecutionWriter:
     """This process's execution writer (the app's runtime holds it)."""
@@ -37,6 +44,17 @@ async def execution_writer(request: Request) -> ExecutionWriter:
 
 
 WriterDep = Annotated[ExecutionWriter, Depends(execution_writer)]
+
+
+@usage_router.get("/usage", tags=["usage"])
+async def get_usage(
+    session: SessionDep,
+    agent: Filter = None,
+    since: Timestamp | None = None,
+    until: Timestamp | None = None,
+) -> UsageReport:
+    """Tokens and cost per UTC day, agent, version and model, with totals."""
+    return await usage_report(session, agent=agent, since=since, until=until)
 
 
 @router.get(

@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 
-if TYPE_CHECKING:
-    from app.executions.record import ExecutionRecord
+from app.executions.record import ExecutionRecord
 
 _SECONDS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -48,7 +46,7 @@ TOKENS = Counter(
 )
 COST = Counter("specloom_cost_usd", "Model spend in USD, by agent and model.", ["agent", "model"])
 
-# Test runs (issue 5): outcomes, durations, attempts and the pass rates of cases.
+# Test runs: outcomes, durations, attempts and the pass rates of cases.
 TEST_RUNS = Counter(
     "specloom_test_runs",
     "Finished test runs by spec and outcome (passed, failed, error).",

@@ -9,7 +9,7 @@ from typing import Any
 from app.core.errors import ProblemError
 from app.serving.cache import CachePolicy, ResponseCache, cache_key
 from app.serving.live import AgentVersion
-from app.serving.pipeline import CallResult
+from app.serving.result import CallResult
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ from app.serving.cache import cache_policy
 from app.serving.cached_call import Shared, serve_cached
 from app.serving.context import CallContext
 from app.serving.live import AgentVersion
-from app.serving.pipeline import CallResult, execute
+from app.serving.pipeline import execute
+from app.serving.result import CallResult
 
 # Who is calling: the typed endpoint, an MCP tool, a job item, the web playground, a test
 # run, the LLM judge grading a test, or the writer of rule-based test cases.

@@ -1,4 +1,4 @@
-"""Operating the model layer (admin scope): models and breakers, usage, budgets."""
+"""Operating the model layer (admin scope): models and their breakers, budgets."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema, model_va
 from app.compiler.document import NAME_PATTERN
 from app.core.database import SessionDep
 from app.core.errors import responses
-from app.core.schemas import Filter, RequestBody, Timestamp
-from app.executions.usage import UsageReport, usage_report
+from app.core.schemas import RequestBody
 from app.routing import budgets
 from app.routing.deployment import deployment_key
 from app.security import audit
@@ -77,17 +76,6 @@ async def list_models(runtime: RuntimeDep) -> ModelList:
                 )
             )
     return ModelList(offline=catalog.offline, items=items)
-
-
-@router.get("/usage", tags=["usage"])
-async def get_usage(
-    session: SessionDep,
-    agent: Filter = None,
-    since: Timestamp | None = None,
-    until: Timestamp | None = None,
-) -> UsageReport:
-    """Tokens and cost per UTC day, agent, version and model, with totals."""
-    return await usage_report(session, agent=agent, since=since, until=until)
 
 
 USD_STRING = r"^[0-9]{1,8}(\.[0-9]{1,6})?$"

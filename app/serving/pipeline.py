@@ -9,7 +9,6 @@ invalid one.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from app.core.errors import (
@@ -32,6 +31,7 @@ from app.routing.services import CallServices
 from app.routing.tiers import route
 from app.serving.live import AgentVersion
 from app.serving.output import OutputOutcome, parse_output
+from app.serving.result import CallResult
 
 
 class InputInvalid(InvalidInput):
@@ -43,20 +43,6 @@ class ModelRequestRejected(ProblemError):
     status = 502
     slug = "model-request-rejected"
     title = "Every model rejected the request"
-
-
-@dataclass
-class CallResult:
-    """The answer to one call, and its record."""
-
-    record: ExecutionRecord
-    output: dict[str, Any] | None
-    problem: ProblemError | None
-    # False when the answer is not the spec's usual one (a budget routed it to a cheaper
-    # model), so it must not be served to later identical calls.
-    cacheable: bool = True
-    # Whether the response cache took part (a lookup, or a share of an identical call).
-    cached: bool = False
 
 
 def model_tiers(

@@ -18,7 +18,7 @@ from app.files.intake import Upload
 from app.registry import service
 from app.serving.call import call
 from app.serving.context import Runtime
-from app.serving.pipeline import CallResult
+from app.serving.result import CallResult
 from app.web.deps import CsrfDep, UserDep, render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)

@@ -79,6 +79,28 @@ async def test_attempts_are_recorded_as_executions(
         assert found.json()["version"] == 1
 
 
+async def test_test_run_records_are_redacted_like_calls(
+    api: httpx.AsyncClient, upstream: FakeUpstream
+) -> None:
+    """A test run's calls take the one call path: its records keep no `x-sensitive` value."""
+    secret = "SSN-IN-A-TEST-CASE-555"
+    schema = make_document()["input_schema"]
+    schema["properties"]["ssn"] = {"type": "string", "x-sensitive": True}
+    await create_spec(api, "triage", input_schema=schema)
+    body = case_body(input={"subject": "Refund", "body": "charged twice", "ssn": secret})
+    assert (await api.post("/api/specs/triage/cases", json=body)).status_code == 201
+    run = await start_run(api, "triage", 1)
+    execution_id = run["cases"][0]["runs"][0]["execution_id"]
+    for _ in range(100):
+        found = await api.get(f"/v1/executions/{execution_id}")
+        if found.status_code == 200:
+            break
+        await asyncio.sleep(0.02)
+    assert found.status_code == 200, found.text
+    assert secret not in found.text
+    assert found.json()["input"]["subject"] == "Refund"
+
+
 async def test_progress_while_running(make_api: ApiFactory, upstream: FakeUpstream) -> None:
     upstream.script(*[Delay(0.3, Valid(BILLING))] * 4)
     async with make_api(test_concurrency=1) as api:

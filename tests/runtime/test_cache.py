@@ -18,6 +18,7 @@ from app.core.clock import ManualClock
 from app.core.database import sync_conninfo
 from app.core.errors import UpstreamInvalidOutput
 from app.core.reads import FastReads
+from app.core.settings import CacheSettings
 from app.executions.record import ExecutionRecord, finish_record, start_record
 from app.models.resilience import ResponseCacheEntry
 from app.serving.cache import (
@@ -31,7 +32,7 @@ from app.serving.cache import (
 from app.serving.cached_call import serve_cached
 from app.serving.call import cached_result
 from app.serving.live import AgentVersion, agent_version
-from app.serving.pipeline import CallResult
+from app.serving.result import CallResult
 from tests.factories import make_document
 from tests.runtime.conftest import Statements
 
@@ -43,7 +44,9 @@ INPUT = {"subject": "Refund", "body": "I was charged twice"}
 async def cache(
     sessionmaker: async_sessionmaker[AsyncSession], clock: ManualClock
 ) -> AsyncIterator[ResponseCache]:
-    cache = ResponseCache(sessionmaker, clock=clock, max_entries=100, default_ttl_s=60)
+    cache = ResponseCache(
+        sessionmaker, clock=clock, config=CacheSettings(max_entries=100, ttl_s=60)
+    )
     yield cache
     await cache.stop()  # closes its writer connection
 
@@ -165,7 +168,7 @@ async def test_another_process_sees_a_put_after_the_flush(
     clock: ManualClock,
     statements: Statements,
 ) -> None:
-    other = ResponseCache(sessionmaker, clock=clock, default_ttl_s=60)
+    other = ResponseCache(sessionmaker, clock=clock, config=CacheSettings(ttl_s=60))
     await put(cache, "k")
     assert await other.get("k") is None  # still only in the first process's memory
     await cache.flush()
@@ -223,7 +226,7 @@ async def test_purge_deletes_only_expired_rows(
 async def test_lru_keeps_the_most_recently_used(
     sessionmaker: async_sessionmaker[AsyncSession], clock: ManualClock
 ) -> None:
-    small = ResponseCache(sessionmaker, clock=clock, max_entries=2)
+    small = ResponseCache(sessionmaker, clock=clock, config=CacheSettings(max_entries=2))
     await put(small, "a")
     await put(small, "b")
     assert small.peek("a") is not None  # a is now more recent than b
