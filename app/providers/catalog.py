@@ -79,9 +79,9 @@ class Deployment:
     input_cost_per_token: float | None = None
     output_cost_per_token: float | None = None
     supports_response_schema: bool = True
-    # Takes image content (issue 11): the offline model answers from the text alone.
+    # Takes image content: the offline model answers from the text alone.
     supports_vision: bool = True
-    # May take the lean path when litellm would only pass its calls through (runtime/lean.py).
+    # May take the lean path when litellm would only pass its calls through (providers/openai_http.py).
     lean: bool = True
 
     @property
@@ -128,7 +128,7 @@ def offline_catalog() -> ModelCatalog:
 def load_catalog(path: Path | None, *, lean: bool = True) -> ModelCatalog:
     """Read the models file; `None` gives the offline catalog.
 
-    `lean` False sends every call through litellm (no lean path; see runtime/lean.py).
+    `lean` False sends every call through litellm (no lean path; see providers/openai_http.py).
     """
     if path is None:
         return offline_catalog()
@@ -188,7 +188,7 @@ def _schema_ok(model: str) -> bool:
 def _vision_ok(model: str) -> bool:
     if model.startswith("openai/"):
         # Read from litellm's bundled map as data, the entry litellm itself would use:
-        # importing litellm here would put seconds on every start-up (issue 10).
+        # importing litellm here would put seconds on every start-up.
         entry = pricing.entry_for(model)
         return bool(entry and entry.get("supports_vision"))
     import litellm

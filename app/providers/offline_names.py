@@ -1,7 +1,6 @@
-"""The offline model's provider name, importable without litellm (which takes seconds)."""
+"""The offline model's name: deployments whose model starts with `specloom-offline/`."""
 
 from __future__ import annotations
 
 PROVIDER = "specloom-offline"
 OFFLINE_PREFIX = f"{PROVIDER}/"
-FINGERPRINT = "specloom-offline"

@@ -259,7 +259,7 @@ async def test_refused_connection_is_the_same_failure(monkeypatch: pytest.Monkey
         ({"lean": False}, "turned off"),
         ({"api_base": None}, "no api_base: litellm picks the provider's default"),
         ({"api_key_env": None}, "no key: litellm looks in the environment"),
-        ({"model": "specloom-offline/fast"}, "the offline model is a litellm provider"),
+        ({"model": "specloom-offline/fast"}, "the offline model answers in-process"),
         ({"model": "anthropic/claude-3-5-haiku-latest"}, "not OpenAI-compatible"),
         ({"model": "openai/o3-mini"}, "litellm rewrites parameters of reasoning models"),
         ({"model": "openai/gpt-5-mini"}, "litellm rewrites parameters of gpt-5 models"),

@@ -1,4 +1,4 @@
-"""The offline model: deterministic, always schema-valid, honest, and reachable via litellm."""
+"""The offline model: deterministic, always schema-valid, honest, and served in-process as a provider."""
 
 from __future__ import annotations
 
@@ -16,20 +16,20 @@ from pathlib import Path
 from random import Random
 from typing import Any
 
-import litellm
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 from jsonschema import Draft202012Validator
-from litellm.llms.custom_llm import CustomLLM
-from litellm.types.utils import ModelResponse
 from pydantic import BaseModel
 
 from app.jsonschema.generate import generator_for
 from app.jsonschema.strings import formatted, from_pattern
-from app.providers.offline import FINGERPRINT, OFFLINE_PREFIX, register_offline_provider
+from app.providers.catalog import Deployment
+from app.providers.llm import call_model, provider_for
 from app.providers.offline_answer import offline_answer, user_input_of
+from app.providers.offline_model import OfflineProvider
+from app.providers.offline_names import OFFLINE_PREFIX
 
 ROOT = Path(__file__).resolve().parents[2]
 TICKET = {"subject": "Leak", "body": "Our customer data was exposed"}
@@ -325,9 +325,6 @@ def object_schemas() -> st.SearchStrategy[dict[str, Any]]:
     return _object(nodes)
 
 
-register_offline_provider()
-
-
 def rf(schema: dict[str, Any]) -> dict[str, Any]:
     return {"type": "json_schema", "json_schema": {"name": "out", "schema": schema, "strict": True}}
 
@@ -595,74 +592,31 @@ def test_pydantic_response_format() -> None:
     Out.model_validate(answer)
 
 
-# --- through litellm ------------------------------------------------------------------------------
+# --- as a provider --------------------------------------------------------------------------------
+
+OFFLINE_FAST = Deployment(alias="fast", model=f"{OFFLINE_PREFIX}fast")
 
 
-async def test_acompletion_answers_and_says_it_is_offline() -> None:
-    response = await litellm.acompletion(
-        model=f"{OFFLINE_PREFIX}fast", messages=chat(TICKET), response_format=rf(TRIAGE)
-    )
-    content = response.choices[0].message.content
-    assert_valid(TRIAGE, json.loads(content))
-    assert content == offline_answer(chat(TICKET), rf(TRIAGE))
-    assert response.model == "specloom-offline/fast"
-    assert response.system_fingerprint == FINGERPRINT
-    assert response.choices[0].finish_reason == "stop"
-    usage = response.usage
-    assert usage.prompt_tokens > 10
-    assert usage.completion_tokens > 5
-    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
-    assert response._hidden_params["response_cost"] == 0.0
-    assert litellm.completion_cost(completion_response=response) == 0.0
+async def test_the_provider_answers_and_says_it_is_offline() -> None:
+    assert provider_for(OFFLINE_FAST).__class__ is OfflineProvider
+    reply = await call_model(OFFLINE_FAST, chat(TICKET), response_format=rf(TRIAGE), timeout_s=5.0)
+    assert_valid(TRIAGE, json.loads(reply.text))
+    assert reply.text == offline_answer(chat(TICKET), rf(TRIAGE))
+    assert reply.model == "specloom-offline/fast"
+    assert reply.prompt_tokens > 10
+    assert reply.completion_tokens > 5
+    assert reply.cost_usd == 0.0
 
 
-async def test_metadata_hints_reach_the_provider() -> None:
+async def test_hints_reach_the_offline_model() -> None:
     output = {"team": "security", "priority": "urgent", "summary": "Breach"}
-    metadata = {"specloom": {"examples": [{"input": TICKET, "output": output}], "expectations": []}}
-    response = await litellm.acompletion(
-        model=f"{OFFLINE_PREFIX}smart",
-        messages=chat(TICKET),
-        response_format=rf(TRIAGE),
-        metadata=metadata,
+    hints = {"specloom": {"examples": [{"input": TICKET, "output": output}], "expectations": []}}
+    reply = await call_model(
+        OFFLINE_FAST, chat(TICKET), response_format=rf(TRIAGE), timeout_s=5.0, hints=hints
     )
-    assert json.loads(response.choices[0].message.content) == output
+    assert json.loads(reply.text) == output
 
 
-async def test_litellm_hands_metadata_over_in_litellm_params() -> None:
-    """The mechanism itself, with a spy provider: metadata arrives as litellm_params["metadata"]."""
-    seen: dict[str, Any] = {}
-
-    class Spy(CustomLLM):
-        async def acompletion(self, *args: Any, **kwargs: Any) -> ModelResponse:
-            seen.update(kwargs)
-            response: ModelResponse = kwargs["model_response"]
-            response.choices[0].message.content = "{}"
-            return response
-
-    litellm.custom_provider_map = [
-        *litellm.custom_provider_map,
-        {"provider": "specloom-spy", "custom_handler": Spy()},
-    ]
-    try:
-        await litellm.acompletion(
-            model="specloom-spy/x",
-            messages=[{"role": "user", "content": "hi"}],
-            response_format=rf(TRIAGE),
-            metadata={"specloom": {"examples": [1]}},
-        )
-    finally:
-        litellm.custom_provider_map = [
-            p for p in litellm.custom_provider_map if p["provider"] != "specloom-spy"
-        ]
-    assert seen["litellm_params"]["metadata"]["specloom"] == {"examples": [1]}
-    assert seen["optional_params"]["response_format"] == rf(TRIAGE)
-
-
-def test_sync_completion_and_idempotent_registration() -> None:
-    register_offline_provider()
-    register_offline_provider()
-    providers = [p["provider"] for p in litellm.custom_provider_map]
-    assert providers.count("specloom-offline") == 1
-    response = litellm.completion(model=f"{OFFLINE_PREFIX}x", messages=chat(TICKET))
-    assert response.choices[0].message.content == "{}"
-    assert response.model == "specloom-offline/x"
+async def test_without_a_schema_the_offline_model_answers_an_empty_object() -> None:
+    reply = await call_model(OFFLINE_FAST, chat(TICKET), response_format=None, timeout_s=5.0)
+    assert reply.text == "{}"
