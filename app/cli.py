@@ -60,9 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     create.add_argument("--agent", action="append", dest="agents", help="limit to this agent")
     create.add_argument("--rpm", type=int, default=None, help="requests per minute")
 
-    worker = commands.add_parser("worker", help="run job items from the queue (issue 8)")
+    worker = commands.add_parser("worker", help="run job items from the queue")
     worker.add_argument("--concurrency", type=int, default=None, help="items at once")
-    jobs = commands.add_parser("jobs", help="asynchronous jobs (issue 8)")
+    jobs = commands.add_parser("jobs", help="asynchronous jobs")
     job_commands = jobs.add_subparsers(dest="jobs_command", required=True)
     submit = job_commands.add_parser("submit", help="submit a JSONL file and follow it")
     submit.add_argument("file", type=Path, help="one input object per line")
@@ -134,14 +134,14 @@ async def _push(settings: Settings, files: Sequence[Path], *, publish: bool) -> 
     from app.registry.files import SpecFileError, load_spec_file, push_document
 
     try:
-        documents = [load_spec_file(path) for path in files]
+        documents = [load_spec_file(path, settings.documents) for path in files]
     except SpecFileError as exc:
         print(exc, file=sys.stderr)
         return 1
     url = database_url(settings)
     upgrade_to_head(url)
     engine = make_engine(url)
-    check = _suite_check(settings) if publish else None  # test gate (issue 5)
+    check = _suite_check(settings) if publish else None  # test gate
     refused = False
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
@@ -163,14 +163,14 @@ async def _push(settings: Settings, files: Sequence[Path], *, publish: bool) -> 
 
 
 def _suite_check(settings: Settings) -> SuiteCheck:
-    """Run a version's test cases in-process before publishing it (issue 5)."""
+    """Run a version's test cases in-process before publishing it."""
     from app.evaluation.inline import suite_check
     from app.serving.assembly import standalone_context
 
     return suite_check(
         standalone_context(settings),
-        concurrency=settings.test_concurrency,
-        judge_model=settings.judge_model,
+        concurrency=settings.evaluation.concurrency,
+        judge_model=settings.evaluation.judge_model,
     )
 
 
@@ -205,7 +205,7 @@ async def _diff(settings: Settings, files: Sequence[Path]) -> int:
     from app.registry.pull import describe, pending_push
 
     try:
-        documents = [load_spec_file(path) for path in files]
+        documents = [load_spec_file(path, settings.documents) for path in files]
     except SpecFileError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -286,7 +286,7 @@ def _serve(settings: Settings, host: str | None, port: int | None, *, load_specs
     print(f"Sign in to the web app (one-time link): {login_url(settings, key, base)}")
     app = create_app(settings)
     # Modules and the app live as long as the process: frozen out of the collector's sight,
-    # full collections on the request path no longer walk them (issue 10).
+    # full collections on the request path no longer walk them.
     gc.freeze()
     uvicorn.run(app, host=host, port=port, log_level="warning")
     return 0

@@ -50,7 +50,7 @@ class CompiledSpec:
     json_object_format: dict[str, Any]
     strict: bool
     strict_notes: tuple[str, ...]
-    file_fields: dict[str, FileField]  # the input's file fields, by name (issue 11)
+    file_fields: dict[str, FileField]  # the input's file fields, by name
     _user_prefix: str = field(repr=False)
     _user_suffix: str = field(repr=False)
     _input_validator: SchemaValidator = field(repr=False)
@@ -161,7 +161,7 @@ def _compile(document: SpecDocument, content_hash: str) -> CompiledSpec:
         file_fields=file_fields(input_schema),
         _user_prefix=prefix,
         _user_suffix=suffix,
-        # File fields arrive prepared: a reference to the file in place of its bytes (issue 11).
+        # File fields arrive prepared: a reference to the file in place of its bytes.
         _input_validator=SchemaValidator(reference_schema(input_schema)),
         _output_validator=SchemaValidator(output_schema),
         _decoder=form.decoder,

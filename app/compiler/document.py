@@ -8,7 +8,6 @@ JSON Pointer into the document so a caller can fix them all in one go.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from app.core.errors import Issue, pointer
 from app.core.fastjson import canonical_json
+from app.core.setting_groups import DocumentLimits
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{1,62}$"
 
@@ -119,16 +119,6 @@ class SpecDocument(DocumentModel):
         return self.model_dump(mode="json", exclude_unset=True)
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Bounds on a document, from settings."""
-
-    max_bytes: int = 256 * 1024
-    max_rules: int = 100
-    max_rule_chars: int = 2000
-    max_schema_depth: int = 32
-
-
 class InvalidDocument(Exception):
     """The document does not describe a valid spec; `issues` says every reason."""
 
@@ -142,9 +132,9 @@ def content_hash(document: SpecDocument) -> str:
     return hashlib.sha256(canonical_json(document.canonical()).encode()).hexdigest()
 
 
-def parse_document(data: Any, limits: Limits | None = None) -> SpecDocument:
+def parse_document(data: Any, limits: DocumentLimits | None = None) -> SpecDocument:
     """Validate raw JSON into a `SpecDocument`, or raise `InvalidDocument` with every issue."""
-    limits = limits or Limits()
+    limits = limits or DocumentLimits()
     size = len(canonical_json(data).encode()) if isinstance(data, dict) else 0
     if size > limits.max_bytes:
         raise InvalidDocument(
@@ -162,7 +152,7 @@ def parse_document(data: Any, limits: Limits | None = None) -> SpecDocument:
     return document
 
 
-def check_document(document: SpecDocument, limits: Limits) -> list[Issue]:
+def check_document(document: SpecDocument, limits: DocumentLimits) -> list[Issue]:
     """Every semantic problem of a structurally valid document."""
     issues, validators = _check_schemas(document, limits)
     issues += _check_rules(document.rules, limits)
@@ -173,7 +163,7 @@ def check_document(document: SpecDocument, limits: Limits) -> list[Issue]:
 
 
 def _check_schemas(
-    document: SpecDocument, limits: Limits
+    document: SpecDocument, limits: DocumentLimits
 ) -> tuple[list[Issue], dict[str, Draft202012Validator]]:
     """The problems of both schemas, and a validator for each schema that has none."""
     issues: list[Issue] = []
@@ -187,7 +177,7 @@ def _check_schemas(
     return issues, validators
 
 
-def _check_rules(rules: list[str], limits: Limits) -> list[Issue]:
+def _check_rules(rules: list[str], limits: DocumentLimits) -> list[Issue]:
     """How many rules there are, and that each is neither empty nor too long."""
     issues: list[Issue] = []
     if len(rules) > limits.max_rules:
@@ -251,7 +241,7 @@ def _check_test_names(tests: list[SpecTest]) -> list[Issue]:
     ]
 
 
-def _check_schema(field: str, schema: JsonObject, limits: Limits) -> list[Issue]:
+def _check_schema(field: str, schema: JsonObject, limits: DocumentLimits) -> list[Issue]:
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:

@@ -3,7 +3,7 @@ library where it cannot (integers beyond 64 bits, non-string keys). Either way U
 datetimes are written as orjson writes them (the writers' rows carry both).
 
 Only encoding: orjson reads integers beyond 64 bits as floats and refuses NaN, so what the
-platform parses keeps going through `json` (issue 10).
+platform parses keeps going through `json`.
 """
 
 from __future__ import annotations

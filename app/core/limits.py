@@ -22,12 +22,13 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import PROBLEM_JSON, TYPE_BASE
+from app.core.setting_groups import BodyLimits
 
 JSON_PREFIXES = ("/api/", "/v1/")
 MAX_NUMBER_CHARS = 64
 # scope["state"] key of the body this middleware already parsed and checked.
 PARSED_BODY = "parsed_json_body"
-# Agent calls may also be multipart/form-data (file uploads, issue 11), up to their own limit.
+# Agent calls may also be multipart/form-data (file uploads), up to their own limit.
 _MULTIPART_PATH = re.compile(r"^/v1/agents/[^/]+$")
 
 
@@ -40,20 +41,12 @@ class _Reject(Exception):
 class BodyLimitMiddleware:
     """Refuse oversized, mislabelled or unruly request bodies with problem+json."""
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        max_bytes: int,
-        max_depth: int = 64,
-        max_string_chars: int = 262_144,
-        max_upload_bytes: int | None = None,
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, limits: BodyLimits) -> None:
         self.app = app
-        self.max_bytes = max_bytes
-        self.max_upload_bytes = max_upload_bytes
-        self.max_depth = max_depth
-        self.max_string_chars = max_string_chars
+        self.max_bytes = limits.max_body_bytes
+        self.max_upload_bytes = limits.max_upload_bytes
+        self.max_depth = limits.max_json_depth
+        self.max_string_chars = limits.max_string_chars
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -63,7 +56,7 @@ class BodyLimitMiddleware:
             if scope["path"].startswith(JSON_PREFIXES) and b"%00" in scope["query_string"]:
                 raise _Reject(400, "Bad request", "query parameters may not contain NUL (%00)")
             upload = self._is_upload(scope)
-            limit = self.max_upload_bytes if upload and self.max_upload_bytes else self.max_bytes
+            limit = self.max_upload_bytes if upload else self.max_bytes
             body, ended = await self._read(scope, receive, limit)
             if body and not upload and scope["path"].startswith(JSON_PREFIXES):
                 # Handed on so the route does not parse the same body a second time.
@@ -88,7 +81,7 @@ class BodyLimitMiddleware:
 
     def _is_upload(self, scope: Scope) -> bool:
         """A multipart/form-data agent call: its route parses it, within `max_upload_bytes`."""
-        if self.max_upload_bytes is None or not _MULTIPART_PATH.match(scope["path"]):
+        if not _MULTIPART_PATH.match(scope["path"]):
             return False
         return _content_type(scope) == "multipart/form-data"
 

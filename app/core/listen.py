@@ -7,16 +7,18 @@ a notification or loses the connection is its own.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 import psycopg
-import structlog
 
-log = structlog.get_logger(__name__)
+from app.core.loops import BackgroundLoop, Backoff
 
 
-async def listen_forever(
+class ConnectionEnded(Exception):
+    """The listening connection closed without an error: it is lost all the same."""
+
+
+def listener(
     conninfo: str,
     channel: str,
     *,
@@ -24,25 +26,30 @@ async def listen_forever(
     on_notice: Callable[[str], None],
     on_connected: Callable[[], None],
     on_lost: Callable[[], None],
-) -> None:
-    """Hand every payload on `channel` to `on_notice`, until cancelled.
+) -> BackgroundLoop:
+    """A loop (not started) handing every payload on `channel` to `on_notice`.
 
     `on_connected` runs once the LISTEN is in place (so nothing committed after it is
     missed), `on_lost` when the connection goes; reconnects back off from 0.1 s to 5 s.
     """
-    delay = 0.1
-    while True:
-        try:
-            async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
-                await conn.execute(f"LISTEN {channel}")
-                delay = 0.1
-                on_connected()
-                async for notice in conn.notifies():
-                    on_notice(notice.payload)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # the database went away: the view says how it copes
-            log.warning(f"{what} lost its connection", error=str(exc), retry_in_s=delay)
-        on_lost()
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 5.0)
+
+    async def listen() -> None:
+        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+            await conn.execute(f"LISTEN {channel}")
+            loop.reset_backoff()
+            on_connected()
+            async for notice in conn.notifies():
+                on_notice(notice.payload)
+        raise ConnectionEnded("the connection closed")
+
+    loop = BackgroundLoop(
+        listen,
+        name=what,
+        interval_s=0.0,
+        wait_first=False,
+        backoff=Backoff(first_s=0.1, cap_s=5.0),
+        # The database went away: the view says how it copes.
+        message=f"{what} lost its connection",
+        on_error=on_lost,
+    )
+    return loop

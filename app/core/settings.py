@@ -1,12 +1,48 @@
-"""Configuration: every knob is a `SPECLOOM_` environment variable (see README)."""
+"""Configuration: every knob is a `SPECLOOM_` environment variable (see README).
+
+Related knobs form typed groups (`settings.files`, `settings.calls`, `settings.cache`…), and
+a component is handed its whole group. The group classes are the very configuration objects
+the components take (`FileLimits`, `BreakerConfig`, `RetryPolicy`…), so each default is
+written once, here.
+
+The environment keeps its flat names: `SPECLOOM_MAX_FILE_BYTES` sets
+`settings.files.max_file_bytes`. A group field is named in the environment by its own name,
+or by the one its `Env` marker gives (`Env(None)`: it has no variable of its own). Flat names
+also work as keyword arguments (`Settings(max_retries=0)`) and in `model_copy(update=...)`,
+so a test can say `settings.model_copy(update={"max_retries": 0})`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, NamedTuple, Self
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from app.core.setting_groups import (
+    BodyLimits,
+    CacheSettings,
+    CallOptions,
+    DocumentLimits,
+    Env,
+    EvaluationSettings,
+    FileLimits,
+    Group,
+    JobSettings,
+    RoutingSettings,
+    WebhookSettings,
+    WebSettings,
+    WriterSettings,
+)
 
 
 class Settings(BaseSettings):
@@ -21,123 +57,149 @@ class Settings(BaseSettings):
     models_file: Path | None = Field(
         default=None, description="LiteLLM model_list YAML; unset serves the offline model."
     )
-    default_model: str = Field(default="fast", description="Alias used when a spec names none.")
-    admin_key: str | None = Field(default=None, description="Bootstrap admin key.")
-    host: str = "127.0.0.1"
-    port: int = 8000
-    specs_dir: Path = Field(default=Path("specs"), description="Spec files loaded by `make run`.")
-
-    # Output pipeline
-    max_reasks: int = Field(default=2, ge=0, le=5, description="Re-asks after invalid output.")
-    attempt_timeout_s: float = Field(default=30.0, gt=0, description="Per-attempt model timeout.")
-    call_deadline_s: float = Field(default=60.0, gt=0, description="Overall deadline of a call.")
-    max_call_deadline_s: float = Field(
-        default=300.0, gt=0, description="Upper bound of a deadline a request may ask for."
-    )
-    max_retries: int = Field(default=2, ge=0, le=10, description="Retries per model on 429/5xx.")
-    retry_base_s: float = Field(default=0.1, ge=0, description="First backoff; doubles each retry.")
-    retry_cap_s: float = Field(default=5.0, ge=0, description="Longest backoff between retries.")
-    rate_limit_wait_s: float = Field(
-        default=2.0, ge=0, description="Longest wait for a model at its rpm/tpm before a fallback."
-    )
-    budget_refresh_s: float = Field(
-        default=1.0, ge=0, description="How stale the budget view of a process may be."
-    )
-    breaker_failures: int = Field(default=5, ge=1, description="Failures in a row that open it.")
-    breaker_cooldown_s: float = Field(default=30.0, gt=0, description="Open time before a probe.")
-
     lean_provider_path: bool = Field(
         default=True,
         description="Call OpenAI-compatible providers with a plain pooled POST when litellm "
         "would only pass the call through (same semantics, less overhead); off: always litellm.",
     )
-
-    # Execution log writer
-    execution_flush_interval_s: float = Field(default=0.05, gt=0)
-    execution_batch_size: int = Field(default=200, ge=1)
-
-    # Response cache (issue 4)
-    cache_ttl_s: float = Field(default=3600, gt=0, description="Lifetime of a cached output.")
-    test_concurrency: int = Field(
-        default=4, ge=1, le=64, description="Attempts of one test run in flight at once."
-    )
-    judge_model: str | None = Field(
-        default=None, description="Grades `judge` rubrics; unset: they are not evaluated."
-    )
-    cache_max_entries: int = Field(default=10_000, ge=1, description="In-process LRU size.")
-
-    # Bounds on spec documents
-    max_document_bytes: int = Field(default=256 * 1024, ge=1024)
-    max_rules: int = Field(default=100, ge=1)
-    max_rule_chars: int = Field(default=2000, ge=10)
-    max_schema_depth: int = Field(default=32, ge=4)
-
-    # Security (issue 7)
-    max_body_bytes: int = Field(
-        default=1024 * 1024, ge=1024, description="Largest request body (413 beyond)."
-    )
-    max_json_depth: int = Field(default=64, ge=4, le=500, description="Deepest JSON nesting.")
-    max_string_chars: int = Field(
-        default=262_144, ge=1000, description="Longest string in a JSON request body."
-    )
+    admin_key: str | None = Field(default=None, description="Bootstrap admin key.")
     key_cache_ttl_s: float = Field(
         default=5.0, ge=0, description="How long a process trusts a key lookup (revocation lag)."
     )
-
-    # Documents and images as inputs (issue 11)
-    max_file_bytes: int = Field(
-        default=10 * 1024 * 1024, ge=1024, description="Largest file in a call (413 beyond)."
-    )
-    max_pdf_pages: int = Field(default=100, ge=1, description="Most pages of a PDF input.")
-    max_upload_bytes: int = Field(
-        default=25 * 1024 * 1024, ge=1024, description="Largest multipart/form-data call body."
-    )
-    keep_files: bool = Field(
-        default=False, description="Store call input files' bytes (once per SHA-256)."
-    )
-    # Web app (issue 6)
-    session_secret: str | None = Field(
-        default=None, description="Signs web sessions and login links; unset: from the admin key."
-    )
-    session_max_age_s: int = Field(default=12 * 3600, ge=60, description="Web session lifetime.")
-    login_link_ttl_s: int = Field(
-        default=3600, ge=10, description="How long the login link `serve` prints stays valid."
-    )
-    # Jobs and workers (issue 8)
-    max_batch_items: int = Field(default=10_000, ge=1, description="Most inputs in one job.")
-    worker_concurrency: int = Field(
-        default=10, ge=1, le=500, description="Items one `specloom worker` runs at once."
-    )
-    worker_lease_s: float = Field(
-        default=30.0,
-        gt=0,
-        description="Heartbeat silence after which a worker's items go to another worker.",
-    )
-    worker_rate_limit_wait_s: float = Field(
-        default=120.0,
-        ge=0,
-        description="In a worker, how long an item waits for its model's rpm/tpm (a batch "
-        "should wait its turn rather than fail over).",
-    )
-    worker_poll_interval_s: float = Field(
-        default=1.0, gt=0, description="How often an idle worker looks for scheduled retries."
-    )
-    webhook_secret: str | None = Field(
-        default=None, description="Signs webhooks; unset: generated once under the data dir."
-    )
-    webhook_allowed_hosts: list[str] = Field(
-        default_factory=list,
-        description="Webhook hosts allowed even when they resolve to private addresses.",
-    )
-    webhook_timeout_s: float = Field(default=10.0, gt=0, description="Per delivery attempt.")
-    webhook_max_attempts: int = Field(default=6, ge=1, le=20, description="Deliveries tried.")
-    webhook_retry_wait_s: int = Field(default=0, ge=0, description="Fixed wait before a retry.")
-    webhook_retry_backoff: int = Field(
-        default=4, ge=0, description="Exponential part of the wait: backoff**attempt seconds."
-    )
-
+    host: str = "127.0.0.1"
+    port: int = 8000
+    specs_dir: Path = Field(default=Path("specs"), description="Spec files loaded by `make run`.")
     log_level: str = "INFO"
     log_json: bool = Field(default=False, description="JSON logs instead of console lines.")
+
+    calls: CallOptions = Field(default_factory=CallOptions)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    writer: WriterSettings = Field(default_factory=WriterSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    documents: DocumentLimits = Field(default_factory=DocumentLimits)
+    bodies: BodyLimits = Field(default_factory=BodyLimits)
+    files: FileLimits = Field(default_factory=FileLimits)
+    web: WebSettings = Field(default_factory=WebSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    evaluation: EvaluationSettings = Field(default_factory=EvaluationSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The usual sources, and the groups' fields under their flat environment names."""
+        flat = FlatEnvSettingsSource(settings_cls)
+        return init_settings, env_settings, flat, dotenv_settings, file_secret_settings
+
+    @model_validator(mode="before")
+    @classmethod
+    def _group_flat_names(cls, data: Any) -> Any:
+        """Values given under flat names (`max_file_bytes=...`) go into their group."""
+        if not isinstance(data, dict) or not data.keys() & FLAT_NAMES.keys():
+            return data
+        grouped = {key: value for key, value in data.items() if key not in FLAT_NAMES}
+        for name in data.keys() & FLAT_NAMES.keys():
+            _place(grouped, FLAT_NAMES[name].path, data[name])
+        return grouped
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with `update` applied, unvalidated like pydantic's; flat names (as in the
+        environment) update their group, which is copied rather than changed."""
+        if update and update.keys() & FLAT_NAMES.keys():
+            update = _grouped_update(self, update)
+        return super().model_copy(update=update, deep=deep)
+
+
+class FlatName(NamedTuple):
+    """Where a flat name's value lives: the field names from `Settings` down, and the field."""
+
+    path: tuple[str, ...]
+    field: FieldInfo
+
+
+def _group_of(field: FieldInfo) -> type[Group] | None:
+    annotation = field.annotation
+    return annotation if isinstance(annotation, type) and issubclass(annotation, Group) else None
+
+
+def _flat_names(
+    model: type[BaseModel], path: tuple[str, ...] = ()
+) -> Iterator[tuple[str, FlatName]]:
+    for name, field in model.model_fields.items():
+        group = _group_of(field)
+        if group is not None:
+            yield from _flat_names(group, (*path, name))
+        elif path:  # a top-level field's name is flat already
+            env = next((m for m in field.metadata if isinstance(m, Env)), Env(name))
+            if env.name is not None:
+                yield env.name, FlatName((*path, name), field)
+
+
+def _index_flat_names() -> dict[str, FlatName]:
+    """Every group field by its flat name; two fields may not share one."""
+    index: dict[str, FlatName] = {}
+    for name, where in _flat_names(Settings):
+        if name in index or name in Settings.model_fields:
+            raise TypeError(f"settings: two fields are named {name!r} in the environment")
+        index[name] = where
+    return index
+
+
+FLAT_NAMES = _index_flat_names()
+
+
+def _place(data: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    """Set `value` at `path` in nested input data, copying each group on the way as a dict."""
+    *groups, leaf = path
+    for name in groups:
+        inner = data.get(name)
+        inner = dict(inner) if isinstance(inner, (dict, BaseModel)) else {}
+        data[name] = inner
+        data = inner
+    data[leaf] = value
+
+
+def _grouped_update(model: BaseModel, update: Mapping[str, Any]) -> dict[str, Any]:
+    """`update` with its flat names replaced by copies of their groups holding the values."""
+    tree: dict[str, Any] = {}
+    for name in update.keys() & FLAT_NAMES.keys():
+        _place(tree, FLAT_NAMES[name].path, update[name])
+    changed = {key: value for key, value in update.items() if key not in FLAT_NAMES}
+    for name, changes in tree.items():
+        changed[name] = _copied(changed.get(name, getattr(model, name)), changes)
+    return changed
+
+
+def _copied(group: Group, changes: dict[str, Any]) -> Group:
+    """A copy of `group` with `changes`, nested groups copied in turn."""
+    nested = {
+        name: _copied(inner, value)
+        if isinstance(value, dict) and isinstance(inner := getattr(group, name), Group)
+        else value
+        for name, value in changes.items()
+    }
+    return group.model_copy(update=nested)
+
+
+class FlatEnvSettingsSource(EnvSettingsSource):
+    """The groups' fields read from their flat variables, `SPECLOOM_MAX_FILE_BYTES` and all,
+    parsed as pydantic-settings parses any variable (JSON for lists)."""
+
+    def __call__(self) -> dict[str, Any]:
+        """The values found, nested under their groups."""
+        data: dict[str, Any] = {}
+        for name, (path, field) in FLAT_NAMES.items():
+            value, _, is_complex = self.get_field_value(field, name)
+            value = self.prepare_field_value(name, field, value, is_complex)
+            if value is not None:
+                _place(data, path, value)
+        return data
 
 
 @lru_cache(maxsize=1)

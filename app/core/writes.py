@@ -1,7 +1,7 @@
 """Background writes on a connection of their own: one psycopg connection per writer.
 
 A batch written through an ORM session pays for the session, the pool's checkout and
-reset, and a round trip per statement: about 2 ms of CPU before the first row (issue 10).
+reset, and a round trip per statement: about 2 ms of CPU before the first row.
 A writer is one task writing one batch at a time, so it keeps one autocommit connection
 and writes each batch as one statement (atomic by itself): one round trip per batch.
 """

@@ -9,6 +9,7 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.setting_groups import FileLimits
 from app.evaluation.generate import generate_cases
 from app.evaluation.promote import promote_execution
 from app.evaluation.schemas import ALL_KINDS, GenerationKind, PromoteRequest
@@ -40,10 +41,15 @@ async def generate(
 
 
 async def promote(
-    session: AsyncSession, execution_id: uuid.UUID, body: PromoteRequest, *, principal: Principal
+    session: AsyncSession,
+    execution_id: uuid.UUID,
+    body: PromoteRequest,
+    *,
+    principal: Principal,
+    limits: FileLimits,
 ) -> tuple[Spec, TestCase]:
     """`promote_execution`, audited as `case.promoted`."""
-    spec, case = await promote_execution(session, execution_id, body)
+    spec, case = await promote_execution(session, execution_id, body, limits=limits)
     await audit.record(
         session,
         actor=principal.actor,

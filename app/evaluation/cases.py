@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.compiler.file_fields import reference_schema
 from app.compiler.validation import SchemaValidator
 from app.core.errors import Conflict, InvalidInput, Issue, NotFound
+from app.core.setting_groups import FileLimits
 from app.evaluation.assertions import validate_patterns
 from app.evaluation.schemas import CaseOrigin, CaseWrite
-from app.files.prepare import FileLimits
 from app.files.service import store_input_files
 from app.models import Spec, SpecVersion, TestCase
 from app.registry.file_cases import stored_assertions
@@ -55,13 +55,15 @@ async def latest_input_schema(session: AsyncSession, spec: Spec) -> dict[str, An
     return schema
 
 
-async def check_case(session: AsyncSession, spec: Spec, body: CaseWrite) -> None:
+async def check_case(
+    session: AsyncSession, spec: Spec, body: CaseWrite, *, limits: FileLimits
+) -> None:
     """422 with pointers into the body unless the input fits the spec's latest input schema,
     every regex of the assertions compiles and every named rule is one of the spec's."""
     document = await latest_document(session, spec)
     schema = document.get("input_schema", {})
-    # Files (issue 11): stored once by hash, the case keeps references to them.
-    body.input = await store_input_files(session, schema, body.input, FileLimits())
+    # Files: stored once by hash, the case keeps references to them.
+    body.input = await store_input_files(session, schema, body.input, limits)
     validator = SchemaValidator(reference_schema(schema))
     issues = [Issue("/input" + i.pointer, i.message) for i in validator.issues(body.input)]
     issues += [Issue(f"/expect/{n}/matches", m) for n, m in validate_patterns(body.expect)]
@@ -96,11 +98,12 @@ async def create_case(
     *,
     spec: Spec,
     body: CaseWrite,
+    limits: FileLimits,
     origin: CaseOrigin = "manual",
     execution_id: uuid.UUID | None = None,
 ) -> TestCase:
     """Add a case; 409 when the spec already has one of that name."""
-    await check_case(session, spec, body)
+    await check_case(session, spec, body, limits=limits)
     await _ensure_free(session, spec, body.name, None)
     case = TestCase(
         spec_id=spec.id,
@@ -120,10 +123,10 @@ async def create_case(
 
 
 async def update_case(
-    session: AsyncSession, *, spec: Spec, case: TestCase, body: CaseWrite
+    session: AsyncSession, *, spec: Spec, case: TestCase, body: CaseWrite, limits: FileLimits
 ) -> TestCase:
     """Replace a case's content; its origin stays what it was."""
-    await check_case(session, spec, body)
+    await check_case(session, spec, body, limits=limits)
     await _ensure_free(session, spec, body.name, case.id)
     case.name = body.name
     case.input = body.input

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.compiler.document import Assertion
 from app.core.errors import Conflict, NotFound
+from app.core.setting_groups import FileLimits
 from app.evaluation import cases as case_service
 from app.evaluation.schema_cases import output_assertions
 from app.evaluation.schemas import CaseWrite, PromoteRequest
@@ -34,7 +35,7 @@ class ExecutionNotPromotable(Conflict):
 
 
 async def promote_execution(
-    session: AsyncSession, execution_id: uuid.UUID, body: PromoteRequest
+    session: AsyncSession, execution_id: uuid.UUID, body: PromoteRequest, *, limits: FileLimits
 ) -> tuple[Spec, TestCase]:
     """A new case (origin `promoted`) from a succeeded, unredacted execution."""
     execution = await session.get(Execution, execution_id)
@@ -76,7 +77,12 @@ async def promote_execution(
         rules=body.rules,
     )
     case = await case_service.create_case(
-        session, spec=spec, body=write, origin="promoted", execution_id=execution.id
+        session,
+        spec=spec,
+        body=write,
+        limits=limits,
+        origin="promoted",
+        execution_id=execution.id,
     )
     return spec, case
 

@@ -12,12 +12,15 @@ from fastapi import (
     Depends,
     Path,
     Query,
+    Request,
     Response,
     status,
 )
 
 from app.core.database import SessionDep
 from app.core.errors import InvalidInput, responses
+from app.core.setting_groups import FileLimits
+from app.core.settings import Settings
 from app.evaluation import actions, service
 from app.evaluation import cases as case_service
 from app.evaluation.coverage import rule_coverage
@@ -76,6 +79,15 @@ async def call_context(runtime: RuntimeDep) -> CallContext:
 CallsDep = Annotated[CallContext, Depends(call_context)]
 
 
+async def file_limits(request: Request) -> FileLimits:
+    """What a case's files may be (`settings.files`), as for a call's."""
+    settings: Settings = request.app.state.settings
+    return settings.files
+
+
+FileLimitsDep = Annotated[FileLimits, Depends(file_limits)]
+
+
 @router.get("/specs/{name}/cases", responses=responses(SpecNotFound))
 async def list_cases(spec: SpecDep, session: SessionDep) -> CaseList:
     """Every test case of a spec, by name."""
@@ -89,10 +101,15 @@ async def list_cases(spec: SpecDep, session: SessionDep) -> CaseList:
     responses=responses(SpecNotFound, case_service.CaseExists, case_service.CaseInvalid),
 )
 async def create_case(
-    body: CaseWrite, spec: SpecDep, session: SessionDep, principal: AdminDep, response: Response
+    body: CaseWrite,
+    spec: SpecDep,
+    session: SessionDep,
+    principal: AdminDep,
+    response: Response,
+    limits: FileLimitsDep,
 ) -> CaseRead:
     """Add a test case; its input must fit the latest version's input schema."""
-    case = await case_service.create_case(session, spec=spec, body=body)
+    case = await case_service.create_case(session, spec=spec, body=body, limits=limits)
     await actions.case_changed(session, principal, spec, case, "created")
     response.headers["Location"] = f"/api/specs/{spec.name}/cases/{case.id}"
     return CaseRead.model_validate(case)
@@ -150,12 +167,13 @@ async def promote(
     session: SessionDep,
     principal: AdminDep,
     response: Response,
+    limits: FileLimitsDep,
     body: Annotated[PromoteRequest | None, Body()] = None,
 ) -> CaseRead:
     """Make a test case (origin `promoted`) of a succeeded, unredacted execution: its input,
     and assertions on its output's fields."""
     spec, case = await actions.promote(
-        session, execution_id, body or PromoteRequest(), principal=principal
+        session, execution_id, body or PromoteRequest(), principal=principal, limits=limits
     )
     response.headers["Location"] = f"/api/specs/{spec.name}/cases/{case.id}"
     return CaseRead.model_validate(case)
@@ -175,10 +193,15 @@ async def get_case(case: CaseDep) -> CaseRead:
     ),
 )
 async def update_case(
-    body: CaseWrite, spec: SpecDep, case: CaseDep, session: SessionDep, principal: AdminDep
+    body: CaseWrite,
+    spec: SpecDep,
+    case: CaseDep,
+    session: SessionDep,
+    principal: AdminDep,
+    limits: FileLimitsDep,
 ) -> CaseRead:
     """Replace a test case."""
-    case = await case_service.update_case(session, spec=spec, case=case, body=body)
+    case = await case_service.update_case(session, spec=spec, case=case, body=body, limits=limits)
     await actions.case_changed(session, principal, spec, case, "updated")
     return CaseRead.model_validate(case)
 

@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.compiler.document import Assertion
+from app.core.setting_groups import EvaluationSettings
 from app.evaluation.assertions import evaluate
 from app.evaluation.cases import list_cases
 from app.evaluation.judge import grade
@@ -82,7 +83,7 @@ def check_result(result: CallResult, expect: list[Any]) -> list[dict[str, Any]]:
 
 
 class Evaluator:
-    """Runs test runs as background tasks owned by the app, at most `concurrency` calls at
+    """Runs test runs as background tasks owned by the app, at most `config.concurrency` calls at
     a time per run."""
 
     def __init__(
@@ -91,14 +92,13 @@ class Evaluator:
         *,
         live: LiveAgents,
         calls: CallContext,
-        concurrency: int = 4,
-        judge_model: str | None = None,
+        config: EvaluationSettings,
     ) -> None:
         self._sessionmaker = sessionmaker
-        self._judge_model = judge_model
+        self._judge_model = config.judge_model
         self._live = live
         self._calls = calls
-        self._concurrency = max(1, concurrency)
+        self._concurrency = config.concurrency
         self.tasks: set[asyncio.Task[None]] = set()
 
     def start(self, run_id: uuid.UUID) -> asyncio.Task[None]:

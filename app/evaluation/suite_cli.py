@@ -93,8 +93,8 @@ async def run_in_process(settings: Settings, document: SpecDocument) -> SuiteRep
                 spec=spec,
                 version=version,
                 calls=calls,
-                concurrency=settings.test_concurrency,
-                judge_model=settings.judge_model,
+                concurrency=settings.evaluation.concurrency,
+                judge_model=settings.evaluation.judge_model,
             )
     finally:
         await engine.dispose()
@@ -285,7 +285,7 @@ def test_command(
     from app.registry.files import SpecFileError, load_spec_file
 
     try:
-        documents = [load_spec_file(path) for path in files]
+        documents = [load_spec_file(path, settings.documents) for path in files]
     except SpecFileError as exc:
         print(exc, file=sys.stderr)
         return 2

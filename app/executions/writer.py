@@ -8,7 +8,6 @@ a failed write is retried rather than dropped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,6 +18,8 @@ import psycopg
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.core.loops import BackgroundLoop
+from app.core.setting_groups import WriterSettings
 from app.core.tracing import span
 from app.core.writes import WriterConnection, conninfo_of, jsonb
 from app.executions.record import ExecutionRecord, usd
@@ -28,7 +29,7 @@ log = structlog.get_logger(__name__)
 # One statement stores a whole batch, so it is atomic without a transaction of its own
 # and costs one round trip: each table's rows travel as one JSON array (encoded by orjson
 # in C), which Postgres unpacks with jsonb_to_recordset. Per-row parameters (SQLAlchemy's
-# executemany, or one array per column) spent most of the writers' CPU (issue 10). The
+# executemany, or one array per column) spent most of the writers' CPU. The
 # attempts' foreign key is checked at the end of the statement, after both inserts.
 _STORE: LiteralString = """
 WITH executions AS (
@@ -61,24 +62,30 @@ class ExecutionWriter:
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         *,
-        flush_interval_s: float = 0.05,
-        batch_size: int = 200,
+        config: WriterSettings = WriterSettings(),
     ) -> None:
         self._db = WriterConnection(conninfo_of(sessionmaker))
-        self._interval = flush_interval_s
-        self._batch_size = batch_size
+        self._batch_size = config.batch_size
         self._pending: list[ExecutionRecord] = []
         self._pending_ids: dict[uuid.UUID, asyncio.Event] = {}
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        # A failed write keeps its records and is tried again: none may be lost. Only a
+        # stop that keeps failing gives up, after 21 failures in a row.
+        self._loop = BackgroundLoop(
+            self._write_batch,
+            name="execution-writer",
+            interval_s=config.flush_interval_s,
+            message="writing executions failed",
+            level="error",
+            drain=True,
+            give_up_after=21,
+        )
 
     def submit(self, record: ExecutionRecord) -> None:
         """Queue a record; it is written within one flush interval."""
         self._pending.append(record)
         self._pending_ids[record.id] = asyncio.Event()
         if len(self._pending) >= self._batch_size:
-            self._wakeup.set()
+            self._loop.wake()
 
     @property
     def pending(self) -> int:
@@ -89,49 +96,33 @@ class ExecutionWriter:
         """Return once `execution_id` is in the database (at once if it is not pending)."""
         event = self._pending_ids.get(execution_id)
         if event is not None:
-            self._wakeup.set()
+            self._loop.wake()
             await event.wait()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="execution-writer")
+        """Start writing in the background."""
+        self._loop.start()
 
     async def stop(self) -> None:
         """Write everything still pending, then stop."""
-        self._stopping = True
-        self._wakeup.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
+        started = self._loop.running
+        await self._loop.stop()
+        if started and self._pending:
+            log.critical("giving up on executions", lost=len(self._pending))
         await self._db.close()
 
-    async def _run(self) -> None:
-        failures = 0
-        while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._interval)
-            self._wakeup.clear()
-            while self._pending:
-                batch = self._pending[: self._batch_size]
-                try:
-                    await self._write(batch)
-                except Exception as exc:  # keep the records and try again: none may be lost
-                    failures += 1
-                    log.error(
-                        "writing executions failed", error=str(exc), pending=len(self._pending)
-                    )
-                    if self._stopping and failures > 20:
-                        log.critical("giving up on executions", lost=len(self._pending))
-                        return
-                    await asyncio.sleep(min(0.05 * 2**failures, 5.0))
-                    continue
-                failures = 0
-                del self._pending[: len(batch)]
-                for record in batch:
-                    event = self._pending_ids.pop(record.id, None)
-                    if event is not None:
-                        event.set()
-            if self._stopping:
-                return
+    async def _write_batch(self) -> bool:
+        """Write the oldest batch of pending records; True when more are waiting."""
+        if not self._pending:
+            return False
+        batch = self._pending[: self._batch_size]
+        await self._write(batch)
+        del self._pending[: len(batch)]
+        for record in batch:
+            event = self._pending_ids.pop(record.id, None)
+            if event is not None:
+                event.set()
+        return bool(self._pending)
 
     async def _write(self, batch: list[ExecutionRecord]) -> None:
         with span("write executions", {"specloom.batch_size": len(batch)}):

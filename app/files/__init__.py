@@ -1,1 +1,1 @@
-"""Documents and images as agent inputs (issue 11): file fields, preparation, storage."""
+"""Documents and images as agent inputs: file fields, preparation, storage."""

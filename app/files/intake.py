@@ -16,8 +16,9 @@ from typing import Any
 
 from app.compiler.file_fields import REF_KEY, FileField
 from app.core.errors import Issue
+from app.core.setting_groups import FileLimits
 from app.files.errors import FileRejected
-from app.files.prepare import FileLimits, PreparedFile, prepare_file
+from app.files.prepare import PreparedFile, prepare_file
 
 _DATA_URL = re.compile(r"^data:([\w.+-]+/[\w.+-]+)?(?:;[\w=.-]+)*;base64,", re.IGNORECASE)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from app.compiler.file_fields import IMAGE_TYPES, REF_KEY, TEXT_TYPES, FileField
 from app.core.errors import Issue
+from app.core.setting_groups import FileLimits
 from app.files.errors import FileRejected, FileTooLarge
 
 # pypdf reports recoverable damage through logging; the call's own problem says enough.
@@ -26,14 +27,6 @@ _MAGIC = (
     (b"GIF87a", "image/gif"),
     (b"GIF89a", "image/gif"),
 )
-
-
-@dataclass(frozen=True)
-class FileLimits:
-    """Bounds on files (settings `SPECLOOM_MAX_FILE_BYTES`, `SPECLOOM_MAX_PDF_PAGES`)."""
-
-    max_file_bytes: int = 10 * 1024 * 1024
-    max_pdf_pages: int = 100
 
 
 @dataclass(frozen=True)
@@ -133,7 +126,7 @@ def _media_type(data: bytes, declared: str | None) -> str | None:
 
 
 def _pdf_text(field: FileField, data: bytes, limits: FileLimits) -> tuple[int, str]:
-    from pypdf import PdfReader  # on the first PDF, not at start-up (issue 10)
+    from pypdf import PdfReader  # on the first PDF, not at start-up
 
     pointer = "/" + field.name
     try:

@@ -15,19 +15,21 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.compiler.file_fields import REF_KEY, FileField, file_fields
 from app.core.errors import Issue
+from app.core.setting_groups import FileLimits
 from app.files.errors import FileRejected
 from app.files.intake import Attachments, Upload, is_reference, prepare_input
-from app.files.prepare import FileLimits
 from app.files.store import load_files, store_files
 
 
 @dataclass
 class Documents:
-    """Limits and storage of file inputs, shared by every call of a process."""
+    """Limits and storage of file inputs, shared by every call of a process.
+
+    With `limits.keep_files` (SPECLOOM_KEEP_FILES) every call's file bytes are stored.
+    """
 
     limits: FileLimits = field(default_factory=FileLimits)
     sessionmaker: async_sessionmaker[AsyncSession] | None = None
-    keep_files: bool = False  # SPECLOOM_KEEP_FILES: store every call's file bytes
 
     async def prepare(
         self, fields: dict[str, FileField], payload: Any, uploads: Iterable[Upload] = ()
@@ -42,7 +44,7 @@ class Documents:
         prepared, attachments = await asyncio.to_thread(
             prepare_input, fields, payload, uploads, self.limits
         )
-        if attachments is not None and attachments.files and self.keep_files:
+        if attachments is not None and attachments.files and self.limits.keep_files:
             await self.store(attachments)
         return prepared, attachments
 

@@ -32,13 +32,13 @@ async def create_job(
     """Check and submit a job (or find the one with the same idempotency key)."""
     check_agent(principal, agent_name)
     inputs = body.items()
-    if len(inputs) > settings.max_batch_items:
+    if len(inputs) > settings.jobs.max_batch_items:
         raise service.BatchTooLarge(
-            f"a job holds at most {settings.max_batch_items} inputs, got {len(inputs)}"
+            f"a job holds at most {settings.jobs.max_batch_items} inputs, got {len(inputs)}"
         )
     agent = await runtime.live.get(agent_name, body.version)
     if body.webhook_url is not None:
-        await check_url(body.webhook_url, settings.webhook_allowed_hosts)
+        await check_url(body.webhook_url, settings.webhooks.allowed_hosts)
     return await service.submit_job(
         session,
         agent=agent_name,

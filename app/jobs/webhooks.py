@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.errors import InvalidInput, Issue
+from app.core.setting_groups import WebhookSettings
 from app.core.settings import Settings
 from app.jobs.service import counts
 from app.models import Job, WebhookDelivery
@@ -46,8 +47,8 @@ class DeliveryFailed(Exception):
 
 def load_secret(settings: Settings) -> str:
     """The signing secret: the setting, or one generated on first use under the data dir."""
-    if settings.webhook_secret:
-        return settings.webhook_secret
+    if settings.webhooks.secret:
+        return settings.webhooks.secret
     path = settings.data_dir / "webhook_secret"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -127,7 +128,7 @@ async def deliver(
     sessionmaker: async_sessionmaker[AsyncSession],
     job_id: uuid.UUID,
     *,
-    settings: Settings,
+    config: WebhookSettings,
     secret: str,
 ) -> None:
     """POST the job's summary once; record the attempt; raise DeliveryFailed to be retried."""
@@ -142,9 +143,9 @@ async def deliver(
     status_code: int | None = None
     error: str | None = None
     try:
-        await check_url(url, settings.webhook_allowed_hosts)
+        await check_url(url, config.allowed_hosts)
         timestamp = int(time.time())
-        async with httpx.AsyncClient(timeout=settings.webhook_timeout_s) as client:
+        async with httpx.AsyncClient(timeout=config.timeout_s) as client:
             response = await client.post(
                 url,
                 content=body,

@@ -1,7 +1,7 @@
 """`/mcp` without the MCP SDK on the start-up path.
 
 Importing the SDK takes seconds of CPU, a large part of a cold start once litellm is off
-that path too (issue 10). The route exists from the start; the first request to `/mcp`
+that path too. The route exists from the start; the first request to `/mcp`
 imports the SDK in a thread (the event loop keeps serving) and starts its session manager
 in a task of its own, then waits for it. From then on it is `server.py`'s endpoint,
 unchanged.

@@ -60,7 +60,7 @@ async def list_tools(
     runtime, principal, _ = _caller(ctx)
     agents = await runtime.live.all_live()
     tools = [tool(a) for a in agents if principal.may_call(a.name)]
-    return types.ListToolsResult(tools=tools + job_tools())  # job tools (issue 8)
+    return types.ListToolsResult(tools=tools + job_tools())  # job tools
 
 
 async def call_tool(
@@ -68,7 +68,7 @@ async def call_tool(
 ) -> types.CallToolResult:
     """Call the agent named by the tool; problems come back as error results."""
     runtime, principal, request_id = _caller(ctx)
-    if params.name in (SUBMIT, STATUS):  # job tools (issue 8)
+    if params.name in (SUBMIT, STATUS):  # job tools
         app = ctx.request.scope["app"]  # type: ignore[union-attr]
         return await call_job_tool(app, params.name, params.arguments or {}, principal, request_id)
     try:
@@ -85,7 +85,7 @@ async def call_tool(
             api_key_id=principal.key_id,
             request_id=request_id,
         )
-    except ProblemError as problem:  # a bad file input, before any model (issue 11)
+    except ProblemError as problem:  # a bad file input, before any model
         return _error(problem.problem(request_id))
     if result.problem is not None:
         body = result.problem.problem(request_id)

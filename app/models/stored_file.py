@@ -1,4 +1,4 @@
-"""Stored file bytes, once per SHA-256: test-case files, and call inputs when kept (issue 11)."""
+"""Stored file bytes, once per SHA-256: test-case files, and call inputs when kept."""
 
 from __future__ import annotations
 

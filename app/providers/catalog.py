@@ -81,7 +81,8 @@ class Deployment:
     supports_response_schema: bool = True
     # Takes image content: the offline model answers from the text alone.
     supports_vision: bool = True
-    # May take the lean path when litellm would only pass its calls through (providers/openai_http.py).
+    # May take the plain HTTP path (providers/openai_http.py) when litellm would only pass
+    # its calls through.
     lean: bool = True
 
     @property

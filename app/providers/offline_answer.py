@@ -42,7 +42,7 @@ def offline_answer(
         matches = "input" in example and canonical_json(example["input"]) == key
         if matches and isinstance(output, dict):
             return json.dumps(output, ensure_ascii=False)
-    # Documents (issue 11): labelled values in their text; expectations still win.
+    # Documents: labelled values in their text; expectations still win.
     equals: dict[str, Any] = _from_documents(user_input, hints.get("documents"), schema)
     for expectation in _dicts(hints.get("expectations")):
         if "input" in expectation and canonical_json(expectation["input"]) == key:

@@ -1,6 +1,6 @@
 """The offline model reading documents: labelled values in an uploaded document's text.
 
-When a call carries a document (issue 11), the offline model fills output fields whose
+When a call carries a document, the offline model fills output fields whose
 name is printed as a label in the text (`PO Number: 4500018342` fills `po_number`,
 `Buyer: Acme Ltd` fills `buyer.name` when `buyer` is an object with a `name`). Values are
 converted to the field's type (dates to YYYY-MM-DD, amounts to plain numbers) and kept only

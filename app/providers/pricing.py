@@ -67,7 +67,7 @@ def entry_for(model: str) -> dict[str, Any] | None:
 FREE = PlainPrice(0.0, 0.0, 0.0)
 
 
-@cache  # the map is fixed for the process; every lean reply asks (issue 10)
+@cache  # the map is fixed for the process; every lean reply asks
 def plain_price(model: str) -> PlainPrice | None:
     """The plain price of an `openai/<name>` model, or None when litellm must price it.
 

@@ -11,13 +11,8 @@ from typing import Literal
 import yaml
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.compiler.document import (
-    InvalidDocument,
-    Limits,
-    SpecDocument,
-    content_hash,
-    parse_document,
-)
+from app.compiler.document import InvalidDocument, SpecDocument, content_hash, parse_document
+from app.core.setting_groups import DocumentLimits
 from app.models import Spec, SpecVersion
 from app.registry import service
 
@@ -26,7 +21,7 @@ class SpecFileError(Exception):
     """A spec file that cannot be read or is not a valid document."""
 
 
-def load_spec_file(path: Path, limits: Limits | None = None) -> SpecDocument:
+def load_spec_file(path: Path, limits: DocumentLimits | None = None) -> SpecDocument:
     """Read and validate one spec file; errors name the file and every problem in it."""
     try:
         raw = path.read_text(encoding="utf-8")
@@ -57,7 +52,7 @@ class PushResult:
     failing: tuple[str, ...] = ()  # cases that kept the version from going live
 
 
-# Runs the version's suite before a publish: the names of the failing cases (issue 5).
+# Runs the version's suite before a publish: the names of the failing cases.
 SuiteCheck = Callable[[AsyncSession, Spec, SpecVersion], Awaitable[list[str]]]
 
 

@@ -7,9 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from app.compiler import compile_spec
-from app.compiler.document import NAME_PATTERN, Limits, SpecDocument
+from app.compiler.document import NAME_PATTERN, SpecDocument
 from app.core.database import SessionDep
 from app.core.errors import InvalidInput, responses
+from app.core.setting_groups import DocumentLimits
 from app.core.settings import Settings
 from app.models import Spec
 from app.registry import service
@@ -45,18 +46,13 @@ async def spec_by_name(session: SessionDep, name: NameParam) -> Spec:
 SpecDep = Annotated[Spec, Depends(spec_by_name)]
 
 
-async def limits(request: Request) -> Limits:
+async def limits(request: Request) -> DocumentLimits:
     """Document bounds from the settings."""
     settings: Settings = request.app.state.settings
-    return Limits(
-        max_bytes=settings.max_document_bytes,
-        max_rules=settings.max_rules,
-        max_rule_chars=settings.max_rule_chars,
-        max_schema_depth=settings.max_schema_depth,
-    )
+    return settings.documents
 
 
-LimitsDep = Annotated[Limits, Depends(limits)]
+LimitsDep = Annotated[DocumentLimits, Depends(limits)]
 
 
 @router.get("")

@@ -11,14 +11,9 @@ from typing import Any
 from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.compiler.document import (
-    InvalidDocument,
-    Limits,
-    SpecDocument,
-    content_hash,
-    parse_document,
-)
+from app.compiler.document import InvalidDocument, SpecDocument, content_hash, parse_document
 from app.core.errors import Conflict, InvalidInput, Issue, NotFound
+from app.core.setting_groups import DocumentLimits
 from app.models import Release, Spec, SpecVersion
 from app.registry.contract import ContractDiff, classify_contract
 from app.registry.file_cases import sync_file_cases
@@ -63,7 +58,9 @@ class DocumentInvalid(InvalidInput):
     title = "Invalid spec document"
 
 
-def validate_document(data: Any, limits: Limits, *, prefix: str = "/document") -> SpecDocument:
+def validate_document(
+    data: Any, limits: DocumentLimits, *, prefix: str = "/document"
+) -> SpecDocument:
     """Parse a document from a request body, or raise 422 with pointers into that body."""
     try:
         return parse_document(data, limits)

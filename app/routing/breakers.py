@@ -24,21 +24,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import Clock
+from app.core.loops import BackgroundLoop, Backoff
+from app.core.setting_groups import BreakerConfig
 
 State = Literal["closed", "open", "half_open"]
 _COLUMNS = "state, failures, opened_at, probe_until"
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class BreakerConfig:
-    """When a breaker opens and how it recovers."""
-
-    failure_threshold: int = 5  # consecutive failures (summed over processes) that open it
-    cooldown_s: float = 30.0  # how long an open breaker refuses calls before a probe
-    probe_timeout_s: float = 30.0  # a probe that has not reported by then may be replaced
-    window: int = 50  # recent outcomes kept (per process) for error rate and latency
 
 
 @dataclass(frozen=True)
@@ -202,24 +194,36 @@ class CircuitBreakers:
             threshold=self._config.failure_threshold,
         )
 
-    async def keep_fresh(self) -> None:
-        """Re-read the rows of the deployments this process calls before their views go
-        stale, so `allow` on the request path never waits for Postgres (issue 10).
-
-        Runs until cancelled; a failed read leaves the view to the request path's own sync.
+    def refresher(self) -> BackgroundLoop:
+        """A loop (not started) re-reading the rows of the deployments this process calls
+        before their views go stale, so `allow` on the request path never waits for Postgres.
         """
-        while True:
-            await asyncio.sleep(self._sync_interval_s / 2)  # real time, like the writers
-            for deployment, local in list(self._views.items()):
-                synced = local.synced_at
-                age = self._clock.monotonic() - synced if synced is not None else math.inf
-                if age < self._sync_interval_s / 2 or local.lock.locked():
-                    continue
-                try:
-                    async with local.lock:
-                        await self._read(local, deployment)
-                except Exception as exc:  # Postgres unwell: the request path syncs itself
-                    log.warning("breaker refresh failed", error=str(exc))
+        half = self._sync_interval_s / 2
+        return BackgroundLoop(
+            self._refresh,
+            name="refresh CircuitBreakers",
+            interval_s=half,
+            backoff=Backoff(first_s=half, cap_s=half),
+            message="breaker refresh failed",
+        )
+
+    async def keep_fresh(self) -> None:
+        """Run `refresher` in this task until cancelled."""
+        await self.refresher().run()
+
+    async def _refresh(self) -> None:
+        """Re-read every view older than half the interval; a failed read leaves that view
+        to the request path's own sync."""
+        for deployment, local in list(self._views.items()):
+            synced = local.synced_at
+            age = self._clock.monotonic() - synced if synced is not None else math.inf
+            if age < self._sync_interval_s / 2 or local.lock.locked():
+                continue
+            try:
+                async with local.lock:
+                    await self._read(local, deployment)
+            except Exception as exc:  # Postgres unwell: the request path syncs itself
+                log.warning("breaker refresh failed", error=str(exc))
 
     def snapshot(self) -> list[BreakerView]:
         """The breakers of the deployments this process has seen, sorted by name."""

@@ -13,16 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-import structlog
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import Clock
 from app.core.errors import Conflict, NotFound, ProblemError
+from app.core.loops import BackgroundLoop, Backoff
 from app.models import Budget, Spend
-
-log = structlog.get_logger(__name__)
 
 
 class BudgetExceeded(ProblemError):
@@ -102,7 +100,7 @@ class BudgetGuard:
         sessionmaker: async_sessionmaker[AsyncSession],
         *,
         clock: Clock,
-        refresh_s: float = 1.0,
+        refresh_s: float,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._clock = clock
@@ -141,19 +139,31 @@ class BudgetGuard:
     def invalidate(self) -> None:
         self._loaded_at = None
 
-    async def keep_fresh(self) -> None:
-        """Reload the view before it goes stale, so `check` on the request path never waits
-        for Postgres (issue 10). Runs until cancelled; with `refresh_s` 0 every check reads.
+    def refresher(self) -> BackgroundLoop | None:
+        """A loop (not started) reloading the view before it goes stale, so `check` on the
+        request path never waits for Postgres; None with `refresh_s` 0: every check reads.
         """
         if self._refresh_s <= 0:
-            return
-        while True:
-            await asyncio.sleep(self._refresh_s / 2)  # real time, like the writers
-            try:
-                async with self._lock:
-                    await self._reload()
-            except Exception as exc:  # Postgres unwell: the request path reloads itself
-                log.warning("budget refresh failed", error=str(exc))
+            return None
+        half = self._refresh_s / 2
+        return BackgroundLoop(
+            self._refresh,
+            name="refresh BudgetGuard",
+            interval_s=half,
+            # Postgres unwell: the request path reloads itself meanwhile.
+            backoff=Backoff(first_s=half, cap_s=half),
+            message="budget refresh failed",
+        )
+
+    async def keep_fresh(self) -> None:
+        """Run `refresher` in this task until cancelled (at once done with `refresh_s` 0)."""
+        refresher = self.refresher()
+        if refresher is not None:
+            await refresher.run()
+
+    async def _refresh(self) -> None:
+        async with self._lock:
+            await self._reload()
 
     async def _current(self) -> list[BudgetStatus]:
         now = self._clock.monotonic()

@@ -8,11 +8,12 @@ an attempt on the execution record.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
 
+from app.core.errors import Issue
 from app.core.tracing import span
 from app.executions.record import AttemptKind, AttemptOutcome, AttemptRecord, ExecutionRecord
 from app.providers.base import ModelCallFailed, ModelReply
@@ -45,17 +46,36 @@ class _Turn:
     reasks: int = 0
     estimate: int = 0  # tokens reserved with the rate limiter for the next call
 
-    def skip(self, outcome: AttemptOutcome, why: str) -> DeploymentRun:
-        # Not a model call, but the log should say why a model was passed over.
+    def attempt(
+        self,
+        outcome: AttemptOutcome,
+        latency_ms: float,
+        *,
+        kind: AttemptKind | None = None,
+        reply: ModelReply | None = None,
+        issues: list[dict[str, str]] | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Put one attempt of this deployment on the record (with its reply, if any)."""
         self.record.attempts.append(
             AttemptRecord(
                 number=len(self.record.attempts) + 1,
-                kind="skip",
+                kind=kind or self.kind,
                 model=self.deployment.model,
                 outcome=outcome,
-                latency_ms=0.0,
+                latency_ms=latency_ms,
+                raw_text=reply.text if reply else None,
+                issues=issues,
+                error=error,
+                prompt_tokens=reply.prompt_tokens if reply else 0,
+                completion_tokens=reply.completion_tokens if reply else 0,
+                cost_usd=reply.cost_usd if reply else 0.0,
             )
         )
+
+    def skip(self, outcome: AttemptOutcome, why: str) -> DeploymentRun:
+        # Not a model call, but the log should say why a model was passed over.
+        self.attempt(outcome, 0.0, kind="skip")
         self.run.skipped.append(f"{self.deployment.alias}: {why}")
         return self.run
 
@@ -146,17 +166,9 @@ async def _ask_once(turn: _Turn) -> ModelReply:
 
 async def _retry_after_failure(turn: _Turn, failure: ModelCallFailed) -> bool:
     """Record the failure; True when the same deployment should be asked again."""
-    record, deployment, services = turn.record, turn.deployment, turn.services
-    record.attempts.append(
-        AttemptRecord(
-            number=len(record.attempts) + 1,
-            kind=turn.kind,
-            model=deployment.model,
-            outcome=failure.kind,
-            latency_ms=failure.latency_ms,
-            error=(f"HTTP {failure.status}: " if failure.status else "") + failure.message[:2000],
-        )
-    )
+    deployment, services = turn.deployment, turn.services
+    status = f"HTTP {failure.status}: " if failure.status else ""
+    turn.attempt(failure.kind, failure.latency_ms, error=status + failure.message[:2000])
     # Not the message: a provider may echo parts of the request in it.
     log.warning(
         "model attempt failed",
@@ -192,22 +204,9 @@ async def _after_reply(turn: _Turn, reply: ModelReply) -> None:
 
 def _reask_after_reply(turn: _Turn, reply: ModelReply) -> bool:
     """Judge and record the reply; True when the deployment should be re-asked."""
-    ask, deployment, record = turn.ask, turn.deployment, turn.record
+    ask, deployment = turn.ask, turn.deployment
     verdict = ask.check(reply.text, deployment.supports_response_schema and ask.strict)
-    record.attempts.append(
-        AttemptRecord(
-            number=len(record.attempts) + 1,
-            kind=turn.kind,
-            model=deployment.model,
-            outcome=verdict.stage,
-            latency_ms=reply.latency_ms,
-            raw_text=reply.text,
-            issues=_issues(verdict.issues) or None,
-            prompt_tokens=reply.prompt_tokens,
-            completion_tokens=reply.completion_tokens,
-            cost_usd=reply.cost_usd,
-        )
-    )
+    turn.attempt(verdict.stage, reply.latency_ms, reply=reply, issues=_issues(verdict.issues))
     if verdict.ok:
         # The configured model string names it everywhere (log, usage, header), so one
         # deployment never shows under two names when a provider echoes another.
@@ -221,5 +220,5 @@ def _reask_after_reply(turn: _Turn, reply: ModelReply) -> bool:
     return True
 
 
-def _issues(issues: Any) -> list[dict[str, str]]:
-    return [{"pointer": i.pointer, "message": i.message} for i in issues]
+def _issues(issues: Sequence[Issue]) -> list[dict[str, str]] | None:
+    return [{"pointer": i.pointer, "message": i.message} for i in issues] or None

@@ -79,7 +79,8 @@ class KeyStore:
     clock: Clock
     admin_key: str
     limiter: RateLimiter | None = None
-    ttl_s: float = 5.0
+    # How long a lookup is trusted (SPECLOOM_KEY_CACHE_TTL_S, the revocation lag).
+    ttl_s: float = field(kw_only=True)
     _cache: dict[str, _Entry] = field(default_factory=dict)
     _touched: dict[uuid.UUID, float] = field(default_factory=dict)
     _loading: dict[str, asyncio.Task[_Entry]] = field(default_factory=dict)
@@ -110,7 +111,7 @@ class KeyStore:
 
     async def _refresh(self, digest: str) -> _Entry:
         # One lookup per key at a time: when an entry expires under a burst, the calls
-        # arriving meanwhile share it instead of each querying Postgres (issue 10).
+        # arriving meanwhile share it instead of each querying Postgres.
         task = self._loading.get(digest)
         if task is None:
             task = asyncio.create_task(self._fetch(digest), name="load api key")

@@ -9,13 +9,11 @@ from app.core.ratelimit import RateLimiter
 from app.core.reads import FastReads
 from app.core.settings import Settings
 from app.executions.writer import ExecutionWriter
-from app.files.prepare import FileLimits
 from app.files.service import Documents
 from app.providers.catalog import ModelCatalog, load_catalog
-from app.routing.breakers import BreakerConfig, CircuitBreakers
+from app.routing.breakers import CircuitBreakers
 from app.routing.budgets import BudgetGuard
-from app.routing.retry import RetryPolicy
-from app.routing.services import CallOptions, CallServices
+from app.routing.services import CallServices
 from app.serving.cache import ResponseCache
 from app.serving.context import CallContext, Runtime
 from app.serving.live import LiveAgents
@@ -29,25 +27,8 @@ def catalog_for(settings: Settings) -> ModelCatalog:
 def standalone_context(settings: Settings) -> CallContext:
     """What calls use in a process without shared state (the CLI's in-process suites):
     no cache, no execution log, files within the settings' limits."""
-    services = CallServices(catalog=catalog_for(settings), options=call_options(settings))
-    limits = FileLimits(settings.max_file_bytes, settings.max_pdf_pages)
-    return CallContext(services, Documents(limits=limits))
-
-
-def call_options(settings: Settings) -> CallOptions:
-    """The knobs of every call, from the settings."""
-    return CallOptions(
-        default_model=settings.default_model,
-        max_reasks=settings.max_reasks,
-        attempt_timeout_s=settings.attempt_timeout_s,
-        deadline_s=settings.call_deadline_s,
-        rate_limit_wait_s=settings.rate_limit_wait_s,
-        retry=RetryPolicy(
-            max_retries=settings.max_retries,
-            base_s=settings.retry_base_s,
-            cap_s=settings.retry_cap_s,
-        ),
-    )
+    services = CallServices(catalog=catalog_for(settings), options=settings.calls)
+    return CallContext(services, Documents(limits=settings.files))
 
 
 def build_runtime(
@@ -60,41 +41,26 @@ def build_runtime(
     reads: FastReads | None = None,
 ) -> Runtime:
     """A runtime whose shared state (limits, breakers, budgets, cache) lives in Postgres."""
-    writer = ExecutionWriter(
-        sessionmaker,
-        flush_interval_s=settings.execution_flush_interval_s,
-        batch_size=settings.execution_batch_size,
-    )
-    cache = ResponseCache(  # response cache (issue 4)
+    writer = ExecutionWriter(sessionmaker, config=settings.writer)
+    cache = ResponseCache(
         sessionmaker,
         clock=clock,
-        max_entries=settings.cache_max_entries,
-        default_ttl_s=settings.cache_ttl_s,
-        reads=reads,  # one-round-trip cache lookups (issue 10)
+        config=settings.cache,
+        reads=reads,  # one-round-trip cache lookups
     )
     return Runtime(
         live=live,
         writer=writer,
         services=CallServices(
             catalog=catalog,
-            options=call_options(settings),
+            options=settings.calls,
             clock=clock,
-            budgets=BudgetGuard(sessionmaker, clock=clock, refresh_s=settings.budget_refresh_s),
-            breakers=CircuitBreakers(
-                sessionmaker,
-                clock=clock,
-                config=BreakerConfig(
-                    failure_threshold=settings.breaker_failures,
-                    cooldown_s=settings.breaker_cooldown_s,
-                ),
+            budgets=BudgetGuard(
+                sessionmaker, clock=clock, refresh_s=settings.routing.budget_refresh_s
             ),
+            breakers=CircuitBreakers(sessionmaker, clock=clock, config=settings.routing.breakers),
             limiter=RateLimiter(sessionmaker, clock=clock),
         ),
         cache=cache,
-        max_deadline_s=settings.max_call_deadline_s,
-        documents=Documents(  # documents and images as inputs (issue 11)
-            limits=FileLimits(settings.max_file_bytes, settings.max_pdf_pages),
-            sessionmaker=sessionmaker,
-            keep_files=settings.keep_files,
-        ),
+        documents=Documents(limits=settings.files, sessionmaker=sessionmaker),
     )

@@ -11,7 +11,6 @@ knows which keys the table may hold, so a call with a new input skips the lookup
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine
@@ -29,7 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.compiler.document import ModelChoice
 from app.core import fastjson
 from app.core.clock import Clock
+from app.core.loops import BackgroundLoop
 from app.core.reads import FastReads
+from app.core.setting_groups import CacheSettings
 from app.core.writes import WriterConnection, conninfo_of, jsonb
 from app.models.resilience import ResponseCacheEntry as Entry
 from app.serving.cache_index import CHANNEL, KeyIndex, payloads
@@ -47,7 +48,7 @@ _LOOKUP_SQL = (
 
 # One statement per flush, atomic without a transaction of its own: the rows travel as one
 # JSON array (orjson), and the NOTIFY that keeps every process's key index current is sent
-# when the statement commits. Per-row parameters spent most of a flush's CPU (issue 10).
+# when the statement commits. Per-row parameters spent most of a flush's CPU.
 _UPSERT: LiteralString = """
 WITH stored AS (
     INSERT INTO response_cache (key, agent, version, output, model, expires_at)
@@ -144,33 +145,39 @@ class ResponseCache:
         sessionmaker: async_sessionmaker[AsyncSession],
         *,
         clock: Clock,
-        max_entries: int = 10_000,
-        default_ttl_s: float = 3600.0,
+        config: CacheSettings = CacheSettings(),
         flush_interval_s: float = 0.05,
         purge_interval_s: float = 60.0,
         reads: FastReads | None = None,
     ) -> None:
         self.clock = clock
-        # Lookups on the hot path take one round trip on this pool when given (issue 10).
+        # Lookups on the hot path take one round trip on this pool when given.
         self._reads = reads
-        self.default_ttl_s = default_ttl_s
+        self.default_ttl_s = config.ttl_s
         self._sessionmaker = sessionmaker
         conninfo = conninfo_of(sessionmaker)
-        self._db = WriterConnection(conninfo)  # flushes (issue 10)
+        self._db = WriterConnection(conninfo)  # flushes
         # Which keys the table may hold; until started and loaded it answers "maybe".
         self.index = KeyIndex(conninfo)
-        self._max_entries = max_entries
-        self._flush_interval_s = flush_interval_s
+        self._max_entries = config.max_entries
         self._purge_interval_s = purge_interval_s
         # key → (hit, expiry on the monotonic clock); most recently used last
         self._lru: OrderedDict[str, tuple[CacheHit, float]] = OrderedDict()
         self._pending: dict[str, dict[str, Any]] = {}  # key → row not yet in Postgres
         self._flights: dict[str, asyncio.Task[Any]] = {}
         self._write_lock = asyncio.Lock()
-        self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
         self._next_purge = clock.monotonic()
+        # Puts reach Postgres in the background; a stop writes what is left, but entries
+        # only save work, so it gives up after three failures rather than hold up a shutdown.
+        self._writer = BackgroundLoop(
+            self._write_round,
+            name="response-cache-writer",
+            interval_s=flush_interval_s,
+            message="response cache write failed",
+            drain=True,
+            give_up_after=3,
+            sleep=clock.sleep,
+        )
 
     def peek(self, key: str) -> CacheHit | None:
         """The LRU's entry for `key` if it has a live one (no I/O)."""
@@ -186,7 +193,7 @@ class ResponseCache:
     async def get(self, key: str) -> CacheHit | None:
         """The live entry for `key`: from the LRU, else from Postgres (refilling the LRU).
 
-        Postgres is not asked when the key index knows no process stored the key (issue 10).
+        Postgres is not asked when the key index knows no process stored the key.
         """
         hit = self.peek(key)
         if hit is not None or not self.index.may_hold(key):
@@ -219,7 +226,7 @@ class ResponseCache:
         }
         self.index.add(key)
         if len(self._pending) >= self.batch_size:
-            self._wakeup.set()
+            self._writer.wake()
 
     async def single_flight(
         self, key: str, fn: Callable[[], Coroutine[Any, Any, T]]
@@ -242,16 +249,15 @@ class ResponseCache:
 
     def start(self) -> None:
         """Start the background writer (flushes puts, purges expired rows) and the index."""
-        self._task = asyncio.create_task(self._run(), name="response-cache-writer")
+        self._writer.start()
         self.index.start()
 
     async def stop(self) -> None:
         """Write what is still pending, then stop the background writer."""
-        self._stopping = True
-        self._wakeup.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
+        started = self._writer.running
+        await self._writer.stop()
+        if started and self._pending:
+            log.warning("response cache entries dropped", dropped=len(self._pending))
         await self._db.close()
         await self.index.stop()
 
@@ -318,28 +324,12 @@ class ResponseCache:
         if not task.cancelled():
             task.exception()  # mark it retrieved: every waiter may have gone away
 
-    async def _run(self) -> None:
-        failures = 0
-        while True:
-            # Real-time pacing on purpose: a manual clock's sleep returns at once and would
-            # spin this loop. What is due (the purge) is still decided by the injected clock.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._flush_interval_s)
-            self._wakeup.clear()
-            try:
-                await self.flush()
-                if self.clock.monotonic() >= self._next_purge:
-                    self._next_purge = self.clock.monotonic() + self._purge_interval_s
-                    await self.purge()
-                failures = 0
-            except Exception as exc:  # the loop must outlive a database hiccup
-                failures += 1
-                log.warning("response cache write failed", error=str(exc), failures=failures)
-                if self._stopping and failures >= 3:
-                    # Entries only save work; they are not worth holding up a shutdown.
-                    log.warning("response cache entries dropped", dropped=len(self._pending))
-                    return
-                await self.clock.sleep(min(0.05 * 2**failures, 5.0))
-                continue
-            if self._stopping:
-                return
+    async def _write_round(self) -> None:
+        """One round of the background writer: the pending puts, then expired rows if due.
+
+        The loop paces itself in real time; what is due is decided by the injected clock.
+        """
+        await self.flush()
+        if self.clock.monotonic() >= self._next_purge:
+            self._next_purge = self.clock.monotonic() + self._purge_interval_s
+            await self.purge()

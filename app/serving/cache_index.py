@@ -1,11 +1,11 @@
 """Which keys the shared response cache may hold, so that a miss need not ask Postgres.
 
 A call whose input is new misses the in-process LRU and used to look in the
-`response_cache` table: a round trip on every such call, most of them for nothing (issue
-10). This index holds the first 16 hex digits (64 bits) of every key the table holds:
-loaded at start, kept current by the NOTIFY that every process's flush sends in the same
-transaction as its rows, and rebuilt now and then so that expired keys leave it. When a
-key's prefix is absent, no process has stored the key and the lookup is skipped.
+`response_cache` table: a round trip on every such call, most of them for nothing. This
+index holds the first 16 hex digits (64 bits) of every key the table holds: loaded at start,
+kept current by the NOTIFY that every process's flush sends in the same transaction as its
+rows, and rebuilt now and then so that expired keys leave it. When a key's prefix is absent,
+no process has stored the key and the lookup is skipped.
 
 The index only ever says "maybe" wrongly, never "no": until it is loaded, after its
 listening connection drops, or when the table holds more keys than it may keep in memory,
@@ -16,15 +16,14 @@ about 90 MB; beyond `max_keys` the index gives up and every miss asks Postgres.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Iterable
 from typing import LiteralString
 
 import psycopg
 import structlog
 
-from app.core.listen import listen_forever
+from app.core.listen import listener
+from app.core.loops import BackgroundLoop, Backoff
 
 log = structlog.get_logger(__name__)
 
@@ -61,8 +60,8 @@ class KeyIndex:
         self._keys: set[str] = set()
         self._loading: set[str] | None = None  # the set a rebuild fills, notified keys too
         self._complete = False
-        self._task: asyncio.Task[None] | None = None  # the listener
-        self._rebuilder: asyncio.Task[None] | None = None
+        self._listener: BackgroundLoop | None = None
+        self._rebuilder: BackgroundLoop | None = None
         self.rebuilds = 0  # loads finished, complete or over size (for tests and metrics)
 
     @property
@@ -84,7 +83,8 @@ class KeyIndex:
             self._loading.update(values)
 
     def start(self) -> None:
-        listening = listen_forever(
+        """Listen for stored keys, and load every key once listening."""
+        self._listener = listener(
             self._conninfo,
             CHANNEL,
             what="cache index",
@@ -93,35 +93,33 @@ class KeyIndex:
             on_connected=self._start_rebuilding,
             on_lost=self._stop_rebuilding,  # a notification may be missed: ask on every miss
         )
-        self._task = asyncio.create_task(listening, name="response-cache-index")
+        self._listener.start()
 
     async def stop(self) -> None:
+        """Stop listening and loading."""
         self._stop_rebuilding()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        if self._listener is not None:
+            await self._listener.stop()
+            self._listener = None
 
     def _start_rebuilding(self) -> None:
         self._stop_rebuilding()
-        self._rebuilder = asyncio.create_task(self._rebuild_now_and_then(), name="cache-index")
+        # Loaded at once, then every `rebuild_s` so that purged keys leave; a failed load
+        # leaves the index incomplete and is tried again a second later.
+        self._rebuilder = BackgroundLoop(
+            self._rebuild,
+            name="cache index load",
+            interval_s=self._rebuild_s,
+            wait_first=False,
+            backoff=Backoff(first_s=1.0, cap_s=1.0),
+        )
+        self._rebuilder.start()
 
     def _stop_rebuilding(self) -> None:
         self._complete = False
         if self._rebuilder is not None:
             self._rebuilder.cancel()
             self._rebuilder = None
-
-    async def _rebuild_now_and_then(self) -> None:
-        while True:
-            try:
-                await self._rebuild()
-            except Exception as exc:  # incomplete until a later load succeeds
-                log.warning("cache index load failed", error=str(exc))
-                await asyncio.sleep(1.0)
-                continue
-            await asyncio.sleep(self._rebuild_s)
 
     async def _rebuild(self) -> None:
         """Load every key anew (purged keys leave); notified keys land in both sets."""

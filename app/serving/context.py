@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -19,7 +19,7 @@ class CallContext:
     """What a call needs besides the agent and its input."""
 
     services: CallServices
-    documents: Documents = field(default_factory=Documents)
+    documents: Documents
     writer: ExecutionWriter | None = None  # None: records are not kept (in-process suites)
     cache: ResponseCache | None = None  # None: nothing is cached
 
@@ -32,8 +32,7 @@ class Runtime:
     writer: ExecutionWriter
     services: CallServices
     cache: ResponseCache
-    max_deadline_s: float = 300.0
-    documents: Documents = field(default_factory=Documents)
+    documents: Documents
 
     def __post_init__(self) -> None:
         self.context = CallContext(self.services, self.documents, self.writer, self.cache)

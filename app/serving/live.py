@@ -8,7 +8,6 @@ without a restart. Pinned versions are immutable, so they are cached for good.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -22,7 +21,8 @@ from app.compiler import CompiledSpec, compile_spec
 from app.compiler.document import SpecDocument
 from app.compiler.file_fields import file_fields
 from app.core.errors import NotFound
-from app.core.listen import listen_forever
+from app.core.listen import listener
+from app.core.loops import BackgroundLoop
 from app.executions.redaction import has_sensitive
 from app.models import Spec, SpecVersion
 from app.registry.service import LIVE_CHANNEL
@@ -83,7 +83,7 @@ def offline_hints(document: SpecDocument) -> dict[str, Any]:
         "specloom": {
             "examples": [e.model_dump(mode="json") for e in document.examples],
             "expectations": expectations,
-            # Fields holding an uploaded document's text: the offline model reads them (issue 11).
+            # Fields holding an uploaded document's text: the offline model reads them.
             "documents": sorted(file_fields(document.input_schema)),
         }
     }
@@ -98,10 +98,10 @@ class LiveAgents:
         self._pinned: dict[tuple[str, int], AgentVersion] = {}
         self._generation = 0
         # One load per agent at a time: a burst of calls to an agent not yet in memory must
-        # not load and compile it once per call (issue 10).
+        # not load and compile it once per call.
         self._loading: dict[str, asyncio.Task[AgentVersion | None]] = {}
         self._listeners: list[Callable[[], None]] = []
-        self._task: asyncio.Task[None] | None = None
+        self._listener: BackgroundLoop | None = None
 
     def on_change(self, callback: Callable[[], None]) -> None:
         """Call `callback` whenever any live pointer may have moved."""
@@ -213,7 +213,7 @@ class LiveAgents:
 
     def start(self, conninfo: str) -> None:
         """Start listening for live-pointer moves in the background."""
-        listening = listen_forever(
+        self._listener = listener(
             conninfo,
             LIVE_CHANNEL,
             what="live listener",
@@ -222,11 +222,10 @@ class LiveAgents:
             on_connected=self.invalidate,
             on_lost=self.invalidate,
         )
-        self._task = asyncio.create_task(listening, name="live-agents-listener")
+        self._listener.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop listening."""
+        if self._listener is not None:
+            await self._listener.stop()
+            self._listener = None

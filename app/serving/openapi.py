@@ -153,7 +153,7 @@ def agent_components(agent: AgentVersion) -> dict[str, Any]:
     ):
         name = prefix + suffix
         components.update(_hoist(name, schema))
-    fields = without_files(agent.compiled.input_schema)  # the multipart `input` part (issue 11)
+    fields = without_files(agent.compiled.input_schema)  # the multipart `input` part
     if fields is not None:
         components.update(_hoist(prefix + "InputFields", fields))
     return components
@@ -229,7 +229,7 @@ def agent_operation(agent: AgentVersion) -> dict[str, Any]:
 
 def _request_content(agent: AgentVersion, media: dict[str, Any]) -> dict[str, Any]:
     content = {"application/json": media}
-    upload = multipart_media(  # file fields may also come as multipart parts (issue 11)
+    upload = multipart_media(  # file fields may also come as multipart parts
         agent.compiled.input_schema, f"#/components/schemas/{pascal(agent.name)}InputFields"
     )
     if upload is not None:

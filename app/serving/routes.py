@@ -82,7 +82,7 @@ def _requested_version(request: Request) -> int | None:
 async def invoke_agent(request: Request) -> Response:
     """Call an agent: the body is its input, the answer its typed output.
 
-    The hot route (issue 10): a plain Starlette endpoint, so no dependency injection runs
+    The hot route: a plain Starlette endpoint, so no dependency injection runs
     per call; it makes the same checks the `InvokeDep` routes make, in the same order.
     """
     principal = await require_invoke(await authenticate(request))
@@ -91,7 +91,7 @@ async def invoke_agent(request: Request) -> Response:
     version = _requested_version(request)
     check_agent(principal, name)
     agent = await runtime.live.get(name, version)
-    # Every line logged while answering names the agent and version (issue 9).
+    # Every line logged while answering names the agent and version.
     with (
         structlog.contextvars.bound_contextvars(agent=name, version=agent.version),
         span("POST /v1/agents/{name}", {"specloom.agent": name, "specloom.version": agent.version}),
@@ -108,14 +108,14 @@ async def _answer(
     state = request.scope.get("state", {})
     uploads: list[Upload] = []
     payload: Any
-    if is_multipart(request):  # file uploads (issue 11)
+    if is_multipart(request):  # file uploads
         settings = request.app.state.settings
         payload, uploads = await read_multipart(
             request,
             max_parts=len(agent.compiled.input_schema.get("properties", {})) + 1,
-            max_depth=settings.max_json_depth,
-            max_string_chars=settings.max_string_chars,
-            max_bytes=settings.max_body_bytes,
+            max_depth=settings.bodies.max_json_depth,
+            max_string_chars=settings.bodies.max_string_chars,
+            max_bytes=settings.bodies.max_body_bytes,
         )
     else:
         payload = state[PARSED_BODY] if PARSED_BODY in state else _json_body(await request.body())
@@ -127,7 +127,7 @@ async def _answer(
         source="api",
         api_key_id=principal.key_id,
         request_id=request_id,
-        deadline_s=requested_deadline(request, runtime.max_deadline_s),
+        deadline_s=requested_deadline(request, runtime.services.options.max_deadline_s),
         fresh=wants_fresh(request.headers.get("cache-control")),
         uploads=uploads,
     )

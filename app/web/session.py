@@ -34,8 +34,8 @@ _LINK_SALT = "specloom-login-link"
 def session_secret(settings: Settings, admin_key: str) -> str:
     """The signing secret: configured, or derived from the admin key (stable across
     processes and restarts; changing the admin key signs everyone out)."""
-    if settings.session_secret:
-        return settings.session_secret
+    if settings.web.session_secret:
+        return settings.web.session_secret
     return hmac.new(admin_key.encode(), b"specloom-web-v1", hashlib.sha256).hexdigest()
 
 
@@ -84,7 +84,7 @@ def load_session(request: Request) -> WebSession:
     if raw:
         try:
             data = _serializer(_secret(request), _SESSION_SALT).loads(
-                raw, max_age=settings.session_max_age_s
+                raw, max_age=settings.web.session_max_age_s
             )
         except (BadSignature, SignatureExpired):
             data = None
@@ -109,7 +109,7 @@ def save_session(request: Request, response: Response) -> None:
     response.set_cookie(
         COOKIE,
         value,
-        max_age=settings.session_max_age_s,
+        max_age=settings.web.session_max_age_s,
         httponly=True,
         samesite="lax",
         secure=request.url.scheme == "https",
@@ -137,7 +137,7 @@ async def consume_login_token(session: AsyncSession, request: Request, token: st
     settings: Settings = request.app.state.settings
     try:
         data = _serializer(_secret(request), _LINK_SALT).loads(
-            token, max_age=settings.login_link_ttl_s
+            token, max_age=settings.web.login_link_ttl_s
         )
     except SignatureExpired:
         raise LinkRefused("this login link has expired; restart the server for a new one") from None

@@ -15,6 +15,7 @@ from starlette.datastructures import UploadFile
 from app.compiler.file_fields import file_fields
 from app.core.database import SessionDep
 from app.core.errors import ProblemError
+from app.core.setting_groups import FileLimits
 from app.evaluation import actions
 from app.evaluation import cases as case_service
 from app.evaluation import service as evaluation
@@ -88,7 +89,9 @@ async def promote(
     """Save an execution as a test case (origin `promoted`) and open it in the editor."""
     runtime: Runtime = request.app.state.runtime
     await runtime.writer.wait_written(execution_id)  # a call made a moment ago
-    spec, case = await actions.promote(session, execution_id, PromoteRequest(), principal=user)
+    spec, case = await actions.promote(
+        session, execution_id, PromoteRequest(), principal=user, limits=runtime.documents.limits
+    )
     return redirect(request, f"/ui/agents/{spec.name}/cases/{case.id}")
 
 
@@ -227,13 +230,16 @@ async def _save_case(
     name, case_id = spec.name, case.id if case is not None else None
     errors: dict[str, list[str]] = {}
     body = _read_case(form, errors, await picked_files(request))
+    limits: FileLimits = request.app.state.settings.files
     saved = None
     if body is not None:
         try:
             saved = (
-                await case_service.create_case(session, spec=spec, body=body)
+                await case_service.create_case(session, spec=spec, body=body, limits=limits)
                 if case is None
-                else await case_service.update_case(session, spec=spec, case=case, body=body)
+                else await case_service.update_case(
+                    session, spec=spec, case=case, body=body, limits=limits
+                )
             )
         except (case_service.CaseInvalid, case_service.CaseExists, FileRejected) as exc:
             _place_problem(exc, errors)

@@ -1,4 +1,4 @@
-"""Side by side: the direct call, Specloom and LiteLLM's proxy on one fake upstream (issue 10).
+"""Side by side: the direct call, Specloom and LiteLLM's proxy on one fake upstream.
 
     .venv/bin/python -m tests.bench.compare --proxy-python .venv-bench/bin/python
 
@@ -142,7 +142,7 @@ def main() -> None:
     load_after = os.getloadavg()
     elapsed = time.monotonic() - started
     body = [
-        "# Benchmark results (issue 10)\n",
+        "# Benchmark results\n",
         f"Run {datetime.now(UTC):%Y-%m-%d %H:%M UTC} in {elapsed:.0f} s with "
         f"`python -m tests.bench.compare` (args: {vars(args)}).\n",
         machine(args.proxy_python),

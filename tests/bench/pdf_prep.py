@@ -17,8 +17,8 @@ from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
 from app.compiler.file_fields import file_fields
+from app.core.setting_groups import FileLimits
 from app.files.intake import prepare_input
-from app.files.prepare import FileLimits
 
 SCHEMA = {
     "type": "object",

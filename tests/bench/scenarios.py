@@ -1,4 +1,4 @@
-"""The benchmark scenarios (a)-(f) of issue 10, each returning rows for the table."""
+"""The benchmark scenarios (a)-(f) of the performance targets, each returning rows for the table."""
 
 from __future__ import annotations
 

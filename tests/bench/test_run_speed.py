@@ -133,7 +133,7 @@ def main() -> None:
     args = parser.parse_args()
     from app.core.settings import Settings
 
-    concurrency = args.concurrency or Settings().test_concurrency
+    concurrency = args.concurrency or Settings().evaluation.concurrency
     print(json.dumps(measure(args.cases, args.repeat, args.latency_ms, concurrency), indent=2))
 
 

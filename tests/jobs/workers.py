@@ -12,14 +12,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core.settings import Settings
+from app.core.settings import FLAT_NAMES, Settings
 from tests.servers import ROOT
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
-    """`settings` as SPECLOOM_ environment variables (for a child process)."""
+    """`settings` as SPECLOOM_ environment variables (for a child process), by flat name."""
+    dumped = settings.model_dump(mode="json")
+    values = {name: value for name, value in dumped.items() if not isinstance(value, dict)}
+    for name, where in FLAT_NAMES.items():
+        value = dumped
+        for part in where.path:
+            value = value[part]
+        values[name] = value
     env: dict[str, str] = {}
-    for name, value in settings.model_dump(mode="json").items():
+    for name, value in values.items():
         if value is None:
             continue
         text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)

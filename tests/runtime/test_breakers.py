@@ -11,7 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import ManualClock
-from app.routing.breakers import BreakerConfig, CircuitBreakers
+from app.core.setting_groups import BreakerConfig
+from app.routing.breakers import CircuitBreakers
 from tests.runtime.conftest import Statements
 
 DEP = "fast|openai/gpt-4o-mini|"

@@ -18,7 +18,7 @@ from app.core.clock import ManualClock
 from app.core.database import sync_conninfo
 from app.core.errors import UpstreamInvalidOutput
 from app.core.reads import FastReads
-from app.core.settings import CacheSettings
+from app.core.setting_groups import CacheSettings
 from app.executions.record import ExecutionRecord, finish_record, start_record
 from app.models.resilience import ResponseCacheEntry
 from app.serving.cache import (

@@ -1,4 +1,4 @@
-"""The offline model: deterministic, always schema-valid, honest, and served in-process as a provider."""
+"""The offline model: deterministic, always schema-valid, honest; served in-process."""
 
 from __future__ import annotations
 

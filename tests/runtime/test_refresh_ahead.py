@@ -10,7 +10,8 @@ from contextlib import asynccontextmanager
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import SystemClock
-from app.routing.breakers import BreakerConfig, CircuitBreakers
+from app.core.setting_groups import BreakerConfig
+from app.routing.breakers import CircuitBreakers
 from app.routing.budgets import BudgetGuard
 from tests.runtime.conftest import Statements
 

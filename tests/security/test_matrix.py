@@ -94,7 +94,7 @@ SAMPLES: dict[tuple[str, str], Sample] = {
         invoke=200,
         limited=200,
     ),
-    # test cases and runs (issue 5)
+    # test cases and runs
     ("GET", "/api/specs/{name}/cases"): Sample(f"/api/specs/{AGENT}/cases", 200),
     ("POST", "/api/specs/{name}/cases"): Sample(
         f"/api/specs/{AGENT}/cases", 201, {"name": "new-case", "input": INPUT}
@@ -120,7 +120,7 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("POST", "/api/executions/{execution_id}/promote"): Sample(
         "/api/executions/{execution_id}/promote", 201, {"name": "promoted-case"}
     ),
-    # jobs (issue 8): an invoke key sees its own jobs; others' are 404, not 403
+    # jobs: an invoke key sees its own jobs; others' are 404, not 403
     ("POST", "/v1/agents/{name}/jobs"): Sample(
         f"/v1/agents/{AGENT}/jobs", 202, {"input": INPUT}, invoke=202
     ),
@@ -168,7 +168,7 @@ async def _setup(client: httpx.AsyncClient) -> tuple[dict[str, dict[str, str]], 
     job = await client.post(
         f"/v1/agents/{AGENT}/jobs", json={"input": INPUT}, headers=invoke.headers
     )
-    assert job.status_code == 202, job.text  # jobs (issue 8)
+    assert job.status_code == 202, job.text  # jobs
     callers = {
         "no key": {"Authorization": ""},
         "bad key": {"Authorization": "Bearer sk-sl-not-a-key"},
@@ -183,7 +183,7 @@ async def _setup(client: httpx.AsyncClient) -> tuple[dict[str, dict[str, str]], 
         "key_id": spare.id,
         "case_id": case.json()["id"],
         "run_id": run.json()["id"],
-        "job_id": job.json()["id"],  # jobs (issue 8)
+        "job_id": job.json()["id"],  # jobs
     }
     return callers, ids
 

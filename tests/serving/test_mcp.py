@@ -25,7 +25,7 @@ GOOD = {"team": "billing", "priority": "normal", "summary": "Charged twice"}
 
 
 def agent_tools(tools: list[Tool]) -> list[Tool]:
-    """The agents' tools, without the job tools listed beside them (issue 8)."""
+    """The agents' tools, without the job tools listed beside them."""
     return [t for t in tools if t.name not in (SUBMIT, STATUS)]
 
 
