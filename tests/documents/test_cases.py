@@ -12,6 +12,7 @@ from tests.documents.conftest import b64, file_agent
 from tests.documents.samples import make_pdf
 from tests.evaluation.helpers import start_run
 from tests.fakes.upstream import FakeUpstream, Valid
+from tests.serving.conftest import ApiFactory
 
 
 async def test_a_case_with_a_file_is_stored_once_and_runs(
@@ -56,3 +57,15 @@ async def test_a_case_referencing_an_unknown_file_is_422(
     )
     assert created.status_code == 422
     assert "is not stored" in created.json()["detail"]
+
+
+async def test_a_case_file_is_held_to_the_configured_limit(make_api: ApiFactory) -> None:
+    """Case files obey SPECLOOM_MAX_FILE_BYTES as call inputs do, not a default of their own."""
+    oversized = make_pdf() + b"\n%" + b"x" * 6000
+    async with make_api(max_file_bytes=5000) as api:
+        await file_agent(api)
+        created = await api.post(
+            "/api/specs/reader/cases", json={"name": "big", "input": {"document": b64(oversized)}}
+        )
+    assert created.status_code == 413, created.text
+    assert "bytes" in created.json()["detail"]
