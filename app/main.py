@@ -39,7 +39,7 @@ from app.security.auth import load_admin_key
 from app.security.router import router as security_router
 from app.security.store import KeyStore
 from app.serving import openapi
-from app.serving.assembly import build_runtime, catalog_for
+from app.serving.assembly import build_runtime, catalog_for, start_runtime
 from app.serving.gauges import RuntimeCollector
 from app.serving.live import LiveAgents
 from app.serving.ops_routes import router as ops_router
@@ -144,12 +144,7 @@ async def start_parts(
     openapi.install(app, live)
     await warm_up(catalog)  # litellm only if some deployment needs it
     reads.open()
-    runtime.cache.start()
-    parts.push_async_callback(runtime.cache.stop)
-    runtime.writer.start()
-    parts.push_async_callback(runtime.writer.stop)
-    live.start(sync_conninfo(url))
-    parts.push_async_callback(live.stop)
+    start_runtime(runtime, parts, sync_conninfo(url))
     parts.push_async_callback(evaluator.stop)
     services = runtime.services  # breaker and budget views refreshed ahead
     for view in (services.breakers, services.budgets):

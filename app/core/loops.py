@@ -81,6 +81,14 @@ class BackgroundLoop:
         self._failures = 0
         self._task: asyncio.Task[None] | None = None
 
+    @classmethod
+    def refreshing(cls, step: Step, *, name: str, stale_after_s: float, message: str) -> Self:
+        """A loop keeping a view fresh: its step runs at half the staleness bound, and after a
+        failure at that same pace (the request path reads for itself meanwhile)."""
+        half = stale_after_s / 2
+        backoff = Backoff(first_s=half, cap_s=half)
+        return cls(step, name=name, interval_s=half, backoff=backoff, message=message)
+
     @property
     def running(self) -> bool:
         """Whether the loop's task is under way."""

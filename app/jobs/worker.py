@@ -29,7 +29,7 @@ from app.jobs.items import run_item
 from app.jobs.queue import DELIVER_WEBHOOK, QUEUE, RUN_ITEM, queue_app
 from app.providers import openai_http
 from app.providers.llm import warm_up
-from app.serving.assembly import build_runtime, catalog_for
+from app.serving.assembly import build_runtime, catalog_for, start_runtime
 from app.serving.context import Runtime
 from app.serving.live import LiveAgents
 
@@ -59,12 +59,7 @@ async def run_worker(settings: Settings, *, concurrency: int | None = None) -> N
         queue = queue_app(sync_conninfo(url))
         register_tasks(queue, runtime, sessionmaker, webhook=settings.webhooks, secret=secret)
 
-        runtime.cache.start()
-        stack.push_async_callback(runtime.cache.stop)
-        runtime.writer.start()
-        stack.push_async_callback(runtime.writer.stop)
-        live.start(sync_conninfo(url))
-        stack.push_async_callback(live.stop)
+        start_runtime(runtime, stack, sync_conninfo(url))
         await stack.enter_async_context(queue.open_async())
         jobs = settings.jobs
         await stack.enter_async_context(stalled_sweeper(queue, jobs.lease_s))

@@ -24,7 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import Clock
-from app.core.loops import BackgroundLoop, Backoff
+from app.core.loops import BackgroundLoop
 from app.core.setting_groups import BreakerConfig
 
 State = Literal["closed", "open", "half_open"]
@@ -198,12 +198,10 @@ class CircuitBreakers:
         """A loop (not started) re-reading the rows of the deployments this process calls
         before their views go stale, so `allow` on the request path never waits for Postgres.
         """
-        half = self._sync_interval_s / 2
-        return BackgroundLoop(
+        return BackgroundLoop.refreshing(
             self._refresh,
             name="refresh CircuitBreakers",
-            interval_s=half,
-            backoff=Backoff(first_s=half, cap_s=half),
+            stale_after_s=self._sync_interval_s,
             message="breaker refresh failed",
         )
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import Clock
 from app.core.errors import Conflict, NotFound, ProblemError
-from app.core.loops import BackgroundLoop, Backoff
+from app.core.loops import BackgroundLoop
 from app.models import Budget, Spend
 
 
@@ -145,13 +145,10 @@ class BudgetGuard:
         """
         if self._refresh_s <= 0:
             return None
-        half = self._refresh_s / 2
-        return BackgroundLoop(
+        return BackgroundLoop.refreshing(
             self._refresh,
             name="refresh BudgetGuard",
-            interval_s=half,
-            # Postgres unwell: the request path reloads itself meanwhile.
-            backoff=Backoff(first_s=half, cap_s=half),
+            stale_after_s=self._refresh_s,
             message="budget refresh failed",
         )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import Clock
@@ -64,3 +66,15 @@ def build_runtime(
         cache=cache,
         documents=Documents(limits=settings.files, sessionmaker=sessionmaker),
     )
+
+
+def start_runtime(runtime: Runtime, parts: AsyncExitStack, conninfo: str) -> None:
+    """Start the runtime's background parts: response cache, execution writer, live-version
+    listener. `parts` stops them in the reverse order: the listener, then the writer
+    (drained), then the cache."""
+    runtime.cache.start()
+    parts.push_async_callback(runtime.cache.stop)
+    runtime.writer.start()
+    parts.push_async_callback(runtime.writer.stop)
+    runtime.live.start(conninfo)
+    parts.push_async_callback(runtime.live.stop)
