@@ -6,10 +6,12 @@ import argparse
 import asyncio
 import gc
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from types import FrameType
+from typing import TYPE_CHECKING, NoReturn
 
 from app.core.settings import Settings, get_settings
 
@@ -288,8 +290,16 @@ def _serve(settings: Settings, host: str | None, port: int | None, *, load_specs
     # Modules and the app live as long as the process: frozen out of the collector's sight,
     # full collections on the request path no longer walk them.
     gc.freeze()
+    # uvicorn raises SIGTERM again after its graceful shutdown; the default disposition would
+    # end the process before its exit handlers, leaving the embedded Postgres running.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     uvicorn.run(app, host=host, port=port, log_level="warning")
     return 0
+
+
+def _exit_on_signal(signum: int, frame: FrameType | None) -> NoReturn:
+    """End the process as an exit, so the interpreter's exit handlers run."""
+    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ and a guard that fails any test trying to reach the network beyond loopback."""
 from __future__ import annotations
 
 import os
+import signal
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 for _provider_key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AZURE_API_KEY", "GEMINI_API_KEY"):
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import psycopg
 import pytest
 from fastapi import FastAPI
@@ -101,6 +103,21 @@ def pg_server() -> Iterator[PgServer]:
     upgrade_to_head(pg.url(TEMPLATE_DB))
     yield pg
     server.cleanup()
+    _stop_postmaster(root / "pg")
+
+
+def _stop_postmaster(pgdata: Path) -> None:
+    """Stop the run's Postgres if pgserver left it running, as it does when its list of the
+    server's users still names another process: no test run leaves a server behind."""
+    pid_file = pgdata / "postmaster.pid"
+    if not pid_file.exists():
+        return
+    try:
+        process = psutil.Process(int(pid_file.read_text().split()[0]))
+        process.send_signal(signal.SIGINT)  # Postgres' "fast" shutdown
+        process.wait(timeout=10)
+    except (psutil.Error, ValueError, IndexError):
+        return  # already gone
 
 
 @contextmanager
