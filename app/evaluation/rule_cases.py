@@ -23,6 +23,7 @@ from app.compiler.file_fields import without_file_fields
 from app.compiler.prompt import environment
 from app.core.errors import pointer
 from app.evaluation.schema_cases import DraftCase
+from app.jsonschema.refs import lookup, ref_of
 from app.serving.call import call
 from app.serving.context import CallContext
 from app.serving.live import agent_version
@@ -210,8 +211,6 @@ def _deref(root: dict[str, Any], node: Any) -> Any:
     every recursive field. A dangling ref gives None, so that field is not offered as a
     path an assertion can name.
     """
-    from app.jsonschema.refs import lookup, ref_of
-
     ref = ref_of(node)
     if ref is not None and ref.startswith("#/"):
         return lookup(root, ref)

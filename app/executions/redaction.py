@@ -39,23 +39,23 @@ def redact(value: Any, schema: dict[str, Any], found: list[Any] | None = None) -
     return _redact(value, [schema], schema, found if found is not None else [])
 
 
-def _resolve(schema: Any, root: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """The schema and every schema it defers to ($ref within the document, allOf/anyOf/oneOf)."""
-    if not isinstance(schema, dict):
+def _resolve(
+    schema: Any, root: dict[str, Any], seen: frozenset[int] = frozenset()
+) -> Iterator[dict[str, Any]]:
+    """The schema and every schema it defers to (local `$ref`s, the root `#` included, and
+    allOf/anyOf/oneOf), each once along a chain so that cycles of refs end."""
+    if not isinstance(schema, dict) or id(schema) in seen:
         return
+    seen = seen | {id(schema)}
     yield schema
     ref = ref_of(schema)
-    # Only `#/...` refs are followed. A bare `#` is not, so the values under a recursive
-    # field (`{"$ref": "#"}`) are not redacted: a known gap, not a choice.
-    if ref is not None and ref.startswith("#/"):
-        target = lookup(root, ref)
-        if target is not schema:
-            yield from _resolve(target, root)
+    if ref is not None:
+        yield from _resolve(lookup(root, ref), root, seen)
     for keyword in ("allOf", "anyOf", "oneOf"):
         branches = schema.get(keyword)
         if isinstance(branches, list):
             for branch in branches:
-                yield from _resolve(branch, root)
+                yield from _resolve(branch, root, seen)
 
 
 def _redact(value: Any, schemas: list[Any], root: dict[str, Any], found: list[Any]) -> Any:
