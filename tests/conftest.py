@@ -31,6 +31,8 @@ from app.core.embedded import ensure_database
 from app.core.settings import Settings
 from app.main import create_app
 
+pytest_plugins = ["tests.components"]
+
 ADMIN_KEY = "sk-sl-test-admin-key"
 TEMPLATE_DB = "specloom_template"
 

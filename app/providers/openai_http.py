@@ -7,7 +7,7 @@ litellm does nothing but pass the request through — `openai/<model>` with an `
 and a key, a model litellm does not rewrite parameters for, priced plainly in its map —
 this module sends the same body, reads the same fields and raises the same
 `ModelCallFailed` kinds as the litellm provider does
-(tests/runtime/test_lean_path.py runs both paths on the same cases). Everything else goes
+(tests/providers/test_lean_path.py runs both paths on the same cases). Everything else goes
 through litellm.
 """
 

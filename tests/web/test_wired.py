@@ -14,8 +14,8 @@ import yaml
 from playwright.sync_api import Page, expect
 
 from tests.conftest import ADMIN_KEY
-from tests.documents.samples import make_pdf, make_png
 from tests.factories import make_document
+from tests.files.samples import make_pdf, make_png
 from tests.servers import ROOT
 from tests.web.conftest import WebServer, shot, sign_in
 

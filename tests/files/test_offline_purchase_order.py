@@ -10,7 +10,7 @@ import httpx
 import yaml
 from jsonschema import Draft202012Validator
 
-from tests.documents.samples import make_pdf
+from tests.files.samples import make_pdf
 
 SPEC = Path(__file__).resolve().parents[2] / "specs" / "purchase-order-extraction.yaml"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 from openapi_spec_validator import validate
 
-from tests.documents.conftest import file_agent
 from tests.fakes.upstream import FakeUpstream
+from tests.files.conftest import file_agent
 
 
 async def test_both_documents_validate_and_show_the_multipart_form(

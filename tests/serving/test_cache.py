@@ -33,8 +33,8 @@ from app.serving.cached_call import serve_cached
 from app.serving.call import cached_result
 from app.serving.live import AgentVersion, agent_version
 from app.serving.result import CallResult
+from tests.components import Statements
 from tests.factories import make_document
-from tests.runtime.conftest import Statements
 
 OUTPUT = {"team": "billing", "priority": "normal", "summary": "Double charge"}
 INPUT = {"subject": "Refund", "body": "I was charged twice"}

@@ -13,7 +13,7 @@ from app.core.clock import SystemClock
 from app.core.setting_groups import BreakerConfig
 from app.routing.breakers import CircuitBreakers
 from app.routing.budgets import BudgetGuard
-from tests.runtime.conftest import Statements
+from tests.components import Statements
 
 DEP = "fast|openai/gpt-4o-mini|"
 INTERVAL_S = 0.2

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.core.clock import ManualClock
 from app.core.setting_groups import BreakerConfig
 from app.routing.breakers import CircuitBreakers
-from tests.runtime.conftest import Statements
+from tests.components import Statements
 
 DEP = "fast|openai/gpt-4o-mini|"
 CONFIG = BreakerConfig(failure_threshold=3, cooldown_s=30.0, probe_timeout_s=10.0, window=4)

@@ -8,10 +8,10 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.documents.conftest import b64, file_agent
-from tests.documents.samples import make_pdf
 from tests.evaluation.helpers import start_run
 from tests.fakes.upstream import FakeUpstream, Valid
+from tests.files.conftest import b64, file_agent
+from tests.files.samples import make_pdf
 from tests.serving.conftest import ApiFactory
 
 

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from tests.documents.conftest import b64, file_agent
-from tests.documents.samples import make_pdf
 from tests.fakes.upstream import FakeUpstream
+from tests.files.conftest import b64, file_agent
+from tests.files.samples import make_pdf
 from tests.serving.conftest import ApiFactory, execution
 
 

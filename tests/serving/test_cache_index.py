@@ -13,7 +13,7 @@ from app.core.clock import ManualClock
 from app.core.writes import conninfo_of
 from app.serving.cache import ResponseCache
 from app.serving.cache_index import KeyIndex, payloads
-from tests.runtime.conftest import Statements
+from tests.components import Statements
 
 OUTPUT = {"team": "billing"}
 # Keys as the cache makes them (SHA-256 hex); the index keeps their first 16 digits.

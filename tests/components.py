@@ -1,4 +1,5 @@
-"""Fixtures for components that talk to Postgres directly (breakers, rate limits, cache)."""
+"""Fixtures for components that talk to Postgres directly (breakers, rate limits, the cache),
+loaded for every test directory by the root conftest (`pytest_plugins`)."""
 
 from __future__ import annotations
 

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.documents.conftest import b64, file_agent, vision_models_file
-from tests.documents.samples import corrupt, encrypted, make_pdf, make_png
 from tests.fakes.upstream import FakeUpstream
+from tests.files.conftest import b64, file_agent, vision_models_file
+from tests.files.samples import corrupt, encrypted, make_pdf, make_png
 from tests.serving.conftest import ApiFactory, execution
 
 PROBLEM = "application/problem+json"
