@@ -12,7 +12,7 @@ from app.serving.live import AgentVersion
 from app.serving.result import CallResult
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Shared:
     """An answer this call did not ask a model for: a cache hit, or an identical call's."""
 

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal
 
-import structlog
-
 from app.core.errors import ProblemError
 from app.executions.record import ExecutionRecord, finish_record, start_record
 from app.executions.redaction import redact_record
@@ -78,22 +76,34 @@ async def call(
     test case's) is a failed, recorded call instead.
     """
     conduct = CONDUCT[source]
-    started = context.services.clock.monotonic()
+    clock = context.services.clock
+    started = clock.monotonic()
+    fields = agent.compiled.file_fields
     try:
-        prepared, attachments = await _prepare(context, agent, payload, uploads, conduct)
-    except ProblemError as problem:
+        # A file's bytes are replaced by a reference holding its hash, so the record and the
+        # cache key hold the hash; the prepared text and images travel as attachments.
+        prepared, attachments = (
+            (payload, None)
+            if not fields and not uploads  # most agents take no files: nothing to await
+            else await context.documents.prepare_stored(fields, payload)
+            if conduct.stored_files
+            else await context.documents.prepare(fields, payload, uploads)
+        )
+    except ProblemError as refusal:
         if not conduct.stored_files:
             raise
         record = start_record(agent.name, agent.version, payload, request_id=request_id)
-        result = CallResult(record, None, problem)
+        result = CallResult(record, None, refusal)
     else:
         record = start_record(agent.name, agent.version, prepared, request_id=request_id)
-        with structlog.contextvars.bound_contextvars(execution_id=str(record.id)):
-            result = await _answer(
-                context, agent, prepared, record, conduct, started, attachments,
-                fresh=fresh, deadline_s=deadline_s, model_override=model_override,
-            )  # fmt: skip
-    _finish(result, started=started, context=context, request_id=request_id)
+        result = await _answer(
+            context, agent, prepared, record, conduct, started, attachments,
+            fresh=fresh, deadline_s=deadline_s, model_override=model_override,
+        )  # fmt: skip
+    problem = result.problem
+    error = problem.problem(request_id) if problem is not None else None
+    latency_ms = (clock.monotonic() - started) * 1000
+    finish_record(record, output=result.output, error=error, latency_ms=latency_ms)
     record.api_key_id = api_key_id  # so an invoke key can read back its own calls
     redact_record(
         record,
@@ -102,7 +112,11 @@ async def call(
         sensitive_input=agent.sensitive_input,
         sensitive_output=agent.sensitive_output,
     )
-    _deliver(context, result, conduct)
+    if conduct.recorded and context.writer is not None:
+        context.writer.submit(record)
+    if conduct.observed:
+        status = problem.status if problem is not None else 200
+        record_call(record, status=status, cached=result.cached)
     return result
 
 
@@ -118,21 +132,6 @@ def refused(
     """The record of a call that could not start (its pinned version is gone)."""
     record = start_record(agent, version, payload, request_id=request_id, api_key_id=api_key_id)
     return finish_record(record, output=None, error=problem.problem(request_id), latency_ms=0.0)
-
-
-async def _prepare(
-    context: CallContext,
-    agent: AgentVersion,
-    payload: Any,
-    uploads: Sequence[Upload],
-    conduct: Conduct,
-) -> tuple[Any, Attachments | None]:
-    # A file's bytes are replaced by a reference holding its hash, so the record and the
-    # cache key hold the hash; the prepared text and images travel as attachments.
-    fields = agent.compiled.file_fields
-    if conduct.stored_files:
-        return await context.documents.prepare_stored(fields, payload)
-    return await context.documents.prepare(fields, payload, uploads)
 
 
 async def _answer(
@@ -185,23 +184,3 @@ def cached_result(record: ExecutionRecord, outcome: CallResult | Shared) -> Call
     record.cache = "miss" if outcome.problem is not None else "hit"
     record.model, record.offline = outcome.model, outcome.offline
     return CallResult(record, outcome.output, outcome.problem, cached=True)
-
-
-def _finish(
-    result: CallResult, *, started: float, context: CallContext, request_id: str | None
-) -> None:
-    problem = result.problem
-    finish_record(
-        result.record,
-        output=result.output,
-        error=problem.problem(request_id) if problem is not None else None,
-        latency_ms=(context.services.clock.monotonic() - started) * 1000,
-    )
-
-
-def _deliver(context: CallContext, result: CallResult, conduct: Conduct) -> None:
-    if conduct.recorded and context.writer is not None:
-        context.writer.submit(result.record)
-    if conduct.observed:
-        status = result.problem.status if result.problem is not None else 200
-        record_call(result.record, status=status, cached=result.cached)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
+
 from app.core.errors import (
     DeadlineExceeded,
     InvalidInput,
@@ -71,7 +73,24 @@ async def execute(
 
     `attachments` are the call's prepared files (`app.files`); `payload` then holds
     references in their place. `started` is when the call began on the services' clock.
+    Every line logged meanwhile names the execution.
     """
+    with structlog.contextvars.bound_contextvars(execution_id=str(record.id)):
+        return await _execute(
+            agent, payload, record, services, started, deadline_s, model_override, attachments
+        )
+
+
+async def _execute(
+    agent: AgentVersion,
+    payload: Any,
+    record: ExecutionRecord,
+    services: CallServices,
+    started: float,
+    deadline_s: float | None,
+    model_override: str | None,
+    attachments: Attachments | None,
+) -> CallResult:
     problem = _input_problem(agent, payload) or _vision_problem(
         agent, services, model_override, attachments
     )
