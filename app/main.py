@@ -43,7 +43,7 @@ from app.serving.assembly import build_runtime, catalog_for, start_runtime
 from app.serving.gauges import RuntimeCollector
 from app.serving.live import LiveAgents
 from app.serving.ops_routes import router as ops_router
-from app.serving.routes import router as runtime_router
+from app.serving.routes import router as agents_router
 from app.web import routes as web_routes
 
 
@@ -79,7 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Inside the request id, so its problems carry one; multipart agent calls included.
     app.add_middleware(BodyLimitMiddleware, limits=settings.bodies)
     app.add_middleware(RequestIdMiddleware)
-    app.include_router(runtime_router)  # first: the hot route is matched without a scan
+    app.include_router(agents_router)  # first: the hot route is matched without a scan
     app.include_router(health.router)
     app.include_router(metrics_router)  # GET /metrics
     app.include_router(releases_router)
@@ -90,7 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(usage_router)
     app.include_router(ops_router)
     app.include_router(security_router)
-    app.include_router(jobs_router)  # jobs
+    app.include_router(jobs_router)
     app.include_router(jobs_admin_router)
     app.include_router(openapi.router)
     mcp_server.install(app)  # /mcp
@@ -127,7 +127,7 @@ async def start_parts(
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker
     app.state.admin_key, _ = load_admin_key(settings)
-    app.state.keys = KeyStore(  # API keys
+    app.state.keys = KeyStore(
         sessionmaker,
         clock=clock,
         admin_key=app.state.admin_key,
@@ -135,7 +135,7 @@ async def start_parts(
         ttl_s=settings.key_cache_ttl_s,
     )
     app.state.runtime = runtime
-    evaluator = app.state.evaluator = Evaluator(  # test runs
+    evaluator = app.state.evaluator = Evaluator(
         sessionmaker,
         live=live,
         calls=runtime.context,
@@ -151,4 +151,4 @@ async def start_parts(
         refresher = view.refresher() if view is not None else None
         if refresher is not None:
             await parts.enter_async_context(refresher)
-    await parts.enter_async_context(mcp_server.running(app))  # MCP tools
+    await parts.enter_async_context(mcp_server.running(app))

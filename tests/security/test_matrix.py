@@ -168,7 +168,7 @@ async def _setup(client: httpx.AsyncClient) -> tuple[dict[str, dict[str, str]], 
     job = await client.post(
         f"/v1/agents/{AGENT}/jobs", json={"input": INPUT}, headers=invoke.headers
     )
-    assert job.status_code == 202, job.text  # jobs
+    assert job.status_code == 202, job.text
     callers = {
         "no key": {"Authorization": ""},
         "bad key": {"Authorization": "Bearer sk-sl-not-a-key"},
@@ -183,7 +183,7 @@ async def _setup(client: httpx.AsyncClient) -> tuple[dict[str, dict[str, str]], 
         "key_id": spare.id,
         "case_id": case.json()["id"],
         "run_id": run.json()["id"],
-        "job_id": job.json()["id"],  # jobs
+        "job_id": job.json()["id"],
     }
     return callers, ids
 
