@@ -19,24 +19,24 @@ from app.core.ratelimit import RateLimiter
 from app.core.reads import FastReads
 from app.core.settings import Settings, get_settings
 from app.core.tracing import configure_tracing
-from app.evaluation.router import router as evaluation_router
+from app.evaluation.routes import router as evaluation_router
 from app.evaluation.runner import Evaluator
 from app.executions.routes import admin_router as executions_router
 from app.executions.routes import router as execution_router
 from app.executions.routes import usage_router
-from app.jobs.router import admin_router as jobs_admin_router
-from app.jobs.router import router as jobs_router
+from app.jobs.routes import admin_router as jobs_admin_router
+from app.jobs.routes import router as jobs_router
 from app.jobs.stats import JobsCollector, refresh_stats
 from app.mcp_server import lazy as mcp_server  # the SDK off the start-up path
-from app.observability.router import router as metrics_router
+from app.observability.routes import router as metrics_router
 from app.providers import openai_http
 from app.providers.catalog import ModelCatalog
-from app.providers.llm import warm_up
-from app.registry.router import router as registry_router
+from app.providers.warm_up import warm_up
+from app.registry.routes import router as registry_router
 from app.registry.service import LIVE_CHANGED
 from app.releases.routes import router as releases_router
 from app.security.auth import load_admin_key
-from app.security.router import router as security_router
+from app.security.routes import router as security_router
 from app.security.store import KeyStore
 from app.serving import openapi
 from app.serving.assembly import build_runtime, catalog_for, start_runtime

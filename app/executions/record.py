@@ -139,10 +139,12 @@ def start_record(
     *,
     request_id: str | None,
     api_key_id: uuid.UUID | None = None,
+    execution_id: uuid.UUID | None = None,
 ) -> ExecutionRecord:
-    """The record of a call starting now (a non-object input is kept under `_raw`)."""
+    """The record of a call starting now (a non-object input is kept under `_raw`), with a
+    new id unless the caller gives one."""
     return ExecutionRecord(
-        id=uuid.uuid4(),
+        id=execution_id or uuid.uuid4(),
         agent=agent,
         version=version,
         input=payload if isinstance(payload, dict) else {"_raw": payload},

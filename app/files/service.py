@@ -22,7 +22,7 @@ from app.files.store import load_files, store_files
 
 
 @dataclass
-class Documents:
+class FileInputs:
     """Limits and storage of file inputs, shared by every call of a process.
 
     With `limits.keep_files` (SPECLOOM_KEEP_FILES) every call's file bytes are stored.

@@ -84,7 +84,6 @@ async def run_item(
         job_id=str(taken.job_id), item=taken.position, agent=taken.agent
     ):
         record, output, problem, cached, kept_input = await _call(runtime, taken, request_id)
-        record.id = execution_id(taken.item_id, taken.attempt)
         async with sessionmaker() as session, session.begin():
             accepted = await _store(session, taken, record, output, problem, kept_input)
         if not accepted:
@@ -99,8 +98,10 @@ async def _call(
     """The call's record, output, problem, whether it was cached, and the input to keep.
 
     A finished item keeps its input with `x-sensitive` fields redacted, as its execution
-    record does: the value was needed for the call only (the output is the caller's).
+    record does: the value was needed for the call only (the output is the caller's). The
+    record's id comes from the item and its attempt, so a retried claim writes it once.
     """
+    record_id = execution_id(taken.item_id, taken.attempt)
     try:
         agent = await runtime.live.get(taken.agent, taken.version)
     except ProblemError as problem:  # the pinned version went away: a failed, recorded item
@@ -111,6 +112,7 @@ async def _call(
             problem,
             request_id=request_id,
             api_key_id=taken.api_key_id,
+            execution_id=record_id,
         )
         return record, None, problem, False, taken.input
     result = await call(
@@ -120,6 +122,7 @@ async def _call(
         source="job",
         api_key_id=taken.api_key_id,
         request_id=request_id,
+        execution_id=record_id,
     )
     # Skipped when the agent has nothing sensitive, as the record's redaction is.
     kept = (

@@ -28,7 +28,7 @@ from app.jobs import webhooks
 from app.jobs.items import run_item
 from app.jobs.queue import DELIVER_WEBHOOK, QUEUE, RUN_ITEM, queue_app
 from app.providers import openai_http
-from app.providers.llm import warm_up
+from app.providers.warm_up import warm_up
 from app.serving.assembly import build_runtime, catalog_for, start_runtime
 from app.serving.context import Runtime
 from app.serving.live import LiveAgents

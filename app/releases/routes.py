@@ -11,7 +11,7 @@ from app.evaluation import service as evaluation
 from app.evaluation.runner import EvaluatorDep, start_suite
 from app.models import Spec
 from app.registry import actions, service
-from app.registry.router import LimitsDep, NameParam, SpecDep
+from app.registry.routes import LimitsDep, NameParam, SpecDep
 from app.registry.schemas import (
     PublishRequest,
     ReleaseList,

@@ -20,14 +20,9 @@ from app.providers.base import ModelCallFailed, ModelReply
 from app.providers.catalog import Deployment
 from app.providers.llm import call_model
 from app.routing.ask import Ask, DeploymentRun, Messages
-from app.routing.services import CallServices
+from app.routing.services import CallServices, deployment_key
 
 log = structlog.get_logger(__name__)
-
-
-def deployment_key(deployment: Deployment) -> str:
-    """Identity of a deployment for breakers and rate limits, shared by all processes."""
-    return f"{deployment.alias}|{deployment.model}|{deployment.api_base or ''}"[:300]
 
 
 @dataclass
@@ -89,8 +84,11 @@ async def run_deployment(
     first_kind: AttemptKind,
 ) -> DeploymentRun:
     """Ask `deployment` until it gives a valid output, gives up, or the deadline passes."""
+    # A turn of its own of the messages: a provider that changed them in place must not
+    # change what the next deployment is asked.
+    messages = [dict(message) for message in ask.messages]
     turn = _Turn(
-        ask, deployment, record, services, first_kind, deployment_key(deployment), ask.messages
+        ask, deployment, record, services, first_kind, deployment_key(deployment), messages
     )
     if not await _gates_open(turn):
         return turn.run

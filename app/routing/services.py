@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from app.core.clock import Clock, SystemClock
 from app.core.ratelimit import RateLimiter
 from app.core.setting_groups import CallOptions
-from app.providers.catalog import ModelCatalog
+from app.providers.catalog import Deployment, ModelCatalog
 from app.routing.breakers import CircuitBreakers
 from app.routing.budgets import BudgetGuard
 
@@ -22,3 +22,8 @@ class CallServices:
     breakers: CircuitBreakers | None = None
     limiter: RateLimiter | None = None
     budgets: BudgetGuard | None = None
+
+
+def deployment_key(deployment: Deployment) -> str:
+    """Identity of a deployment for breakers and rate limits, shared by all processes."""
+    return f"{deployment.alias}|{deployment.model}|{deployment.api_base or ''}"[:300]

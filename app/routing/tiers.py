@@ -30,14 +30,19 @@ class Routed:
 
 async def route(
     ask: Ask,
-    tiers: Sequence[Sequence[Deployment]],
+    tiers: Sequence[Sequence[str]],
     record: ExecutionRecord,
     *,
     services: CallServices,
 ) -> Routed:
-    """Ask the tiers' deployments in order until one answers validly (see the module doc)."""
+    """Ask the tiers' deployments in order until one answers validly (see the module doc).
+
+    `tiers` holds model names (aliases or model strings); a tier's deployments are looked up
+    in the catalog only when routing reaches it.
+    """
     last: DeploymentRun | None = None
-    for tier in tiers:
+    for names in tiers:
+        tier = [deployment for name in names for deployment in services.catalog.resolve(name)]
         answered = False
         for index, deployment in enumerate(tier):
             last = await run_deployment(

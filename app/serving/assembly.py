@@ -11,7 +11,7 @@ from app.core.ratelimit import RateLimiter
 from app.core.reads import FastReads
 from app.core.settings import Settings
 from app.executions.writer import ExecutionWriter
-from app.files.service import Documents
+from app.files.service import FileInputs
 from app.providers.catalog import ModelCatalog, load_catalog
 from app.routing.breakers import CircuitBreakers
 from app.routing.budgets import BudgetGuard
@@ -30,7 +30,7 @@ def standalone_context(settings: Settings) -> CallContext:
     """What calls use in a process without shared state (the CLI's in-process suites):
     no cache, no execution log, files within the settings' limits."""
     services = CallServices(catalog=catalog_for(settings), options=settings.calls)
-    return CallContext(services, Documents(limits=settings.files))
+    return CallContext(services, FileInputs(limits=settings.files))
 
 
 def build_runtime(
@@ -64,7 +64,7 @@ def build_runtime(
             limiter=RateLimiter(sessionmaker, clock=clock),
         ),
         cache=cache,
-        documents=Documents(limits=settings.files, sessionmaker=sessionmaker),
+        files=FileInputs(limits=settings.files, sessionmaker=sessionmaker),
     )
 
 

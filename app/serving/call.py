@@ -68,12 +68,15 @@ async def call(
     fresh: bool = False,
     uploads: Sequence[Upload] = (),
     model_override: str | None = None,
+    execution_id: uuid.UUID | None = None,
 ) -> CallResult:
     """Run one call of `agent` on `payload` and finish its record (redacted).
 
     Never raises for model trouble: the result holds the output or the problem. A bad file
     in a request raises its 4xx problem before any model is asked; a bad stored file (a
-    test case's) is a failed, recorded call instead.
+    test case's) is a failed, recorded call instead. `execution_id` names the record when
+    the caller has one already (a job item's); the record's latency covers the whole call,
+    files and cache included, while the model deadline starts when the models are asked.
     """
     conduct = CONDUCT[source]
     clock = context.services.clock
@@ -85,19 +88,23 @@ async def call(
         prepared, attachments = (
             (payload, None)
             if not fields and not uploads  # most agents take no files: nothing to await
-            else await context.documents.prepare_stored(fields, payload)
+            else await context.files.prepare_stored(fields, payload)
             if conduct.stored_files
-            else await context.documents.prepare(fields, payload, uploads)
+            else await context.files.prepare(fields, payload, uploads)
         )
     except ProblemError as refusal:
         if not conduct.stored_files:
             raise
-        record = start_record(agent.name, agent.version, payload, request_id=request_id)
+        record = start_record(
+            agent.name, agent.version, payload, request_id=request_id, execution_id=execution_id
+        )
         result = CallResult(record, None, refusal)
     else:
-        record = start_record(agent.name, agent.version, prepared, request_id=request_id)
+        record = start_record(
+            agent.name, agent.version, prepared, request_id=request_id, execution_id=execution_id
+        )
         result = await _answer(
-            context, agent, prepared, record, conduct, started, attachments,
+            context, agent, prepared, record, conduct, attachments,
             fresh=fresh, deadline_s=deadline_s, model_override=model_override,
         )  # fmt: skip
     problem = result.problem
@@ -128,9 +135,17 @@ def refused(
     *,
     request_id: str | None,
     api_key_id: uuid.UUID | None = None,
+    execution_id: uuid.UUID | None = None,
 ) -> ExecutionRecord:
     """The record of a call that could not start (its pinned version is gone)."""
-    record = start_record(agent, version, payload, request_id=request_id, api_key_id=api_key_id)
+    record = start_record(
+        agent,
+        version,
+        payload,
+        request_id=request_id,
+        api_key_id=api_key_id,
+        execution_id=execution_id,
+    )
     return finish_record(record, output=None, error=problem.problem(request_id), latency_ms=0.0)
 
 
@@ -140,7 +155,6 @@ async def _answer(
     payload: Any,
     record: ExecutionRecord,
     conduct: Conduct,
-    started: float,
     attachments: Attachments | None,
     *,
     fresh: bool,
@@ -154,7 +168,6 @@ async def _answer(
         payload,
         record,
         services=services,
-        started=started,
         deadline_s=deadline_s,
         model_override=model_override,
         attachments=attachments,

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.executions.writer import ExecutionWriter
-from app.files.service import Documents
+from app.files.service import FileInputs
 from app.routing.services import CallServices
 from app.serving.cache import ResponseCache
 from app.serving.live import LiveAgents
@@ -19,7 +19,7 @@ class CallContext:
     """What a call needs besides the agent and its input."""
 
     services: CallServices
-    documents: Documents
+    files: FileInputs
     writer: ExecutionWriter | None = None  # None: records are not kept (in-process suites)
     cache: ResponseCache | None = None  # None: nothing is cached
 
@@ -32,10 +32,10 @@ class Runtime:
     writer: ExecutionWriter
     services: CallServices
     cache: ResponseCache
-    documents: Documents
+    files: FileInputs
 
     def __post_init__(self) -> None:
-        self.context = CallContext(self.services, self.documents, self.writer, self.cache)
+        self.context = CallContext(self.services, self.files, self.writer, self.cache)
 
 
 async def get_runtime(request: Request) -> Runtime:

@@ -16,7 +16,7 @@ from app.core.database import SessionDep
 from app.core.errors import responses
 from app.core.schemas import RequestBody
 from app.routing import budgets
-from app.routing.deployment import deployment_key
+from app.routing.services import deployment_key
 from app.security import audit
 from app.security.auth import AdminDep, Forbidden, RateLimited, Unauthorized, require_admin
 from app.serving.context import RuntimeDep

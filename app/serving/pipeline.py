@@ -64,7 +64,6 @@ async def execute(
     record: ExecutionRecord,
     *,
     services: CallServices,
-    started: float,
     deadline_s: float | None = None,
     model_override: str | None = None,
     attachments: Attachments | None = None,
@@ -72,12 +71,20 @@ async def execute(
     """Answer `payload` with `agent`'s models, its attempts on `record`.
 
     `attachments` are the call's prepared files (`app.files`); `payload` then holds
-    references in their place. `started` is when the call began on the services' clock.
+    references in their place. The deadline counts from now: files are prepared and the
+    cache is looked up before.
     Every line logged meanwhile names the execution.
     """
     with structlog.contextvars.bound_contextvars(execution_id=str(record.id)):
         return await _execute(
-            agent, payload, record, services, started, deadline_s, model_override, attachments
+            agent,
+            payload,
+            record,
+            services,
+            services.clock.monotonic(),
+            deadline_s,
+            model_override,
+            attachments,
         )
 
 
@@ -109,10 +116,7 @@ async def _execute(
     ask = _ask(
         agent, payload, attachments, deadline=started + (budget_s or services.options.deadline_s)
     )
-    tiers = [
-        [d for name in tier for d in services.catalog.resolve(name)]
-        for tier in model_tiers(agent, services.options.default_model, model_override)
-    ]
+    tiers = model_tiers(agent, services.options.default_model, model_override)
     routed = await route(ask, tiers, record, services=services)
     if routed.answered_by is not None and routed.last is not None:
         record.model, record.offline = routed.last.model, routed.answered_by.offline

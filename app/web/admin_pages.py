@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from app.core.database import SessionDep
 from app.security import actions, audit, keys
-from app.security.router import KeyCreate
+from app.security.routes import KeyCreate
 from app.web.deps import CsrfDep, UserDep, redirect, render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)

@@ -12,7 +12,7 @@ from app.core.database import SessionDep
 from app.evaluation.runner import EvaluatorDep, start_suite
 from app.models import Spec
 from app.registry import actions, service
-from app.registry.router import LimitsDep
+from app.registry.routes import LimitsDep
 from app.serving.context import Runtime
 from app.web.deps import CsrfDep, UserDep, redirect, render
 from app.web.fields import ITEM_TYPES, TYPES, FieldRow, Section

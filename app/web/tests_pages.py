@@ -20,7 +20,7 @@ from app.evaluation import actions
 from app.evaluation import cases as case_service
 from app.evaluation import service as evaluation
 from app.evaluation.coverage import rule_coverage
-from app.evaluation.router import CallsDep
+from app.evaluation.routes import CallsDep
 from app.evaluation.runner import EvaluatorDep, start_suite
 from app.evaluation.schemas import CaseWrite, PromoteRequest, RunRead
 from app.executions.redaction import redact
@@ -90,7 +90,7 @@ async def promote(
     runtime: Runtime = request.app.state.runtime
     await runtime.writer.wait_written(execution_id)  # a call made a moment ago
     spec, case = await actions.promote(
-        session, execution_id, PromoteRequest(), principal=user, limits=runtime.documents.limits
+        session, execution_id, PromoteRequest(), principal=user, limits=runtime.files.limits
     )
     return redirect(request, f"/ui/agents/{spec.name}/cases/{case.id}")
 

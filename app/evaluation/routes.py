@@ -38,7 +38,7 @@ from app.evaluation.schemas import (
     RunRead,
 )
 from app.models import TestCase, TestRun
-from app.registry.router import NumberParam, SpecDep
+from app.registry.routes import NumberParam, SpecDep
 from app.registry.schemas import VERSION_MAX
 from app.registry.service import SpecNotFound, VersionNotFound, get_version
 from app.security.auth import AdminDep, Forbidden, RateLimited, Unauthorized, require_admin
