@@ -56,9 +56,10 @@ class ModelCallFailed(Exception):
         return self.kind in TRANSIENT
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ModelRequest:
-    """One chat completion to ask for: the same for every provider."""
+    """One chat completion to ask for: the same for every provider (built per attempt, so
+    not frozen; nothing changes it once built)."""
 
     messages: list[dict[str, Any]]
     response_format: dict[str, Any] | None

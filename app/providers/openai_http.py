@@ -120,60 +120,42 @@ def elapsed_ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-async def complete(
-    deployment: Deployment,
-    messages: list[dict[str, Any]],
-    *,
-    response_format: dict[str, Any] | None,
-    timeout_s: float,
-    temperature: float | None = None,
-    max_tokens: int | None = None,
-) -> ModelReply:
-    """One completion over the lean path; the same reply or failure litellm would give."""
-    import aiohttp
-
-    body = request_body(
-        deployment,
-        messages,
-        response_format=response_format,
-        temperature=temperature,
-        max_tokens=max_tokens,
-    )
-    started = time.perf_counter()
-    try:
-        async with asyncio.timeout(timeout_s):  # no task of its own, unlike wait_for
-            status, headers, raw = await post_chat(deployment, body, timeout_s)
-    except TimeoutError:
-        raise ModelCallFailed(
-            "timeout", "the model did not answer in time", latency_ms=elapsed_ms(started)
-        ) from None
-    except aiohttp.ClientError as exc:
-        # litellm reports a refused or dropped connection as an InternalServerError (500).
-        raise ModelCallFailed(
-            "server_error",
-            f"OpenAIException - Connection error. ({type(exc).__name__})",
-            status=500,
-            latency_ms=elapsed_ms(started),
-        ) from exc
-    latency_ms = elapsed_ms(started)
-    if status != 200:
-        raise http_failure(status, headers, raw, latency_ms)
-    return reply_of(deployment, raw, latency_ms)
-
-
 class OpenAIHTTPProvider:
     """OpenAI-compatible chat completions as one pooled POST (see the module docstring)."""
 
     async def complete(self, deployment: Deployment, request: ModelRequest) -> ModelReply:
-        """One completion over the plain HTTP path."""
-        return await complete(
+        """One completion over the plain HTTP path; the same reply or failure litellm would
+        give."""
+        import aiohttp
+
+        body = request_body(
             deployment,
             request.messages,
             response_format=request.response_format,
-            timeout_s=request.timeout_s,
             temperature=request.temperature,
             max_tokens=request.max_tokens,
         )
+        timeout_s = request.timeout_s
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(timeout_s):  # no task of its own, unlike wait_for
+                status, headers, raw = await post_chat(deployment, body, timeout_s)
+        except TimeoutError:
+            raise ModelCallFailed(
+                "timeout", "the model did not answer in time", latency_ms=elapsed_ms(started)
+            ) from None
+        except aiohttp.ClientError as exc:
+            # litellm reports a refused or dropped connection as an InternalServerError (500).
+            raise ModelCallFailed(
+                "server_error",
+                f"OpenAIException - Connection error. ({type(exc).__name__})",
+                status=500,
+                latency_ms=elapsed_ms(started),
+            ) from exc
+        latency_ms = elapsed_ms(started)
+        if status != 200:
+            raise http_failure(status, headers, raw, latency_ms)
+        return reply_of(deployment, raw, latency_ms)
 
 
 def http_failure(

@@ -204,7 +204,12 @@ def _reask_after_reply(turn: _Turn, reply: ModelReply) -> bool:
     """Judge and record the reply; True when the deployment should be re-asked."""
     ask, deployment = turn.ask, turn.deployment
     verdict = ask.check(reply.text, deployment.supports_response_schema and ask.strict)
-    turn.attempt(verdict.stage, reply.latency_ms, reply=reply, issues=_issues(verdict.issues))
+    turn.attempt(
+        verdict.stage,
+        reply.latency_ms,
+        reply=reply,
+        issues=_issues(verdict.issues) if verdict.issues else None,
+    )
     if verdict.ok:
         # The configured model string names it everywhere (log, usage, header), so one
         # deployment never shows under two names when a provider echoes another.

@@ -19,7 +19,7 @@ from app.routing.deployment import run_deployment
 from app.routing.services import CallServices
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Routed:
     """How routing ended: the last turn, and the deployment that answered validly if any."""
 
@@ -45,9 +45,12 @@ async def route(
         tier = [deployment for name in names for deployment in services.catalog.resolve(name)]
         answered = False
         for index, deployment in enumerate(tier):
-            last = await run_deployment(
-                ask, deployment, record, services=services, first_kind=_kind(record, index)
+            # The first attempt of a call asks; later deployments are fallbacks within the
+            # first tier and escalations beyond it.
+            kind: AttemptKind = (
+                "ask" if not record.attempts else "fallback" if index else "escalation"
             )
+            last = await run_deployment(ask, deployment, record, services=services, first_kind=kind)
             if last.output is not None:
                 return Routed(last, answered_by=deployment)
             if last.deadline_passed:
@@ -58,9 +61,3 @@ async def route(
         if not answered:
             break  # escalation is for invalid answers only, not for unavailable models
     return Routed(last)
-
-
-def _kind(record: ExecutionRecord, index: int) -> AttemptKind:
-    if not record.attempts:
-        return "ask"
-    return "fallback" if index else "escalation"

@@ -98,9 +98,9 @@ async def _execute(
     model_override: str | None,
     attachments: Attachments | None,
 ) -> CallResult:
-    problem = _input_problem(agent, payload) or _vision_problem(
-        agent, services, model_override, attachments
-    )
+    problem = _input_problem(agent, payload)
+    if problem is None and attachments is not None and attachments.needs_vision:
+        problem = _vision_problem(agent, services, model_override)
     if problem is not None:
         return CallResult(record, None, problem)
     downgraded = False
@@ -137,14 +137,9 @@ def _input_problem(agent: AgentVersion, payload: Any) -> ProblemError | None:
 
 
 def _vision_problem(
-    agent: AgentVersion,
-    services: CallServices,
-    model_override: str | None,
-    attachments: Attachments | None,
+    agent: AgentVersion, services: CallServices, model_override: str | None
 ) -> VisionUnavailable | None:
     """A 422 when the input holds an image and no model of the first tier reads images."""
-    if attachments is None or not attachments.needs_vision:
-        return None
     first = model_tiers(agent, services.options.default_model, model_override)[0]
     deployments: list[Deployment] = [d for n in first for d in services.catalog.resolve(n)]
     return vision_problem(deployments)
