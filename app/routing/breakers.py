@@ -205,10 +205,6 @@ class CircuitBreakers:
             message="breaker refresh failed",
         )
 
-    async def keep_fresh(self) -> None:
-        """Run `refresher` in this task until cancelled."""
-        await self.refresher().run()
-
     async def _refresh(self) -> None:
         """Re-read every view older than half the interval; a failed read leaves that view
         to the request path's own sync."""

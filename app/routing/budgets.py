@@ -152,12 +152,6 @@ class BudgetGuard:
             message="budget refresh failed",
         )
 
-    async def keep_fresh(self) -> None:
-        """Run `refresher` in this task until cancelled (at once done with `refresh_s` 0)."""
-        refresher = self.refresher()
-        if refresher is not None:
-            await refresher.run()
-
     async def _refresh(self) -> None:
         async with self._lock:
             await self._reload()

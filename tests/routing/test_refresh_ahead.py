@@ -38,7 +38,7 @@ async def test_a_refreshed_breaker_view_spares_the_request_path_its_read(
     )
     other = CircuitBreakers(sessionmaker, clock=SystemClock(), config=config)
     assert await here.allow(DEP)  # the first call reads: the deployment is new to the view
-    async with running(here.keep_fresh):
+    async with running(here.refresher().run):
         for _ in range(10):  # five intervals: without the refresher, reads every interval
             before = statements.count
             assert await here.allow(DEP)
@@ -57,7 +57,9 @@ async def test_a_refreshed_budget_view_spares_the_request_path_its_read(
 ) -> None:
     guard = BudgetGuard(sessionmaker, clock=SystemClock(), refresh_s=INTERVAL_S)
     assert await guard.check("ticket-triage") is None  # the first check loads the view
-    async with running(guard.keep_fresh):
+    refresher = guard.refresher()
+    assert refresher is not None
+    async with running(refresher.run):
         for _ in range(10):
             before = statements.count
             assert await guard.check("ticket-triage") is None
