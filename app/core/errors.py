@@ -123,6 +123,13 @@ class UpstreamInvalidOutput(ProblemError):
     retryable = True
 
 
+class OutputTruncated(ProblemError):
+    # The same request meets the same output limit: retrying it as is will not help.
+    status = 502
+    slug = "output-truncated"
+    title = "The model's output was cut off at its output limit"
+
+
 class NoModelAvailable(ProblemError):
     status = 503
     slug = "no-model-available"

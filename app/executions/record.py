@@ -16,14 +16,16 @@ ExecutionStatus = Literal["succeeded", "failed"]
 CacheResult = Literal["hit", "miss"]
 # ask: the first call; retry: the same model after a transient failure; reask: the same
 # model told why its output was invalid; fallback: the next model of the tier; escalation:
-# a stronger model after invalid answers; skip: a model passed over without a call.
-AttemptKind = Literal["ask", "retry", "reask", "fallback", "escalation", "skip"]
+# a stronger model after invalid answers; more_tokens: the same model asked again with a
+# larger output limit after its reply was cut off; skip: a model passed over without a call.
+AttemptKind = Literal["ask", "retry", "reask", "more_tokens", "fallback", "escalation", "skip"]
 # How an attempt ended: its output's stage, why the call failed, or why it was skipped.
 AttemptOutcome = Literal[
     "valid",
     "repaired",
     "unparseable",
     "schema_invalid",
+    "truncated",  # stopped at the output limit: never parsed
     "timeout",
     "rate_limited",
     "server_error",

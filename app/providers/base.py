@@ -30,6 +30,19 @@ class ModelReply:
     completion_tokens: int
     cost_usd: float
     latency_ms: float
+    # The provider said it stopped at the output limit: the text is cut off, whatever it
+    # looks like, and must never be parsed or repaired into an answer.
+    truncated: bool = False
+
+
+# How providers say a reply hit the output limit: OpenAI-compatible `finish_reason`
+# ("length"; some servers echo Anthropic's "max_tokens"), Anthropic's `stop_reason`.
+TRUNCATED_REASONS = frozenset({"length", "max_tokens", "model_length"})
+
+
+def is_truncated(*reasons: object) -> bool:
+    """Whether any of a reply's stop reasons says the output limit cut it off."""
+    return any(isinstance(r, str) and r.lower() in TRUNCATED_REASONS for r in reasons)
 
 
 class ModelCallFailed(Exception):

@@ -84,10 +84,16 @@ class Deployment:
     # May take the plain HTTP path (providers/openai_http.py) when litellm would only pass
     # its calls through.
     lean: bool = True
+    # The most tokens the model may write (the models file's model_info), else the map's.
+    max_output_tokens: int | None = None
 
     @property
     def offline(self) -> bool:
         return self.model.startswith(OFFLINE_PREFIX)
+
+    def output_limit(self) -> int | None:
+        """The most output tokens a request to this deployment may ask for, if known."""
+        return self.max_output_tokens or pricing.output_limit(self.model)
 
     def api_key(self) -> str | None:
         """The provider key, read from the environment at call time (never stored)."""
@@ -154,6 +160,7 @@ def load_catalog(path: Path | None, *, lean: bool = True) -> ModelCatalog:
             key_env = params.api_key.removeprefix("os.environ/")
         supports = entry.model_info.get("supports_response_schema")
         vision = entry.model_info.get("supports_vision")
+        output_limit = entry.model_info.get("max_output_tokens")
         deployments.setdefault(entry.model_name, []).append(
             Deployment(
                 alias=entry.model_name,
@@ -170,6 +177,7 @@ def load_catalog(path: Path | None, *, lean: bool = True) -> ModelCatalog:
                 else _schema_ok(params.model),
                 supports_vision=bool(vision) if vision is not None else _vision_ok(params.model),
                 lean=lean,
+                max_output_tokens=output_limit if isinstance(output_limit, int) else None,
             )
         )
     return ModelCatalog({k: tuple(v) for k, v in deployments.items()}, offline=False)

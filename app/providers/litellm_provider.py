@@ -12,7 +12,7 @@ from functools import cache
 from types import ModuleType
 from typing import Any
 
-from app.providers.base import ModelCallFailed, ModelReply, ModelRequest
+from app.providers.base import ModelCallFailed, ModelReply, ModelRequest, is_truncated
 from app.providers.catalog import Deployment
 
 _load_lock = threading.Lock()
@@ -85,6 +85,9 @@ async def _complete(
         completion_tokens=completion_tokens,
         cost_usd=cost_of(deployment, response, prompt_tokens, completion_tokens),
         latency_ms=latency_ms,
+        # litellm maps each provider's stop reason (Anthropic's stop_reason: max_tokens
+        # included) onto finish_reason "length".
+        truncated=is_truncated(getattr(choice, "finish_reason", None)),
     )
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 from app.core import fastjson
-from app.providers.base import ModelCallFailed, ModelReply, ModelRequest
+from app.providers.base import ModelCallFailed, ModelReply, ModelRequest, is_truncated
 from app.providers.catalog import Deployment
 from app.providers.pricing import plain_price
 
@@ -187,7 +187,8 @@ def reply_of(deployment: Deployment, raw: bytes, latency_ms: float) -> ModelRepl
         choices = data["choices"]
         if not isinstance(choices, list) or not choices:
             raise ValueError("'choices' is not a non-empty list")
-        text = choices[0]["message"].get("content") or ""
+        choice = choices[0]
+        text = choice["message"].get("content") or ""
         if not isinstance(text, str):
             raise ValueError("'content' is not a string")
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -210,6 +211,7 @@ def reply_of(deployment: Deployment, raw: bytes, latency_ms: float) -> ModelRepl
         completion_tokens=completion_tokens,
         cost_usd=_cost(deployment, prompt_tokens, completion_tokens, cached),
         latency_ms=latency_ms,
+        truncated=is_truncated(choice.get("finish_reason"), choice.get("stop_reason")),
     )
 
 

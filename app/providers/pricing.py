@@ -64,6 +64,15 @@ def entry_for(model: str) -> dict[str, Any] | None:
     return entry if isinstance(entry, dict) else None
 
 
+@cache
+def output_limit(model: str) -> int | None:
+    """The most output tokens the map says `model` may produce, or None when unknown."""
+    table = price_map()
+    entry = table.get(model) or table.get(model.partition("/")[2])
+    limit = entry.get("max_output_tokens") if isinstance(entry, dict) else None
+    return limit if isinstance(limit, int) and limit > 0 else None
+
+
 FREE = PlainPrice(0.0, 0.0, 0.0)
 
 

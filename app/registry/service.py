@@ -48,6 +48,11 @@ class NothingToRollBack(Conflict):
     title = "Nothing to roll back to"
 
 
+class NeverLive(Conflict):
+    slug = "version-never-live"
+    title = "Only a version that was live before can be rolled back to"
+
+
 class BreakingChange(Conflict):
     slug = "breaking-contract-change"
     title = "The version breaks the live version's contract"
@@ -224,12 +229,19 @@ async def rollback(
     actor: str,
     reason: str | None = None,
 ) -> Release:
-    """Move the live pointer back: to `version`, or to the one live before the current one."""
+    """Move the live pointer back: to `version`, or to the one live before the current one.
+
+    Only a version that was live before can be rolled back to: it passed publish's gates
+    then. Any other version has to go through publish, where its tests and contract are
+    checked.
+    """
     spec = await get_spec(session, name, for_update=True)
     if spec.live_version is None:
         raise NothingToRollBack(f"spec {name!r} has never been published")
+    releases = await list_releases(session, spec)
+    earlier = was_live(releases) - {spec.live_version}
     if version is None:
-        stack = live_stack(await list_releases(session, spec))
+        stack = live_stack(releases)
         if len(stack) < 2:
             raise NothingToRollBack(
                 f"version {spec.live_version} is the first live version of {name!r}; "
@@ -238,9 +250,21 @@ async def rollback(
         version = stack[-2]
     else:
         await get_version(session, spec, version)
+        if version not in earlier and version != spec.live_version:
+            raise NeverLive(
+                f"version {version} of {name!r} has never been live, so rolling back to it "
+                "would skip its tests and contract check; publish it instead "
+                f"(POST /api/specs/{name}/publish)",
+                extra={"version": version, "rollback_versions": sorted(earlier)},
+            )
     if version == spec.live_version:
         raise NothingToRollBack(f"version {version} of {name!r} is already live")
     return await _move_live(session, spec, "rollback", version, actor, reason, False)
+
+
+def was_live(releases: Sequence[Release]) -> set[int]:
+    """Every version the live pointer has ever pointed at."""
+    return {release.to_version for release in releases}
 
 
 def live_stack(releases: Sequence[Release]) -> list[int]:

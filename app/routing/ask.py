@@ -61,6 +61,8 @@ class DeploymentRun:
     output: dict[str, Any] | None = None
     model: str | None = None
     invalid: Verdict | None = None
+    # The last reply stopped at the output limit after this many tokens (None: it did not).
+    truncated_at: int | None = None
     failure: ModelCallFailed | None = None
     skipped: list[str] = field(default_factory=list)
     deadline_passed: bool = False

@@ -2,8 +2,10 @@
 
 A turn passes the gates (circuit breaker, vision, rate limit), then asks; a transient
 failure is retried with backoff while the deadline allows, and an invalid answer is
-re-asked with the reasons, up to the options' limits. Every model call and every skip is
-an attempt on the execution record.
+re-asked with the reasons, up to the options' limits. A reply the provider cut off at the
+output limit is never parsed (repair would turn missing content into a shorter, wrong
+answer): it is asked once more with a larger limit when the model allows one, else the
+turn ends. Every model call and every skip is an attempt on the execution record.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ class _Turn:
     run: DeploymentRun = field(default_factory=DeploymentRun)
     retries: int = 0
     reasks: int = 0
+    max_tokens: int | None = None  # the output limit sent; raised once after a truncation
+    widened: bool = False
     estimate: int = 0  # tokens reserved with the rate limiter for the next call
 
     def attempt(
@@ -90,6 +94,7 @@ async def run_deployment(
     turn = _Turn(
         ask, deployment, record, services, first_kind, deployment_key(deployment), messages
     )
+    turn.max_tokens = ask.max_tokens
     if not await _gates_open(turn):
         return turn.run
     while True:
@@ -154,7 +159,7 @@ async def _ask_once(turn: _Turn) -> ModelReply:
             ),
             timeout_s=max(0.001, min(limit, remaining)),
             temperature=ask.temperature,
-            max_tokens=ask.max_tokens,
+            max_tokens=turn.max_tokens,
             hints=ask.hints if deployment.offline else None,
         )
         current.set_attribute("gen_ai.usage.input_tokens", reply.prompt_tokens)
@@ -202,7 +207,10 @@ async def _after_reply(turn: _Turn, reply: ModelReply) -> None:
 
 def _reask_after_reply(turn: _Turn, reply: ModelReply) -> bool:
     """Judge and record the reply; True when the deployment should be re-asked."""
+    if reply.truncated:
+        return _ask_again_with_room(turn, reply)
     ask, deployment = turn.ask, turn.deployment
+    turn.run.truncated_at = None
     verdict = ask.check(reply.text, deployment.supports_response_schema and ask.strict)
     turn.attempt(
         verdict.stage,
@@ -221,6 +229,34 @@ def _reask_after_reply(turn: _Turn, reply: ModelReply) -> bool:
     turn.reasks, turn.kind = turn.reasks + 1, "reask"
     turn.messages = ask.reask(reply.text, verdict)
     return True
+
+
+def _ask_again_with_room(turn: _Turn, reply: ModelReply) -> bool:
+    """Record a reply cut off at the output limit; True to ask once more with a larger one."""
+    used = reply.completion_tokens
+    turn.attempt(
+        "truncated",
+        reply.latency_ms,
+        reply=reply,
+        issues=[{"pointer": "", "message": f"cut off at the output limit ({used} tokens)"}],
+    )
+    turn.run.truncated_at, turn.run.invalid = used, None
+    larger = _larger_limit(turn, used)
+    if larger is None:
+        return False
+    turn.max_tokens, turn.widened, turn.kind = larger, True, "more_tokens"
+    return True
+
+
+def _larger_limit(turn: _Turn, used: int) -> int | None:
+    """Twice the limit that cut the reply off, within the model's own output limit; None
+    when the model allows no more (or the turn already asked for more once)."""
+    current = max(turn.max_tokens or 0, used)
+    if turn.widened or current <= 0:
+        return None
+    ceiling = turn.deployment.output_limit()
+    larger = 2 * current if ceiling is None else min(2 * current, ceiling)
+    return larger if larger > current else None
 
 
 def _issues(issues: Sequence[Issue]) -> list[dict[str, str]] | None:

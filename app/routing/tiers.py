@@ -55,9 +55,9 @@ async def route(
                 return Routed(last, answered_by=deployment)
             if last.deadline_passed:
                 return Routed(last, deadline_passed=True)
-            # An invalid answer or an unavailable model: the next model of the tier may do
-            # better; a caller should see a slower answer rather than an error.
-            answered = answered or last.invalid is not None
+            # An invalid or cut-off answer, or an unavailable model: the next model of the
+            # tier may do better; a caller should see a slower answer rather than an error.
+            answered = answered or last.invalid is not None or last.truncated_at is not None
         if not answered:
             break  # escalation is for invalid answers only, not for unavailable models
     return Routed(last)

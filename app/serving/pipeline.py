@@ -18,6 +18,7 @@ from app.core.errors import (
     InvalidInput,
     Issue,
     NoModelAvailable,
+    OutputTruncated,
     ProblemError,
     UpstreamInvalidOutput,
 )
@@ -193,6 +194,12 @@ def summary(issues: list[Issue]) -> str:
 
 
 def _final_problem(last: DeploymentRun | None, record: ExecutionRecord) -> ProblemError:
+    if last is not None and last.truncated_at is not None:
+        return OutputTruncated(
+            f"the output was truncated: the model stopped at its output limit after "
+            f"{last.truncated_at} tokens, so its answer is incomplete and was not used; "
+            "raise the spec's model.max_tokens or choose a model with a larger output limit"
+        )
     if last is not None and last.invalid is not None:
         outcome = last.invalid
         what = (

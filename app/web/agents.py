@@ -75,6 +75,11 @@ async def _versions_page(
             "runs": runs,
             "releases": releases,
             "previous_live": stack[-2] if len(stack) >= 2 else None,
+            # Only versions that were live before can be rolled back to; others go
+            # through Publish and its gates.
+            "rollback_targets": sorted(
+                service.was_live(releases) - {spec.live_version}, reverse=True
+            ),
             "error": error,
             "breaking": breaking,
             "posted": posted or {},

@@ -45,9 +45,11 @@ class Valid:
 
 @dataclass(frozen=True)
 class Text:
-    """A successful answer whose content is this raw string (fenced, broken, prose…)."""
+    """A successful answer whose content is this raw string (fenced, broken, prose…);
+    `finish_reason="length"` is a reply cut off at `max_tokens`."""
 
     text: str
+    finish_reason: str = "stop"
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,7 @@ class FakeUpstream:
             }
             return JSONResponse(payload, behaviour.code, headers=behaviour.headers)
         if isinstance(behaviour, Text):
-            return self._completion(body, behaviour.text)
+            return self._completion(body, behaviour.text, behaviour.finish_reason)
         if behaviour.content is not None:
             return self._completion(body, json.dumps(behaviour.content))
         answer = offline_answer(_messages(body), body.get("response_format"))
@@ -190,7 +192,9 @@ class FakeUpstream:
                 return
             await asyncio.sleep(min(remaining, 0.05))
 
-    def _completion(self, body: dict[str, Any], content: str) -> JSONResponse:
+    def _completion(
+        self, body: dict[str, Any], content: str, finish_reason: str = "stop"
+    ) -> JSONResponse:
         prompt = sum(count_tokens(json.dumps(m.get("content", ""))) + 3 for m in _messages(body))
         completion = count_tokens(content)
         return JSONResponse(
@@ -204,7 +208,7 @@ class FakeUpstream:
                     {
                         "index": 0,
                         "message": {"role": "assistant", "content": content},
-                        "finish_reason": "stop",
+                        "finish_reason": finish_reason,
                     }
                 ],
                 "usage": {

@@ -67,6 +67,7 @@ async def test_rollback_defaults_to_the_previous_live_version(client: httpx.Asyn
 
 async def test_rollback_to_an_explicit_version(client: httpx.AsyncClient) -> None:
     await _three_versions(client)
+    await publish(client, "ticket-triage", 1)
     await publish(client, "ticket-triage", 3)
     response = await client.post("/api/specs/ticket-triage/rollback", json={"version": 1})
     assert response.json()["to_version"] == 1
@@ -75,6 +76,26 @@ async def test_rollback_to_an_explicit_version(client: httpx.AsyncClient) -> Non
     assert same.status_code == 409
     unknown = await client.post("/api/specs/ticket-triage/rollback", json={"version": 9})
     assert unknown.status_code == 404
+
+
+async def test_rollback_never_makes_a_never_live_version_live(client: httpx.AsyncClient) -> None:
+    """Rollback skips the gates, so it may only return to a version that passed them once:
+    version 2 was never live, and has to be published instead."""
+    await _three_versions(client)
+    await publish(client, "ticket-triage", 1)
+    await publish(client, "ticket-triage", 3)
+    response = await client.post(
+        "/api/specs/ticket-triage/rollback", json={"version": 2, "reason": "try it"}
+    )
+    assert response.status_code == 409
+    assert response.headers["content-type"] == PROBLEM
+    problem = response.json()
+    assert problem["type"].endswith("version-never-live")
+    assert "publish it instead" in problem["detail"]
+    assert problem["rollback_versions"] == [1]
+    assert await live(client) == 3
+    items = (await client.get("/api/specs/ticket-triage/releases")).json()["items"]
+    assert [r["action"] for r in items] == ["publish", "publish"]
 
 
 async def test_rollback_with_nothing_to_roll_back_to(client: httpx.AsyncClient) -> None:
