@@ -6,13 +6,17 @@ import base64
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Literal
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import ColumnElement, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from app.core.errors import BadRequest, NotFound
+from app.executions.record import PRODUCTION, SOURCES, Source
 from app.models import Execution
+
+SourceChoice = Source | Literal["all", "production"]
 
 
 class ExecutionNotFound(NotFound):
@@ -32,6 +36,24 @@ async def get_execution(session: AsyncSession, execution_id: uuid.UUID) -> Execu
     return execution
 
 
+def sources_of(chosen: Sequence[SourceChoice] | None) -> tuple[Source, ...]:
+    """The sources a filter asks for: production traffic (api, mcp, job) unless it names
+    others; `all` is every source, `production` the default set."""
+    if not chosen:
+        return PRODUCTION
+    picked: list[Source] = []
+    for choice in chosen:
+        if choice == "all":
+            return SOURCES
+        picked += PRODUCTION if choice == "production" else [choice]
+    return tuple(dict.fromkeys(picked))
+
+
+def source_clause(sources: Sequence[Source]) -> ColumnElement[bool]:
+    """The WHERE condition for `sources` (none at all when every source is wanted)."""
+    return true() if set(sources) >= set(SOURCES) else Execution.source.in_(sources)
+
+
 async def list_executions(
     session: AsyncSession,
     *,
@@ -40,11 +62,17 @@ async def list_executions(
     status: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    sources: Sequence[Source] = PRODUCTION,
     limit: int = 50,
     cursor: str | None = None,
 ) -> tuple[Sequence[Execution], str | None]:
-    """Newest first, filtered; keyset pagination with an opaque cursor."""
-    query = select(Execution).order_by(Execution.created_at.desc(), Execution.id.desc())
+    """Newest first, filtered (production traffic unless `sources` says otherwise); keyset
+    pagination with an opaque cursor."""
+    query = (
+        select(Execution)
+        .where(source_clause(sources))
+        .order_by(Execution.created_at.desc(), Execution.id.desc())
+    )
     if agent is not None:
         query = query.where(Execution.agent == agent)
     if version is not None:

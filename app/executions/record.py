@@ -13,6 +13,12 @@ from decimal import Decimal
 from typing import Any, Literal
 
 ExecutionStatus = Literal["succeeded", "failed"]
+# Who called: the typed endpoint, an MCP tool, a job item (production traffic), the web
+# playground, a test run, the LLM judge grading a test, or the writer of rule-based cases.
+Source = Literal["api", "mcp", "job", "playground", "test", "judge", "case-writer"]
+SOURCES: tuple[Source, ...] = ("api", "mcp", "job", "playground", "test", "judge", "case-writer")
+# What logs, usage, charts and metrics count unless asked for other sources.
+PRODUCTION: tuple[Source, ...] = ("api", "mcp", "job")
 CacheResult = Literal["hit", "miss"]
 # ask: the first call; retry: the same model after a transient failure; reask: the same
 # model told why its output was invalid; fallback: the next model of the tier; escalation:
@@ -65,6 +71,7 @@ class ExecutionRecord:
     input: dict[str, Any]
     created_at: datetime
     request_id: str | None
+    source: Source = "api"
     status: ExecutionStatus = "failed"
     output: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
@@ -105,6 +112,7 @@ class ExecutionRecord:
             "completion_tokens": self.completion_tokens,
             "cost_usd": str(usd(self.cost_usd)),
             "request_id": self.request_id,
+            "source": self.source,
             "api_key_id": self.api_key_id,
             "created_at": self.created_at,
         }
@@ -140,6 +148,7 @@ def start_record(
     payload: Any,
     *,
     request_id: str | None,
+    source: Source,
     api_key_id: uuid.UUID | None = None,
     execution_id: uuid.UUID | None = None,
 ) -> ExecutionRecord:
@@ -152,6 +161,7 @@ def start_record(
         input=payload if isinstance(payload, dict) else {"_raw": payload},
         created_at=datetime.now(UTC),
         request_id=request_id,
+        source=source,
         api_key_id=api_key_id,
     )
 

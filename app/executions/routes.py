@@ -46,15 +46,28 @@ async def execution_writer(request: Request) -> ExecutionWriter:
 WriterDep = Annotated[ExecutionWriter, Depends(execution_writer)]
 
 
+SourceFilter = Annotated[
+    list[queries.SourceChoice] | None,
+    Query(
+        description="Who called: api, mcp, job (production: the default), playground, test, "
+        "judge, case-writer; `all` for every source. Repeat the parameter for several."
+    ),
+]
+
+
 @usage_router.get("/usage", tags=["usage"])
 async def get_usage(
     session: SessionDep,
     agent: Filter = None,
     since: Timestamp | None = None,
     until: Timestamp | None = None,
+    source: SourceFilter = None,
 ) -> UsageReport:
-    """Tokens and cost per UTC day, agent, version and model, with totals."""
-    return await usage_report(session, agent=agent, since=since, until=until)
+    """Tokens and cost per UTC day, agent, version and model, with totals: production
+    traffic unless `source` asks for others."""
+    return await usage_report(
+        session, agent=agent, since=since, until=until, sources=queries.sources_of(source)
+    )
 
 
 @router.get(
@@ -81,10 +94,12 @@ async def list_executions(
     status: Literal["succeeded", "failed"] | None = None,
     since: Timestamp | None = None,
     until: Timestamp | None = None,
+    source: SourceFilter = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Cursor = None,
 ) -> ExecutionPage:
-    """The execution log, newest first, filtered by agent, version, status and time."""
+    """The execution log, newest first, filtered by agent, version, status, time and who
+    called (production traffic unless `source` asks for others)."""
     rows, next_cursor = await queries.list_executions(
         session,
         agent=agent,
@@ -92,6 +107,7 @@ async def list_executions(
         status=status,
         since=since,
         until=until,
+        sources=queries.sources_of(source),
         limit=limit,
         cursor=cursor,
     )

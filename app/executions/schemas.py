@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, field_serializer
 
+from app.executions.record import Source
+
 
 class _Read(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -45,6 +47,7 @@ class ExecutionSummary(_Read):
     completion_tokens: int
     cost_usd: Decimal
     request_id: str | None
+    source: Source
     created_at: datetime
 
     @field_serializer("cost_usd")

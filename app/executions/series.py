@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -9,6 +10,8 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.executions.queries import source_clause
+from app.executions.record import PRODUCTION, Source
 from app.models import Execution
 
 
@@ -33,8 +36,11 @@ class Point:
     cost_usd: float
 
 
-async def agent_activity(session: AsyncSession, *, since: datetime) -> dict[str, Activity]:
-    """Calls, failed calls and cost per agent since `since` (one grouped query)."""
+async def agent_activity(
+    session: AsyncSession, *, since: datetime, sources: Sequence[Source] = PRODUCTION
+) -> dict[str, Activity]:
+    """Calls, failed calls and cost per agent since `since` (one grouped query), of
+    production traffic unless `sources` says otherwise."""
     rows = await session.execute(
         select(
             Execution.agent,
@@ -42,7 +48,7 @@ async def agent_activity(session: AsyncSession, *, since: datetime) -> dict[str,
             func.count().filter(Execution.status == "failed"),
             func.coalesce(func.sum(Execution.cost_usd), 0),
         )
-        .where(Execution.created_at >= since)
+        .where(Execution.created_at >= since, source_clause(sources))
         .group_by(Execution.agent)
     )
     return {
@@ -52,7 +58,12 @@ async def agent_activity(session: AsyncSession, *, since: datetime) -> dict[str,
 
 
 async def call_series(
-    session: AsyncSession, *, agent: str, since: datetime, bucket_s: int
+    session: AsyncSession,
+    *,
+    agent: str,
+    since: datetime,
+    bucket_s: int,
+    sources: Sequence[Source] = PRODUCTION,
 ) -> list[Point]:
     """Calls, failures, p50/p95 latency and cost of `agent` per `bucket_s` seconds, oldest
     first; empty buckets are left out."""
@@ -67,7 +78,7 @@ async def call_series(
             func.percentile_cont(0.95).within_group(Execution.latency_ms),
             func.coalesce(func.sum(Execution.cost_usd), 0),
         )
-        .where(Execution.agent == agent, Execution.created_at >= since)
+        .where(Execution.agent == agent, Execution.created_at >= since, source_clause(sources))
         .group_by(bucket)
         .order_by(bucket)
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -9,6 +10,8 @@ from pydantic import BaseModel
 from sqlalchemy import Date, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.executions.queries import source_clause
+from app.executions.record import PRODUCTION, Source
 from app.models import Attempt, Execution
 
 
@@ -42,10 +45,12 @@ async def usage_report(
     agent: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    sources: Sequence[Source] = PRODUCTION,
 ) -> UsageReport:
-    """Attempts grouped by (UTC day, agent, version, model), and the calls' totals."""
+    """Attempts grouped by (UTC day, agent, version, model), and the calls' totals, of
+    production traffic unless `sources` says otherwise."""
     day = cast(func.timezone("UTC", Execution.created_at), Date)
-    filters = []
+    filters = [source_clause(sources)]
     if agent is not None:
         filters.append(Execution.agent == agent)
     if since is not None:

@@ -111,6 +111,7 @@ async def _call(
             taken.input,
             problem,
             request_id=request_id,
+            source="job",
             api_key_id=taken.api_key_id,
             execution_id=record_id,
         )

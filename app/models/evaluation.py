@@ -21,6 +21,7 @@ class TestCase(IdMixin, Base):
     __table_args__ = (
         UniqueConstraint("spec_id", "name", name="uq_test_case_spec_id_name"),
         CheckConstraint("origin IN ('file', 'manual', 'generated', 'promoted')", name="origin"),
+        CheckConstraint("gate IN ('rate', 'wilson')", name="gate"),
     )
 
     spec_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("spec.id", ondelete="CASCADE"))
@@ -29,6 +30,9 @@ class TestCase(IdMixin, Base):
     expect: Mapped[list[Any]]
     repeat: Mapped[int] = mapped_column(default=1)
     min_pass_rate: Mapped[float] = mapped_column(default=1.0)
+    # How min_pass_rate is judged: on the observed pass rate, or on its Wilson lower bound
+    # (so a few lucky repeats of a flaky case cannot pass it).
+    gate: Mapped[str] = mapped_column(String(16), default="rate", server_default="rate")
     # Where the case came from: a spec file's `tests:`, the API or web form, the case
     # generator, or a recorded execution promoted to a case.
     origin: Mapped[str] = mapped_column(String(16))
@@ -37,6 +41,8 @@ class TestCase(IdMixin, Base):
     rules: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     # The execution a promoted case was made from.
     execution_id: Mapped[uuid.UUID | None]
+    # Written by the offline model: its expected values are placeholders, not knowledge.
+    placeholder: Mapped[bool] = mapped_column(default=False, server_default="false")
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.clock_timestamp()
     )
@@ -62,6 +68,8 @@ class TestRun(IdMixin, Base):
     total: Mapped[int] = mapped_column(default=0)
     done: Mapped[int] = mapped_column(default=0)
     cost_usd: Mapped[float] = mapped_column(default=0.0)
+    # Some attempt was answered by the offline model: the run is no evidence for publish.
+    offline: Mapped[bool] = mapped_column(default=False, server_default="false")
     # The suite as it was when the run started (name, case_id, repeat, min_pass_rate), so
     # later edits of a case do not rewrite the verdict of a past run.
     cases: Mapped[list[Any]] = mapped_column(default=list)
@@ -91,3 +99,4 @@ class TestResult(IdMixin, Base):
     passed: Mapped[bool]
     latency_ms: Mapped[float] = mapped_column(default=0.0)
     cost_usd: Mapped[float] = mapped_column(default=0.0)
+    offline: Mapped[bool] = mapped_column(default=False, server_default="false")

@@ -16,6 +16,10 @@ class Execution(IdMixin, Base):
     __tablename__ = "execution"
     __table_args__ = (
         CheckConstraint("status IN ('succeeded', 'failed')", name="status"),
+        CheckConstraint(
+            "source IN ('api', 'mcp', 'job', 'playground', 'test', 'judge', 'case-writer')",
+            name="source",
+        ),
         Index("ix_execution_agent_created", "agent", "created_at"),
     )
 
@@ -33,6 +37,8 @@ class Execution(IdMixin, Base):
     completion_tokens: Mapped[int] = mapped_column(default=0)
     cost_usd: Mapped[Decimal] = mapped_column(Numeric(14, 8), default=Decimal(0))
     request_id: Mapped[str | None] = mapped_column(String(100))
+    # Who called (app.executions.record.Source): production traffic is api, mcp and job.
+    source: Mapped[str] = mapped_column(String(16), default="api", server_default="api")
     # The key that made the call (None: the bootstrap admin key), so an invoke key can read
     # back its own executions and nobody else's. No foreign key: revoked keys stay as rows,
     # and the execution writer must never fail on a key deleted by hand.

@@ -17,15 +17,17 @@ from app.executions.record import ExecutionRecord
 
 _SECONDS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
+# `source` says who called (api, mcp, job: production traffic; playground, test): filter
+# on it, e.g. {source=~"api|mcp|job"}, to count production traffic only.
 REQUESTS = Counter(
     "specloom_requests",
-    "Calls of /v1 agents that reached the runtime, by agent, version and HTTP status.",
-    ["agent", "version", "status"],
+    "Calls of agents that reached the runtime, by agent, version, HTTP status and source.",
+    ["agent", "version", "status", "source"],
 )
 REQUEST_SECONDS = Histogram(
     "specloom_request_seconds",
-    "Time to answer a /v1 agent call (cache, models, repair), by agent, version and status.",
-    ["agent", "version", "status"],
+    "Time to answer an agent call (cache, models, repair), by agent, version, status and source.",
+    ["agent", "version", "status", "source"],
     buckets=_SECONDS,
 )
 UPSTREAM_ATTEMPTS = Counter(
@@ -44,7 +46,11 @@ TOKENS = Counter(
     "Tokens the models used, by model and kind (prompt, completion).",
     ["model", "kind"],
 )
-COST = Counter("specloom_cost_usd", "Model spend in USD, by agent and model.", ["agent", "model"])
+COST = Counter(
+    "specloom_cost_usd",
+    "Model spend in USD, by agent, model and source.",
+    ["agent", "model", "source"],
+)
 
 # Test runs: outcomes, durations, attempts and the pass rates of cases.
 TEST_RUNS = Counter(
@@ -77,10 +83,10 @@ BREAKER_STATES = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
 # labels() takes a lock and hashes the values on every call; one cached child per label set
 # keeps the per-call cost to a dictionary lookup. The sizes bound the memory, not the series.
 @lru_cache(maxsize=4096)
-def _request(agent: str, version: str, status: str) -> tuple[Counter, Histogram]:
+def _request(agent: str, version: str, status: str, source: str) -> tuple[Counter, Histogram]:
     return (
-        REQUESTS.labels(agent, version, status),
-        REQUEST_SECONDS.labels(agent, version, status),
+        REQUESTS.labels(agent, version, status, source),
+        REQUEST_SECONDS.labels(agent, version, status, source),
     )
 
 
@@ -99,8 +105,8 @@ def _model(model: str) -> tuple[Histogram, Counter, Counter]:
 
 
 @lru_cache(maxsize=4096)
-def _cost(agent: str, model: str) -> Counter:
-    return COST.labels(agent, model)
+def _cost(agent: str, model: str, source: str) -> Counter:
+    return COST.labels(agent, model, source)
 
 
 def observe_call(record: ExecutionRecord, *, status: int, cached: bool) -> None:
@@ -109,7 +115,7 @@ def observe_call(record: ExecutionRecord, *, status: int, cached: bool) -> None:
     `cached` says whether the call went through the response cache (its agent's outputs
     are cacheable), so hits and misses are counted only where a hit was possible.
     """
-    requests, seconds = _request(record.agent, str(record.version), str(status))
+    requests, seconds = _request(record.agent, str(record.version), str(status), record.source)
     requests.inc()
     seconds.observe(record.latency_ms / 1000)
     if cached:
@@ -125,7 +131,7 @@ def observe_call(record: ExecutionRecord, *, status: int, cached: bool) -> None:
         if attempt.completion_tokens:
             completion.inc(attempt.completion_tokens)
         if attempt.cost_usd:
-            _cost(record.agent, attempt.model).inc(attempt.cost_usd)
+            _cost(record.agent, attempt.model, record.source).inc(attempt.cost_usd)
 
 
 def observe_test_attempt(spec: str, *, passed: bool) -> None:

@@ -12,10 +12,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Literal
+from typing import Any
 
 from app.core.errors import ProblemError
-from app.executions.record import ExecutionRecord, finish_record, start_record
+from app.executions.record import ExecutionRecord, Source, finish_record, start_record
 from app.executions.redaction import redact_record
 from app.files.intake import Attachments, Upload
 from app.observability.calls import record_call
@@ -25,10 +25,6 @@ from app.serving.context import CallContext
 from app.serving.live import AgentVersion
 from app.serving.pipeline import execute
 from app.serving.result import CallResult
-
-# Who is calling: the typed endpoint, an MCP tool, a job item, the web playground, a test
-# run, the LLM judge grading a test, or the writer of rule-based test cases.
-Source = Literal["api", "mcp", "job", "playground", "test", "judge", "case-writer"]
 
 
 @dataclass(frozen=True)
@@ -48,8 +44,9 @@ CONDUCT: dict[Source, Conduct] = {
     "playground": _LIVE,
     # A job stores the record with its item, in the item's transaction, then observes it.
     "job": Conduct(cached=True, recorded=False, observed=False, stored_files=False),
-    # A test asks the model every time (a cached answer is no evidence) and keeps a record.
-    "test": Conduct(cached=False, recorded=True, observed=False, stored_files=True),
+    # A test asks the model every time (a cached answer is no evidence) and keeps a record;
+    # its calls are counted under their own source, apart from production traffic.
+    "test": Conduct(cached=False, recorded=True, observed=True, stored_files=True),
     # Calls the platform makes for itself: no cache, not part of the execution log.
     "judge": Conduct(cached=False, recorded=False, observed=False, stored_files=False),
     "case-writer": Conduct(cached=False, recorded=False, observed=False, stored_files=False),
@@ -96,12 +93,22 @@ async def call(
         if not conduct.stored_files:
             raise
         record = start_record(
-            agent.name, agent.version, payload, request_id=request_id, execution_id=execution_id
+            agent.name,
+            agent.version,
+            payload,
+            request_id=request_id,
+            source=source,
+            execution_id=execution_id,
         )
         result = CallResult(record, None, refusal)
     else:
         record = start_record(
-            agent.name, agent.version, prepared, request_id=request_id, execution_id=execution_id
+            agent.name,
+            agent.version,
+            prepared,
+            request_id=request_id,
+            source=source,
+            execution_id=execution_id,
         )
         result = await _answer(
             context, agent, prepared, record, conduct, attachments,
@@ -134,6 +141,7 @@ def refused(
     problem: ProblemError,
     *,
     request_id: str | None,
+    source: Source,
     api_key_id: uuid.UUID | None = None,
     execution_id: uuid.UUID | None = None,
 ) -> ExecutionRecord:
@@ -143,6 +151,7 @@ def refused(
         version,
         payload,
         request_id=request_id,
+        source=source,
         api_key_id=api_key_id,
         execution_id=execution_id,
     )

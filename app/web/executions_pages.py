@@ -13,6 +13,8 @@ from markupsafe import Markup
 
 from app.core.database import SessionDep
 from app.executions import queries
+from app.executions.queries import SourceChoice
+from app.executions.record import SOURCES, Source
 from app.executions.series import call_series
 from app.registry import service
 from app.serving.context import Runtime
@@ -21,6 +23,9 @@ from app.web.deps import UserDep, render
 from app.web.filters import ms, usd
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
+
+# Production traffic first: test runs and the playground are shown only when asked for.
+SOURCE_CHOICES: tuple[SourceChoice, ...] = ("production", "all", *SOURCES)
 
 WINDOWS = {
     "1h": (timedelta(hours=1), 300),
@@ -45,11 +50,15 @@ def _number(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() and 0 < int(value) < 2**31 else None
 
 
-async def _charts(session: SessionDep, agent: str, window: str) -> list[Markup]:
+async def _charts(
+    session: SessionDep, agent: str, window: str, sources: tuple[Source, ...]
+) -> list[Markup]:
     span, bucket_s = WINDOWS.get(window, WINDOWS["24h"])
     end = datetime.now(UTC)
     start = end - span
-    points = await call_series(session, agent=agent, since=start, bucket_s=bucket_s)
+    points = await call_series(
+        session, agent=agent, since=start, bucket_s=bucket_s, sources=sources
+    )
     return [
         line_chart(
             points,
@@ -88,6 +97,7 @@ class LogFilters:
     until: str | None
     cursor: str | None
     window: str
+    source: SourceChoice
 
 
 def log_filters(
@@ -97,9 +107,10 @@ def log_filters(
     until: Annotated[str | None, Query(max_length=40)] = None,
     cursor: Annotated[str | None, Query(max_length=400)] = None,
     window: Literal["1h", "24h", "7d"] = "24h",
+    source: SourceChoice = "production",
 ) -> LogFilters:
     """Dependency: the filters both log pages take."""
-    return LogFilters(version, status, since, until, cursor, window)
+    return LogFilters(version, status, since, until, cursor, window, source)
 
 
 LogFiltersDep = Annotated[LogFilters, Depends(log_filters)]
@@ -114,6 +125,7 @@ async def _log(
     spec_name: str | None = None,
 ) -> Response:
     version = _number(filters.version)
+    sources = queries.sources_of([filters.source])
     rows, next_cursor = await queries.list_executions(
         session,
         agent=agent or None,
@@ -121,6 +133,7 @@ async def _log(
         status=filters.status or None,
         since=_utc(filters.since),
         until=_utc(filters.until),
+        sources=sources,
         limit=50,
         cursor=filters.cursor or None,
     )
@@ -140,9 +153,11 @@ async def _log(
                 "since": filters.since or "",
                 "until": filters.until or "",
                 "window": filters.window,
+                "source": filters.source,
             },
+            "source_choices": SOURCE_CHOICES,
             "agents": [s.name for s in await service.list_specs(session)],
-            "charts": await _charts(session, agent, filters.window) if agent else [],
+            "charts": await _charts(session, agent, filters.window, sources) if agent else [],
         },
     )
 

@@ -351,7 +351,7 @@ async def serve(
     fresh: bool = False,
 ) -> CallResult:
     """What `app.serving.call` does around the cache: its own record, finished."""
-    record = start_record(spec.name, spec.version, payload, request_id=request_id)
+    record = start_record(spec.name, spec.version, payload, request_id=request_id, source="api")
     outcome = await serve_cached(cache, spec, payload, policy, partial(run, record), fresh=fresh)
     result = cached_result(record, outcome)
     problem = result.problem.problem(request_id) if result.problem is not None else None

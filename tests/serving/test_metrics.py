@@ -56,7 +56,7 @@ async def test_a_call_moves_every_counter_by_what_it_did(
     record = await execution(api, first)
     after = await scrape(api)
 
-    request = {"agent": agent, "version": "1", "status": "200"}
+    request = {"agent": agent, "version": "1", "status": "200", "source": "api"}
     assert moved(before, after, "specloom_requests_total", **request) == 2
     assert moved(before, after, "specloom_request_seconds_count", **request) == 2
     assert moved(before, after, "specloom_request_seconds_bucket", **request, le="+Inf") == 2
@@ -77,7 +77,7 @@ async def test_a_call_moves_every_counter_by_what_it_did(
     assert moved(before, after, "specloom_tokens_total", model=MODEL, kind="completion") == (
         completion
     )
-    cost = moved(before, after, "specloom_cost_usd_total", agent=agent, model=MODEL)
+    cost = moved(before, after, "specloom_cost_usd_total", agent=agent, model=MODEL, source="api")
     assert abs(cost - float(record["cost_usd"])) < 1e-9
     assert cost > 0
     breakers = {
@@ -103,7 +103,7 @@ async def test_failures_count_under_their_status_and_open_breakers_show(
         assert refused.status_code == 503
         after = await scrape(api)
 
-    labels = {"agent": agent, "version": "1", "status": "503"}
+    labels = {"agent": agent, "version": "1", "status": "503", "source": "api"}
     assert moved(before, after, "specloom_requests_total", **labels) == 2
     assert (
         moved(
