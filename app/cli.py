@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 from app.core.settings import Settings, get_settings
 
 if TYPE_CHECKING:
-    from app.registry.files import SuiteCheck
+    from app.registry.files import PushResult, SuiteCheck
     from app.registry.pull import Pulled
 
 
@@ -39,6 +39,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     push = spec_commands.add_parser("push", help="load spec files into the registry")
     push.add_argument("files", nargs="+", type=Path)
     push.add_argument("--publish", action="store_true", help="make the pushed versions live")
+    push.add_argument(
+        "--force-reason",
+        default=None,
+        help="with --publish: publish even when the tests fail or were answered by the "
+        "offline model (the reason is recorded on the release)",
+    )
     pull = spec_commands.add_parser("pull", help="write every spec's live version to files")
     pull.add_argument("--dir", type=Path, default=None, help="default: SPECLOOM_SPECS_DIR")
     pull.add_argument("--latest", action="store_true", help="the latest versions, not the live")
@@ -84,7 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "specs" and args.specs_command == "diff":
         return asyncio.run(_diff(settings, args.files))
     if args.command == "specs":
-        return asyncio.run(_push(settings, args.files, publish=args.publish))
+        return asyncio.run(
+            _push(settings, args.files, publish=args.publish, force_reason=args.force_reason)
+        )
     if args.command == "test":
         from app.core.logging import configure_logging
         from app.evaluation.suite_cli import test_command
@@ -131,7 +139,17 @@ def _db_upgrade(settings: Settings) -> int:
     return 0
 
 
-async def _push(settings: Settings, files: Sequence[Path], *, publish: bool) -> int:
+# Why `serve --load-specs` publishes the examples when no model is configured: a newcomer can
+# call them at once, and the release row and the web app say their answers are placeholders.
+OFFLINE_LOAD_REASON = (
+    "loaded at start-up with no model configured: the offline model's answers are "
+    "placeholders, so the tests are no evidence"
+)
+
+
+async def _push(
+    settings: Settings, files: Sequence[Path], *, publish: bool, force_reason: str | None = None
+) -> int:
     from app.core.database import database_url, make_engine, make_sessionmaker, upgrade_to_head
     from app.registry.files import SpecFileError, load_spec_file, push_document
 
@@ -149,19 +167,34 @@ async def _push(settings: Settings, files: Sequence[Path], *, publish: bool) -> 
         async with make_sessionmaker(engine)() as session, session.begin():
             for document in documents:
                 result = await push_document(
-                    session, document, author="cli", publish=publish, check=check
+                    session,
+                    document,
+                    author="cli",
+                    publish=publish,
+                    check=check,
+                    force_reason=force_reason,
                 )
                 live = ", published" if result.published else ""
                 print(f"{result.name}: {result.action} (version {result.version}{live})")
-                if result.failing:
+                why = _not_published(result)
+                if why:
                     refused = True
-                    failing = ", ".join(result.failing)
-                    print(
-                        f"{result.name}: not published, failing cases: {failing}", file=sys.stderr
-                    )
+                    print(f"{result.name}: not published: {why}", file=sys.stderr)
     finally:
         await engine.dispose()
     return 1 if refused else 0
+
+
+def _not_published(result: PushResult) -> str | None:
+    """Why a pushed version was kept from going live, if it was."""
+    if result.offline:
+        return (
+            "its tests were answered by the offline model (no model is configured), which "
+            "is no evidence; configure a model, or pass --force-reason"
+        )
+    if result.failing:
+        return f"failing cases: {', '.join(result.failing)}"
+    return None
 
 
 def _suite_check(settings: Settings) -> SuiteCheck:
@@ -273,7 +306,11 @@ def _serve(settings: Settings, host: str | None, port: int | None, *, load_specs
 
     upgrade_to_head(database_url(settings))
     if load_specs and settings.specs_dir.is_dir():
-        code = asyncio.run(_push(settings, spec_files(settings.specs_dir), publish=True))
+        # With no model configured the suite cannot be evidence: the examples go live on
+        # a recorded reason instead (a configured model's failing tests still stop the start).
+        reason = OFFLINE_LOAD_REASON if settings.models_file is None else None
+        files = spec_files(settings.specs_dir)
+        code = asyncio.run(_push(settings, files, publish=True, force_reason=reason))
         if code:
             return code
     host = host or settings.host

@@ -8,12 +8,13 @@ JSON Pointer into the document so a caller can fix them all in one go.
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Literal
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from app.compiler.assertion_paths import assertion_issues
 from app.core.errors import Issue, pointer
 from app.core.fastjson import canonical_json
 from app.core.setting_groups import DocumentLimits
@@ -76,6 +77,20 @@ class Assertion(DocumentModel):
     judge: str | None = None
 
 
+# How a case's min_pass_rate is judged over its repeats: the observed pass rate, or the
+# lower bound of its 95% Wilson interval (so a few lucky runs cannot pass a flaky case).
+Gate = Literal["rate", "wilson"]
+
+
+def check_gate(gate: Gate, min_pass_rate: float) -> None:
+    """A Wilson lower bound never reaches 1: such a case could never pass."""
+    if gate == "wilson" and min_pass_rate >= 1:
+        raise ValueError(
+            "with gate 'wilson', min_pass_rate must be below 1: the lower bound of a "
+            "finite sample never reaches 1, so the case could never pass"
+        )
+
+
 class SpecTest(DocumentModel):
     """A test case as written in a spec file."""
 
@@ -84,11 +99,17 @@ class SpecTest(DocumentModel):
     expect: list[Assertion] = Field(default_factory=list)
     repeat: int = Field(default=1, ge=1, le=100)
     min_pass_rate: float = Field(default=1.0, ge=0, le=1)
+    gate: Gate = "rate"
     rules: list[int | str] = Field(
         default_factory=list,
         max_length=100,
         description="The rules it exercises: numbers (1 is the first rule) or texts.",
     )
+
+    @model_validator(mode="after")
+    def _gate(self) -> SpecTest:
+        check_gate(self.gate, self.min_pass_rate)
+        return self
 
     def rule_texts(self, rules: list[str]) -> list[str]:
         """The texts of the rules it names (numbers resolved against `rules`)."""
@@ -159,6 +180,7 @@ def check_document(document: SpecDocument, limits: DocumentLimits) -> list[Issue
     issues += _check_values(document, validators)
     issues += _check_test_rules(document)
     issues += _check_test_names(document.tests)
+    issues += _check_test_assertions(document, validators)
     return issues
 
 
@@ -229,6 +251,20 @@ def _check_test_rules(document: SpecDocument) -> list[Issue]:
             if not known:
                 issues.append(Issue(pointer("tests", i, "rules", j), "not one of the rules"))
     return issues
+
+
+def _check_test_assertions(
+    document: SpecDocument, validators: dict[str, Draft202012Validator]
+) -> list[Issue]:
+    """Tests asserting on a path no valid output has, or on a value it can never hold."""
+    validator = validators.get("output_schema")
+    if validator is None:
+        return []
+    return [
+        Issue(pointer("tests", i, "expect") + issue.pointer, issue.message)
+        for i, test in enumerate(document.tests)
+        for issue in assertion_issues(validator, test.expect)
+    ]
 
 
 def _check_test_names(tests: list[SpecTest]) -> list[Issue]:

@@ -3,16 +3,13 @@ event, written once."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.setting_groups import FileLimits
 from app.evaluation.generate import generate_cases
-from app.evaluation.promote import promote_execution
-from app.evaluation.schemas import ALL_KINDS, GenerationKind, PromoteRequest
+from app.evaluation.schemas import ALL_KINDS, GenerationKind
 from app.models import Spec, TestCase
 from app.security import audit
 from app.security.store import Principal
@@ -40,26 +37,6 @@ async def generate(
     return generated
 
 
-async def promote(
-    session: AsyncSession,
-    execution_id: uuid.UUID,
-    body: PromoteRequest,
-    *,
-    principal: Principal,
-    limits: FileLimits,
-) -> tuple[Spec, TestCase]:
-    """`promote_execution`, audited as `case.promoted`."""
-    spec, case = await promote_execution(session, execution_id, body, limits=limits)
-    await audit.record(
-        session,
-        actor=principal.actor,
-        action="case.promoted",
-        target=f"spec:{spec.name}",
-        details={"case": case.name, "case_id": str(case.id), "execution_id": str(execution_id)},
-    )
-    return spec, case
-
-
 async def case_changed(
     session: AsyncSession,
     principal: Principal,
@@ -67,11 +44,16 @@ async def case_changed(
     case: TestCase,
     change: Literal["created", "updated", "deleted"],
 ) -> None:
-    """The audit event of a test case created, updated or deleted."""
+    """The audit event of a test case created, updated or deleted; a created case that an
+    execution was promoted to (its draft confirmed) is `case.promoted`."""
+    promoted = change == "created" and case.execution_id is not None
+    details = {"case": case.name, "case_id": str(case.id), "change": change}
+    if promoted:
+        details["execution_id"] = str(case.execution_id)
     await audit.record(
         session,
         actor=principal.actor,
-        action="case.changed",
+        action="case.promoted" if promoted else "case.changed",
         target=f"spec:{spec.name}",
-        details={"case": case.name, "case_id": str(case.id), "change": change},
+        details=details,
     )

@@ -10,9 +10,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from jsonschema import Draft202012Validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.compiler.assertion_paths import assertion_issues
 from app.compiler.file_fields import reference_schema
 from app.compiler.validation import SchemaValidator
 from app.core.errors import Conflict, InvalidInput, Issue, NotFound
@@ -20,7 +22,7 @@ from app.core.setting_groups import FileLimits
 from app.evaluation.assertions import validate_patterns
 from app.evaluation.schemas import CaseOrigin, CaseWrite
 from app.files.service import store_input_files
-from app.models import Spec, SpecVersion, TestCase
+from app.models import Execution, Spec, SpecVersion, TestCase
 from app.registry.file_cases import stored_assertions
 
 
@@ -59,7 +61,8 @@ async def check_case(
     session: AsyncSession, spec: Spec, body: CaseWrite, *, limits: FileLimits
 ) -> None:
     """422 with pointers into the body unless the input fits the spec's latest input schema,
-    every regex of the assertions compiles and every named rule is one of the spec's."""
+    every assertion names a path (and values) its output schema allows, every regex of the
+    assertions compiles and every named rule is one of the spec's."""
     document = await latest_document(session, spec)
     schema = document.get("input_schema", {})
     # Files: stored once by hash, the case keeps references to them.
@@ -67,6 +70,10 @@ async def check_case(
     validator = SchemaValidator(reference_schema(schema))
     issues = [Issue("/input" + i.pointer, i.message) for i in validator.issues(body.input)]
     issues += [Issue(f"/expect/{n}/matches", m) for n, m in validate_patterns(body.expect)]
+    output = Draft202012Validator(document.get("output_schema", {}))
+    issues += [
+        Issue("/expect" + i.pointer, i.message) for i in assertion_issues(output, body.expect)
+    ]
     known = set(document.get("rules", []))
     issues += [
         Issue(f"/rules/{n}", "not a rule of the spec's latest version")
@@ -100,11 +107,14 @@ async def create_case(
     body: CaseWrite,
     limits: FileLimits,
     origin: CaseOrigin = "manual",
-    execution_id: uuid.UUID | None = None,
 ) -> TestCase:
-    """Add a case; 409 when the spec already has one of that name."""
+    """Add a case; 409 when the spec already has one of that name. A case naming the
+    execution it was promoted from has origin `promoted`."""
     await check_case(session, spec, body, limits=limits)
     await _ensure_free(session, spec, body.name, None)
+    if body.execution_id is not None:
+        await _check_promoted_from(session, spec, body.execution_id)
+        origin = "promoted"
     case = TestCase(
         spec_id=spec.id,
         name=body.name,
@@ -112,9 +122,10 @@ async def create_case(
         expect=stored_assertions(body.expect),
         repeat=body.repeat,
         min_pass_rate=body.min_pass_rate,
+        gate=body.gate,
         origin=origin,
         rules=list(dict.fromkeys(body.rules)),
-        execution_id=execution_id,
+        execution_id=body.execution_id,
     )
     session.add(case)
     await session.flush()
@@ -133,6 +144,7 @@ async def update_case(
     case.expect = stored_assertions(body.expect)
     case.repeat = body.repeat
     case.min_pass_rate = body.min_pass_rate
+    case.gate = body.gate
     case.rules = list(dict.fromkeys(body.rules))
     case.updated_at = datetime.now(UTC)
     await session.flush()
@@ -143,6 +155,16 @@ async def delete_case(session: AsyncSession, case: TestCase) -> None:
     """Remove a case (its past results keep their case name)."""
     await session.delete(case)
     await session.flush()
+
+
+async def _check_promoted_from(session: AsyncSession, spec: Spec, execution_id: uuid.UUID) -> None:
+    """A case says it was promoted from an execution only if that is one of the spec's."""
+    agent = await session.scalar(select(Execution.agent).where(Execution.id == execution_id))
+    if agent != spec.name:
+        raise CaseInvalid(
+            "the test case names an execution it was not promoted from",
+            issues=[Issue("/execution_id", f"not an execution of {spec.name!r}")],
+        )
 
 
 async def _ensure_free(

@@ -1,5 +1,6 @@
 """Generated test cases: from the input schema, from the examples, and one per rule written
-by the configured model. Stored with origin `generated` (editable, deletable like any case).
+by the configured model. Stored with origin `generated` (editable, deletable like any case);
+a case the offline model wrote is marked as a placeholder.
 
 Generating again refreshes the generated cases of the same name; a case of that name that a
 person wrote, a spec file holds or an execution was promoted to is never overwritten.
@@ -69,6 +70,7 @@ async def generate_cases(
         case.input = draft.input
         case.expect = draft.expect
         case.rules = draft.rules
+        case.placeholder = draft.placeholder
         case.repeat = 1
         case.min_pass_rate = 1.0
         case.updated_at = datetime.now(UTC)

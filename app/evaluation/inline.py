@@ -5,7 +5,6 @@ decides whether the version may go live."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +15,7 @@ from app.evaluation.judge import grade
 from app.evaluation.runner import check_result
 from app.evaluation.verdict import RunVerdict, run_verdict
 from app.models import Spec, SpecVersion
+from app.registry.files import SuiteCheck, SuiteOutcome
 from app.serving.call import call
 from app.serving.context import CallContext
 from app.serving.live import agent_version
@@ -28,27 +28,7 @@ class InlineAttempt:
     assertions: list[Any]
     latency_ms: float = 0.0
     error: str | None = None
-
-
-async def run_suite(
-    session: AsyncSession,
-    *,
-    spec: Spec,
-    version: SpecVersion,
-    calls: CallContext,
-    concurrency: int = 4,
-    judge_model: str | None = None,
-) -> RunVerdict:
-    """Every case of the spec x its repeats against `version`, through the call pipeline."""
-    verdict, _ = await run_suite_attempts(
-        session,
-        spec=spec,
-        version=version,
-        calls=calls,
-        concurrency=concurrency,
-        judge_model=judge_model,
-    )
-    return verdict
+    offline: bool = False  # answered by the offline model
 
 
 async def run_suite_attempts(
@@ -60,7 +40,8 @@ async def run_suite_attempts(
     concurrency: int = 4,
     judge_model: str | None = None,
 ) -> tuple[RunVerdict, list[InlineAttempt]]:
-    """`run_suite`, also returning every attempt (for reports such as `specloom test`)."""
+    """Every case of the spec x its repeats against `version`, through the call pipeline:
+    the verdict, and every attempt (for reports such as `specloom test`)."""
     cases = await list_cases(session, spec)
     agent = agent_version(spec.name, version.version, version.document, version.content_hash)
     semaphore = asyncio.Semaphore(max(1, concurrency))
@@ -73,22 +54,25 @@ async def run_suite_attempts(
         )
         error = result.problem.detail if result.problem is not None else None
         passed = all(c["passed"] for c in checks)
-        return InlineAttempt(name, passed, checks, result.record.latency_ms, error)
+        return InlineAttempt(
+            name, passed, checks, result.record.latency_ms, error, result.record.offline
+        )
 
     attempts = await asyncio.gather(
         *(attempt(case.name, case.input, case.expect) for case in cases for _ in range(case.repeat))
     )
-    snapshot = [{"name": c.name, "min_pass_rate": c.min_pass_rate} for c in cases]
+    snapshot = [{"name": c.name, "min_pass_rate": c.min_pass_rate, "gate": c.gate} for c in cases]
     return run_verdict(snapshot, attempts), list(attempts)
 
 
 def suite_check(
     calls: CallContext, *, concurrency: int = 4, judge_model: str | None = None
-) -> Callable[[AsyncSession, Spec, SpecVersion], Awaitable[list[str]]]:
-    """A publish check for `push_document`: run the suite, return the failing case names."""
+) -> SuiteCheck:
+    """A publish check for `push_document`: run the suite; its failing cases, and whether
+    the offline model answered it."""
 
-    async def check(session: AsyncSession, spec: Spec, version: SpecVersion) -> list[str]:
-        verdict = await run_suite(
+    async def check(session: AsyncSession, spec: Spec, version: SpecVersion) -> SuiteOutcome:
+        verdict, attempts = await run_suite_attempts(
             session,
             spec=spec,
             version=version,
@@ -96,6 +80,6 @@ def suite_check(
             concurrency=concurrency,
             judge_model=judge_model,
         )
-        return verdict.failing
+        return SuiteOutcome(tuple(verdict.failing), any(a.offline for a in attempts))
 
     return check

@@ -1,9 +1,10 @@
-"""Promote a recorded execution to a test case: its input, and assertions from its output.
+"""Promote a recorded execution to a draft test case: its input, and assertions from its
+output. Nothing is stored: the expected values are the model's own answer, which may be
+wrong, so the author reviews and confirms them (saving the draft as a case) first.
 
 Only a succeeded execution whose stored input and output are complete can become a case: a
 failed one has no output to assert on, and a redacted one (`x-sensitive` fields) lost the
 very values the case would replay.
-Services take the session first, flush when they need ids, and never commit.
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.compiler.document import Assertion
 from app.core.errors import Conflict, NotFound
-from app.core.setting_groups import FileLimits
-from app.evaluation import cases as case_service
 from app.evaluation.schema_cases import output_assertions
-from app.evaluation.schemas import CaseWrite, PromoteRequest
+from app.evaluation.schemas import CaseWrite, PromoteRequest, PromotionDraft
 from app.executions.redaction import REDACTED, has_sensitive
-from app.models import Execution, Spec, SpecVersion, TestCase
+from app.models import Execution, SpecVersion
 from app.registry import service as registry
+from app.registry.file_cases import stored_assertions
 
 
 class ExecutionNotFound(NotFound):
@@ -34,10 +34,17 @@ class ExecutionNotPromotable(Conflict):
     title = "The execution cannot become a test case"
 
 
-async def promote_execution(
-    session: AsyncSession, execution_id: uuid.UUID, body: PromoteRequest, *, limits: FileLimits
-) -> tuple[Spec, TestCase]:
-    """A new case (origin `promoted`) from a succeeded, unredacted execution."""
+REVIEW = (
+    "The expected values below are the model's own answer, not yet checked: confirm or "
+    "correct each one, then save the case (POST it to {save}). A wrong answer saved as "
+    "expected makes a test that rewards the mistake."
+)
+
+
+async def draft_from_execution(
+    session: AsyncSession, execution_id: uuid.UUID, body: PromoteRequest
+) -> PromotionDraft:
+    """A draft case (origin `promoted` once saved) from a succeeded, unredacted execution."""
     execution = await session.get(Execution, execution_id)
     if execution is None:
         raise ExecutionNotFound(f"no execution {execution_id}")
@@ -65,7 +72,7 @@ async def promote_execution(
             "or output is not what the agent saw, so it cannot be replayed as a case",
             extra={"reason": "redacted"},
         )
-    write = CaseWrite(
+    case = CaseWrite(
         name=body.name or f"promoted {execution.id.hex[:12]}",
         input=execution.input,
         expect=[
@@ -75,16 +82,16 @@ async def promote_execution(
         repeat=body.repeat,
         min_pass_rate=body.min_pass_rate,
         rules=body.rules,
-    )
-    case = await case_service.create_case(
-        session,
-        spec=spec,
-        body=write,
-        limits=limits,
-        origin="promoted",
         execution_id=execution.id,
     )
-    return spec, case
+    save = f"/api/specs/{spec.name}/cases"
+    return PromotionDraft(
+        spec=spec.name,
+        execution_id=execution.id,
+        case=case.model_dump(mode="json") | {"expect": stored_assertions(case.expect)},
+        save=save,
+        review=REVIEW.format(save=save),
+    )
 
 
 def _contains(value: object, marker: str) -> bool:

@@ -25,7 +25,11 @@ from app.evaluation import actions, service
 from app.evaluation import cases as case_service
 from app.evaluation.coverage import rule_coverage
 from app.evaluation.generate import CaseGenerationFailed
-from app.evaluation.promote import ExecutionNotFound, ExecutionNotPromotable
+from app.evaluation.promote import (
+    ExecutionNotFound,
+    ExecutionNotPromotable,
+    draft_from_execution,
+)
 from app.evaluation.runner import EvaluatorDep, start_suite
 from app.evaluation.schemas import (
     CaseList,
@@ -35,6 +39,7 @@ from app.evaluation.schemas import (
     Coverage,
     GenerateRequest,
     PromoteRequest,
+    PromotionDraft,
     RunRead,
 )
 from app.models import TestCase, TestRun
@@ -153,30 +158,19 @@ async def coverage(
 
 @router.post(
     "/executions/{execution_id}/promote",
-    status_code=status.HTTP_201_CREATED,
-    responses=responses(
-        ExecutionNotFound,
-        ExecutionNotPromotable,
-        SpecNotFound,
-        case_service.CaseExists,
-        case_service.CaseInvalid,
-    ),
+    responses=responses(ExecutionNotFound, ExecutionNotPromotable, SpecNotFound),
 )
 async def promote(
     execution_id: Annotated[uuid.UUID, Path(description="An execution id.")],
     session: SessionDep,
     principal: AdminDep,
-    response: Response,
-    limits: FileLimitsDep,
     body: Annotated[PromoteRequest | None, Body()] = None,
-) -> CaseRead:
-    """Make a test case (origin `promoted`) of a succeeded, unredacted execution: its input,
-    and assertions on its output's fields."""
-    spec, case = await actions.promote(
-        session, execution_id, body or PromoteRequest(), principal=principal, limits=limits
-    )
-    response.headers["Location"] = f"/api/specs/{spec.name}/cases/{case.id}"
-    return CaseRead.model_validate(case)
+) -> PromotionDraft:
+    """A draft test case from a succeeded, unredacted execution: its input, and assertions
+    on its output's fields. Nothing is saved: the expected values are the model's own
+    answer, so check them and POST the draft's `case` to `save` to make it a case (origin
+    `promoted`)."""
+    return await draft_from_execution(session, execution_id, body or PromoteRequest())
 
 
 # `:uuid`: `/cases/generate` with another method is a 405, not a bad case id.

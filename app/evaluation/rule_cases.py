@@ -140,7 +140,9 @@ async def rule_cases(spec: SpecDocument, *, calls: CallContext) -> list[DraftCas
             raise CaseWriterFailed(f"rule {number}: {detail}")
         expect = checked_assertions(spec.output_schema, result.output["expect"])
         name = f"rule {number}: {result.output['name']}".strip()[:200]
-        return DraftCase(name, result.output["input"], expect, [rule])
+        return DraftCase(
+            name, result.output["input"], expect, [rule], placeholder=result.record.offline
+        )
 
     # gather keeps the rules' order; the first failure is raised once all calls have ended.
     results = await asyncio.gather(

@@ -54,6 +54,7 @@ async def queue_run(session: AsyncSession, *, spec: Spec, version: int) -> TestR
                 "expect": c.expect,
                 "repeat": c.repeat,
                 "min_pass_rate": c.min_pass_rate,
+                "gate": c.gate,
             }
             for c in cases
         ],
@@ -150,7 +151,11 @@ class Evaluator:
                 await session.execute(
                     update(TestRun)
                     .where(TestRun.id == run_id)
-                    .values(done=TestRun.done + 1, cost_usd=TestRun.cost_usd + row.cost_usd)
+                    .values(
+                        done=TestRun.done + 1,
+                        cost_usd=TestRun.cost_usd + row.cost_usd,
+                        offline=TestRun.offline | row.offline,
+                    )
                 )
                 await session.commit()
 
@@ -199,6 +204,7 @@ class Evaluator:
             passed=all(c["passed"] for c in checks),
             latency_ms=result.record.latency_ms,
             cost_usd=result.record.cost_usd,
+            offline=result.record.offline,
         )
 
     async def _finish_error(self, run_id: uuid.UUID, message: str) -> None:

@@ -37,6 +37,7 @@ class DraftCase:
     input: dict[str, Any]
     expect: list[dict[str, Any]] = field(default_factory=list)
     rules: list[str] = field(default_factory=list)
+    placeholder: bool = False  # written by the offline model: expectations are not knowledge
 
 
 def schema_cases(input_schema: dict[str, Any]) -> list[DraftCase]:

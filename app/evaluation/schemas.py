@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from app.compiler.document import Assertion
+from app.compiler.document import Assertion, Gate, check_gate
 from app.core.schemas import RequestBody
 from app.registry.schemas import VERSION_MAX, Schema
 
@@ -30,6 +30,23 @@ class CaseWrite(RequestBody):
         max_length=100,
         description="Texts of the spec rules this case exercises (for the coverage view).",
     )
+    gate: Gate = Field(
+        default="rate",
+        description="How min_pass_rate is judged over the repeats: `rate`, the observed pass "
+        "rate; `wilson`, the lower bound of its 95% Wilson interval (lucky runs of a flaky "
+        "case cannot pass).",
+    )
+    execution_id: uuid.UUID | None = Field(
+        default=None,
+        strict=False,  # JSON has no UUID type: the text form is the value
+        description="The execution this case was promoted from (a confirmed promotion "
+        "draft); the case's origin is then `promoted`.",
+    )
+
+    @model_validator(mode="after")
+    def _gate(self) -> CaseWrite:
+        check_gate(self.gate, self.min_pass_rate)
+        return self
 
 
 class CaseRead(Schema):
@@ -39,7 +56,10 @@ class CaseRead(Schema):
     expect: list[dict[str, Any]]
     repeat: int
     min_pass_rate: float
+    gate: Gate
     origin: CaseOrigin
+    # Written by the offline model: the expected values are placeholders.
+    placeholder: bool
     rules: list[str]
     execution_id: uuid.UUID | None
     created_at: datetime
@@ -59,6 +79,7 @@ class Attempt(Schema):
     latency_ms: float
     cost_usd: float
     execution_id: uuid.UUID | None
+    offline: bool
 
 
 class AssertionRate(Schema):
@@ -71,7 +92,12 @@ class CaseOutcome(Schema):
     name: str
     case_id: uuid.UUID | None
     min_pass_rate: float
+    gate: Gate
     pass_rate: float
+    pass_k: float = Field(description="pass^k: 1.0 when all k runs passed, else 0.0.")
+    wilson_lower: float = Field(
+        description="Lower bound of the pass rate's 95% Wilson score interval."
+    )
     passed: bool
     attempts: int
     assertions: list[AssertionRate]
@@ -90,6 +116,8 @@ class RunRead(Schema):
     status: Literal["queued", "running", "passed", "failed", "error"]
     passed: bool | None
     progress: Progress
+    # Answered (at least in part) by the offline model: placeholders, not evidence.
+    offline: bool
     cost_usd: float
     error: str | None
     created_at: datetime
@@ -132,6 +160,17 @@ class PromoteRequest(RequestBody):
     repeat: int = Field(default=1, ge=1, le=100)
     min_pass_rate: float = Field(default=1.0, ge=0, le=1)
     rules: list[str] = Field(default_factory=list, max_length=100)
+
+
+class PromotionDraft(Schema):
+    """`POST /api/executions/{id}/promote`: a case to review, not yet saved."""
+
+    status: Literal["draft"] = "draft"
+    spec: str
+    execution_id: uuid.UUID
+    case: dict[str, Any] = Field(description="A `CaseWrite` body, assertions as written.")
+    save: str = Field(description="Where to POST `case` once its expected values are checked.")
+    review: str
 
 
 class CaseRef(Schema):

@@ -37,6 +37,11 @@ class TestsNotPassed(Conflict):
     title = "The version has not passed its tests"
 
 
+class OfflineEvidence(Conflict):
+    slug = "tests-answered-offline"
+    title = "The tests were answered by the offline model"
+
+
 class ForceWithoutReason(InvalidInput):
     slug = "force-without-reason"
     title = "A forced publish needs a reason"
@@ -88,7 +93,10 @@ async def read_run(session: AsyncSession, run: TestRun) -> RunRead:
                 name=case_verdict.name,
                 case_id=uuid.UUID(case["case_id"]) if case.get("case_id") else None,
                 min_pass_rate=case_verdict.min_pass_rate,
+                gate=case_verdict.gate,
                 pass_rate=case_verdict.pass_rate,
+                pass_k=case_verdict.pass_k,
+                wilson_lower=case_verdict.wilson_lower,
                 passed=case_verdict.passed,
                 attempts=case_verdict.attempts,
                 assertions=[
@@ -107,6 +115,7 @@ async def read_run(session: AsyncSession, run: TestRun) -> RunRead:
         status=run.status,
         passed=run.passed,
         progress=Progress(done=run.done, total=run.total),
+        offline=run.offline,
         cost_usd=run.cost_usd,
         error=run.error,
         created_at=run.created_at,
@@ -149,6 +158,14 @@ async def check_publish(
         raise TestsNotPassed(
             f"the test run of version {version} is still {run.status}",
             extra={"failing_cases": [], "test_run": str(run.id)},
+        )
+    if run.offline:
+        raise OfflineEvidence(
+            f"the latest test run of version {version} of {spec.name!r} was answered by the "
+            "offline model: no model is configured, so its answers are placeholders and its "
+            "result is no evidence. Connect a model in the models file and run the tests "
+            "again, or publish with force and a reason",
+            extra={"test_run": str(run.id), "offline": True},
         )
     if run.passed:
         return None

@@ -1,12 +1,17 @@
 """From attempts to verdicts: per-case and per-assertion pass rates. Pure functions.
 
 A case passes when its pass rate over its repeats meets its `min_pass_rate`; an attempt
-whose output was schema-invalid or that failed counts as failed. The run passes when every
-case passes; a run with no cases passes vacuously.
+whose output was schema-invalid or that failed counts as failed. With `gate: wilson` the
+rate judged is the lower bound of the pass rate's 95% Wilson score interval, which is how
+sure k runs make us: 3 passes of 3 give 0.44, 19 of 20 give 0.76, so a few lucky runs of
+a flaky case cannot meet `min_pass_rate: 0.9`. Each case also reports pass^k: whether
+all of its k runs passed (1.0) or not (0.0). The run passes when every case passes; a run
+with no cases passes vacuously.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -25,6 +30,19 @@ class Attempt(Protocol):
     def assertions(self) -> list[Any]: ...
 
 
+Z_95 = 1.959963984540054  # the two-sided 95% normal quantile
+
+
+def wilson_lower(passes: int, attempts: int, z: float = Z_95) -> float:
+    """The lower bound of the Wilson score interval of a pass rate (0 with no attempts)."""
+    if attempts <= 0:
+        return 0.0
+    rate = passes / attempts
+    spread = z * math.sqrt(rate * (1 - rate) / attempts + z * z / (4 * attempts * attempts))
+    lower = (rate + z * z / (2 * attempts) - spread) / (1 + z * z / attempts)
+    return max(0.0, lower)
+
+
 @dataclass(frozen=True)
 class CaseVerdict:
     name: str
@@ -32,15 +50,30 @@ class CaseVerdict:
     attempts: int
     passes: int
     assertion_rates: list[tuple[dict[str, Any], float, bool]] = field(default_factory=list)
+    gate: str = "rate"
 
     @property
     def pass_rate(self) -> float:
         return self.passes / self.attempts if self.attempts else 0.0
 
     @property
+    def pass_k(self) -> float:
+        """pass^k: 1.0 when every one of the k runs passed, else 0.0."""
+        return 1.0 if self.attempts and self.passes == self.attempts else 0.0
+
+    @property
+    def wilson_lower(self) -> float:
+        return wilson_lower(self.passes, self.attempts)
+
+    @property
+    def judged_rate(self) -> float:
+        """The rate `min_pass_rate` is held against: the observed one, or its lower bound."""
+        return self.wilson_lower if self.gate == "wilson" else self.pass_rate
+
+    @property
     def passed(self) -> bool:
         # A case with no attempt yet (or none at all) has not shown anything.
-        return self.attempts > 0 and self.pass_rate + 1e-9 >= self.min_pass_rate
+        return self.attempts > 0 and self.judged_rate + 1e-9 >= self.min_pass_rate
 
 
 @dataclass(frozen=True)
@@ -78,6 +111,7 @@ def case_verdict(case: dict[str, Any], attempts: Sequence[Attempt]) -> CaseVerdi
         attempts=len(attempts),
         passes=sum(1 for a in attempts if a.passed),
         assertion_rates=rates,
+        gate=str(case.get("gate") or "rate"),
     )
 
 

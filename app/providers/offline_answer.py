@@ -31,7 +31,8 @@ def offline_answer(
 ) -> str:
     """The offline model's reply (JSON object text) to a chat, as described in the module doc.
 
-    `hints` is the `specloom` entry of the request metadata (examples, expectations).
+    `hints` is the `specloom` entry of the request metadata: the spec's examples (which
+    every model reads in the prompt) and its document fields. Never tests' expectations.
     """
     schema = schema_of(response_format) or _schema_in_prompt(messages)
     user_input = user_input_of(messages)
@@ -42,12 +43,8 @@ def offline_answer(
         matches = "input" in example and canonical_json(example["input"]) == key
         if matches and isinstance(output, dict):
             return json.dumps(output, ensure_ascii=False)
-    # Documents: labelled values in their text; expectations still win.
+    # Documents: labelled values in their text.
     equals: dict[str, Any] = _from_documents(user_input, hints.get("documents"), schema)
-    for expectation in _dicts(hints.get("expectations")):
-        if "input" in expectation and canonical_json(expectation["input"]) == key:
-            wanted = expectation.get("equals")
-            equals.update(wanted if isinstance(wanted, Mapping) else {})
     schema_json = json.dumps(schema, separators=(",", ":")) if schema is not None else ""
     return _generated(schema_json, key, canonical_json(equals))
 

@@ -32,6 +32,7 @@ async def sync_file_cases(
             "expect": stored_assertions(t.expect),
             "repeat": t.repeat,
             "min_pass_rate": t.min_pass_rate,
+            "gate": t.gate,
             "origin": "file",
             "rules": t.rule_texts(rules or []),
         }
@@ -45,6 +46,7 @@ async def sync_file_cases(
             "expect": statement.excluded.expect,
             "repeat": statement.excluded.repeat,
             "min_pass_rate": statement.excluded.min_pass_rate,
+            "gate": statement.excluded.gate,
             "origin": "file",
             "rules": statement.excluded.rules,
             "updated_at": func.clock_timestamp(),

@@ -50,10 +50,21 @@ class PushResult:
     version: int
     published: bool
     failing: tuple[str, ...] = ()  # cases that kept the version from going live
+    # The suite was answered by the offline model: no evidence, so not published unforced.
+    offline: bool = False
 
 
-# Runs the version's suite before a publish: the names of the failing cases.
-SuiteCheck = Callable[[AsyncSession, Spec, SpecVersion], Awaitable[list[str]]]
+@dataclass(frozen=True)
+class SuiteOutcome:
+    """What a version's suite showed: its failing cases, and whether the offline model
+    answered it (then its passes are placeholders, not evidence)."""
+
+    failing: tuple[str, ...]
+    offline: bool
+
+
+# Runs the version's suite before a publish.
+SuiteCheck = Callable[[AsyncSession, Spec, SpecVersion], Awaitable[SuiteOutcome]]
 
 
 async def push_document(
@@ -63,11 +74,13 @@ async def push_document(
     author: str,
     publish: bool,
     check: SuiteCheck | None = None,
+    force_reason: str | None = None,
 ) -> PushResult:
     """Create the spec or a new version when the content changed; unchanged content is a no-op.
 
     With `publish`, the resulting version is made live unless it already is, and, given a
-    `check`, only when the version passes its test cases.
+    `check`, only when the version passes its test cases on a real model, unless a
+    `force_reason` (recorded on the release) overrides the test gate.
     """
     try:
         spec = await service.get_spec(session, document.name)
@@ -91,24 +104,27 @@ async def push_document(
                 author=author,
             )
             action, number = "versioned", created.version
-    published = False
-    if publish and spec.live_version != number:
-        if check is not None:
-            version_row = await service.get_version(session, spec, number)
-            failing = await check(session, spec, version_row)
-            if failing:
-                return PushResult(document.name, action, number, False, tuple(failing))
-        # Recorded, not enforced: a file push is its author's own change (see the README).
-        contract = await service.check_contract(
-            session, spec=spec, version=number, confirm_breaking=True
-        )
-        await service.publish(
-            session,
-            name=document.name,
-            version=number,
-            actor=author,
-            reason="Pushed from file",
-            contract=contract,
-        )
-        published = True
-    return PushResult(document.name, action, number, published)
+    if not publish or spec.live_version == number:
+        return PushResult(document.name, action, number, False)
+    forced = False
+    if check is not None:
+        outcome = await check(session, spec, await service.get_version(session, spec, number))
+        forced = bool(outcome.failing) or outcome.offline
+        if forced and force_reason is None:
+            return PushResult(
+                document.name, action, number, False, outcome.failing, outcome.offline
+            )
+    # Recorded, not enforced: a file push is its author's own change (see the README).
+    contract = await service.check_contract(
+        session, spec=spec, version=number, confirm_breaking=True
+    )
+    await service.publish(
+        session,
+        name=document.name,
+        version=number,
+        actor=author,
+        reason=force_reason if forced else "Pushed from file",
+        forced=forced,
+        contract=contract,
+    )
+    return PushResult(document.name, action, number, True)

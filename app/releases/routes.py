@@ -94,6 +94,7 @@ async def create_version(
         service.VersionNotFound,
         service.BreakingChange,
         evaluation.TestsNotPassed,
+        evaluation.OfflineEvidence,
         evaluation.ForceWithoutReason,
     ),
 )

@@ -73,16 +73,12 @@ def agent_version(name: str, version: int, document: dict[str, Any], digest: str
 
 
 def offline_hints(document: SpecDocument) -> dict[str, Any]:
-    """What the offline model may know of a spec: its examples and its tests' expectations."""
-    expectations = []
-    for test in document.tests:
-        equals = {a.path: a.equals for a in test.expect if "equals" in a.model_fields_set}
-        if equals:
-            expectations.append({"input": test.input, "equals": equals})
+    """What the offline model may know of a spec: what every model sees in the prompt (its
+    examples), never its tests' expected values: a test answered from its own expectations
+    would pass whatever the spec says."""
     return {
         "specloom": {
             "examples": [e.model_dump(mode="json") for e in document.examples],
-            "expectations": expectations,
             # Fields holding an uploaded document's text: the offline model reads them.
             "documents": sorted(file_fields(document.input_schema)),
         }

@@ -83,6 +83,7 @@ def render(
         {
             "csrf_token": session.csrf,
             "signed_in": session.key_digest is not None,
+            "offline_model": _offline(request),
             **(context or {}),
         },
         status_code=status_code,
@@ -90,6 +91,12 @@ def render(
     )
     save_session(request, response)
     return response
+
+
+def _offline(request: Request) -> bool:
+    """Whether the offline model answers every call (no models file is configured)."""
+    runtime = getattr(request.app.state, "runtime", None)
+    return bool(runtime is not None and runtime.services.catalog.offline)
 
 
 def redirect(request: Request, url: str) -> Response:

@@ -20,9 +20,10 @@ from app.evaluation import actions
 from app.evaluation import cases as case_service
 from app.evaluation import service as evaluation
 from app.evaluation.coverage import rule_coverage
+from app.evaluation.promote import draft_from_execution
 from app.evaluation.routes import CallsDep
 from app.evaluation.runner import EvaluatorDep, start_suite
-from app.evaluation.schemas import CaseWrite, PromoteRequest, RunRead
+from app.evaluation.schemas import CaseWrite, PromoteRequest, PromotionDraft, RunRead
 from app.executions.redaction import redact
 from app.files.errors import FileRejected
 from app.models import Spec, TestCase
@@ -86,13 +87,24 @@ async def generate(
 async def promote(
     request: Request, execution_id: uuid.UUID, user: UserDep, session: SessionDep
 ) -> Response:
-    """Save an execution as a test case (origin `promoted`) and open it in the editor."""
+    """Review an execution as a draft test case: the case form filled with its input and
+    assertions on its output, saved (origin `promoted`) only once the author confirms the
+    expected values."""
     runtime: Runtime = request.app.state.runtime
     await runtime.writer.wait_written(execution_id)  # a call made a moment ago
-    spec, case = await actions.promote(
-        session, execution_id, PromoteRequest(), principal=user, limits=runtime.files.limits
+    draft = await draft_from_execution(session, execution_id, PromoteRequest())
+    spec = await service.get_spec(session, draft.spec)
+    return await _case_page(request, session, spec, _draft_form(draft))
+
+
+def _draft_form(draft: PromotionDraft) -> dict[str, Any]:
+    case = draft.case
+    return _case_form(
+        name=case["name"],
+        input=json.dumps(case["input"], indent=2),
+        expect=json.dumps(case["expect"], indent=2),
+        execution_id=str(draft.execution_id),
     )
-    return redirect(request, f"/ui/agents/{spec.name}/cases/{case.id}")
 
 
 def _case_form(case: TestCase | None = None, **values: Any) -> dict[str, Any]:
@@ -102,6 +114,9 @@ def _case_form(case: TestCase | None = None, **values: Any) -> dict[str, Any]:
         "expect": json.dumps(case.expect, indent=2) if case else "[]",
         "repeat": str(case.repeat) if case else "1",
         "min_pass_rate": str(case.min_pass_rate) if case else "1.0",
+        "gate": case.gate if case else "rate",
+        "execution_id": "",  # set on a promotion draft under review
+        "confirmed": "",
     }
     form.update(values)
     return form
@@ -166,6 +181,13 @@ def _read_case(
         raw["input"].update(files)  # a picked file replaces what the JSON held for its field
     raw["repeat"] = form["repeat"]
     raw["min_pass_rate"] = form["min_pass_rate"]
+    raw["gate"] = form["gate"] or "rate"
+    if form["execution_id"]:
+        raw["execution_id"] = form["execution_id"]
+        if not form["confirmed"]:
+            errors.setdefault("expect", []).append(
+                "confirm that you checked every expected value (they are the model's answer)"
+            )
     if errors:
         return None
     try:
@@ -204,6 +226,9 @@ def posted_case(
     expect: Annotated[str, Form(max_length=200_000)] = "[]",
     repeat: Annotated[str, Form(max_length=10)] = "1",
     min_pass_rate: Annotated[str, Form(max_length=10)] = "1.0",
+    gate: Annotated[str, Form(max_length=10)] = "rate",
+    execution_id: Annotated[str, Form(max_length=40)] = "",
+    confirmed: Annotated[str, Form(max_length=10)] = "",
 ) -> CaseFields:
     """Dependency: the case form as posted (text, read by `_read_case`)."""
     return {
@@ -212,6 +237,9 @@ def posted_case(
         "expect": expect,
         "repeat": repeat,
         "min_pass_rate": min_pass_rate,
+        "gate": gate,
+        "execution_id": execution_id,
+        "confirmed": confirmed,
     }
 
 

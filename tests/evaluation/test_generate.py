@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import httpx
@@ -162,25 +163,38 @@ async def test_promote_an_execution_round_trip(
     promoted = await api.post(
         f"/api/executions/{execution_id}/promote", json={"name": "resend invoice"}
     )
-    assert promoted.status_code == 201, promoted.text
-    case = promoted.json()
-    assert case["origin"] == "promoted"
-    assert case["execution_id"] == execution_id
-    assert case["input"] == payload
-    assert sorted(case["expect"], key=lambda a: a["path"]) == [
+    # A draft, not a case: its expected values are the model's answer until confirmed.
+    assert promoted.status_code == 200, promoted.text
+    draft = promoted.json()
+    assert draft["status"] == "draft"
+    assert "model's own answer" in draft["review"]
+    assert draft["save"] == "/api/specs/triage/cases"
+    assert (await api.get("/api/specs/triage/cases")).json()["items"] == []
+    body = draft["case"]
+    assert body["execution_id"] == execution_id
+    assert body["input"] == payload
+    assert sorted(body["expect"], key=lambda a: a["path"]) == [
         {"path": "/priority", "equals": "normal"},
         {"path": "/summary", "exists": True},
         {"path": "/team", "equals": "billing"},
     ]
+    saved = await api.post(draft["save"], json=body)  # the author confirms the draft
+    assert saved.status_code == 201, saved.text
+    case = saved.json()
+    assert case["origin"] == "promoted"
+    assert case["execution_id"] == execution_id
     assert (await api.get(f"/api/specs/triage/cases/{case['id']}")).json() == case
     upstream.script(Valid(BILLING))
     run = await start_run(api, "triage", 1)
     assert run["passed"] is True
 
-    twice = await api.post(
-        f"/api/executions/{execution_id}/promote", json={"name": "resend invoice"}
-    )
+    twice = await api.post(draft["save"], json=body)
     assert twice.status_code == 409
+    foreign = await api.post(
+        draft["save"], json=body | {"name": "other", "execution_id": str(uuid.uuid4())}
+    )
+    assert foreign.status_code == 422
+    assert foreign.json()["errors"][0]["pointer"] == "/execution_id"
     upstream.script(*[Status(400)] * 4)
     failed_id = await _execution(api, "triage", payload | {"subject": "Other"})
     refused = await api.post(f"/api/executions/{failed_id}/promote")

@@ -479,7 +479,7 @@ def test_unsupported_or_unfittable_pattern_gives_none() -> None:
     assert from_pattern("(", Random(0)) is None
 
 
-# --- hints: examples and expectations -----------------------------------------------------------
+# --- hints: examples, never expectations; imposed values (what documents' labels give) ---------
 
 
 @dataclass(frozen=True)
@@ -522,9 +522,8 @@ def _at(value: Any, pointer: str) -> Any:
 
 
 @pytest.mark.parametrize("case", HINT_CASES, ids=[c.name for c in HINT_CASES])
-def test_expectations_are_honoured(case: HintCase) -> None:
-    hints = {"expectations": [{"input": TICKET, "equals": case.equals}]}
-    answer = json.loads(offline_answer(chat(TICKET), rf(case.schema), hints))
+def test_imposed_values_are_kept_where_the_schema_allows(case: HintCase) -> None:
+    answer = generator_for(case.schema).generate(b"seed", case.equals)
     assert_valid(case.schema, answer)
     for pointer, value in case.expected.items():
         assert _at(answer, pointer) == value
@@ -532,13 +531,12 @@ def test_expectations_are_honoured(case: HintCase) -> None:
         assert _at(answer, pointer) != case.equals[pointer]
 
 
-def test_expectations_only_apply_to_their_input() -> None:
-    hints = {
-        "expectations": [{"input": {"subject": "other", "body": ""}, "equals": {"/team": "x"}}]
-    }
-    assert offline_answer(chat(TICKET), rf(TRIAGE), hints) == offline_answer(
-        chat(TICKET), rf(TRIAGE)
-    )
+def test_tests_expectations_are_never_read() -> None:
+    """A test answered from its own expected values would pass whatever the spec says."""
+    plain = json.loads(offline_answer(chat(TICKET), rf(TRIAGE)))
+    wanted = {"/team": "sales" if plain["team"] != "sales" else "billing", "/priority": "low"}
+    hints = {"expectations": [{"input": TICKET, "equals": wanted}]}
+    assert json.loads(offline_answer(chat(TICKET), rf(TRIAGE), hints)) == plain
 
 
 def test_examples_are_returned_verbatim() -> None:
