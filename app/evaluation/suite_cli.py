@@ -48,6 +48,7 @@ class SuiteReport:
     cases: list[CaseReport]
     seconds: float
     error: str | None = None
+    offline: bool = False  # answered by the offline model: placeholders, not evidence
 
     @property
     def passed(self) -> bool:
@@ -116,7 +117,12 @@ async def run_in_process(settings: Settings, document: SpecDocument) -> SuiteRep
             )
         )
     return SuiteReport(
-        document.name, pushed.version, "in-process", cases, time.monotonic() - started
+        document.name,
+        pushed.version,
+        "in-process",
+        cases,
+        time.monotonic() - started,
+        offline=any(a.offline for a in attempts),
     )
 
 
@@ -171,6 +177,7 @@ async def run_against_server(
         cases,
         time.monotonic() - started,
         error=run.get("error") if run["status"] == "error" else None,
+        offline=bool(run.get("offline")),
     )
 
 
@@ -219,6 +226,11 @@ def render(report: SuiteReport) -> list[str]:
         lines += [f"        {failure}" for failure in case.failures[:5]]
     if report.error:
         lines.append(f"  ERROR {report.error}")
+    if report.offline:
+        lines.append(
+            "  NOTE  answered by the offline model (no model is configured): its answers are "
+            "placeholders, so this result is no evidence that the rules are followed"
+        )
     failed = sum(1 for c in report.cases if not c.passed)
     verdict = "passed" if report.passed else "FAILED"
     lines.append(

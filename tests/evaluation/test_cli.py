@@ -17,10 +17,15 @@ from tests.conftest import ADMIN_KEY
 from tests.factories import make_document
 from tests.servers import running_server
 
+# Holds on any schema-valid answer: the offline model never reads a test's expectations, so
+# a case it passes can only ask what every valid output has.
 URGENT = {
-    "name": "breach is urgent",
+    "name": "breach has a priority",
     "input": {"subject": "Leak", "body": "Our customer data was exposed"},
-    "expect": [{"path": "/priority", "equals": "urgent"}, {"path": "/summary", "exists": True}],
+    "expect": [
+        {"path": "/priority", "one_of": ["low", "normal", "high", "urgent"]},
+        {"path": "/summary", "exists": True},
+    ],
     "repeat": 2,
 }
 # The offline model writes arbitrary summaries: this regex never matches one.
@@ -50,14 +55,15 @@ def test_passing_suite_exits_zero_and_writes_junit(
     )
     printed = capsys.readouterr().out
     assert code == 0, printed
-    assert "PASS  breach is urgent  2/2 (100%, needs 100%)" in printed
+    assert "PASS  breach has a priority  2/2 (100%, needs 100%)" in printed
     assert "ticket-triage: passed: 1 of 1 case(s) passed" in printed
+    assert "NOTE  answered by the offline model" in printed  # a pass, but no evidence
     root = junit(report)
     assert (root.get("tests"), root.get("failures")) == ("1", "0")
     [suite] = root.findall("testsuite")
     assert suite.get("name") == "ticket-triage"
     [case] = suite.findall("testcase")
-    assert case.get("name") == "breach is urgent"
+    assert case.get("name") == "breach has a priority"
     assert case.find("failure") is None
 
 
@@ -78,7 +84,7 @@ def test_failing_suite_exits_one_and_reports_the_failure(
     assert failure is not None
     assert failure.get("message") == "pass rate 0.00 below 1.00 (0/1)"
     assert "NEVER-MATCHES" in (failure.text or "")
-    assert cases["breach is urgent"].find("failure") is None
+    assert cases["breach has a priority"].find("failure") is None
 
 
 def test_the_file_is_pushed_as_a_draft(
@@ -116,7 +122,7 @@ def test_against_a_running_server(
         printed = capsys.readouterr().out
         assert code == 1, printed
         assert server.base_url in printed
-        assert "PASS  breach is urgent" in printed
+        assert "PASS  breach has a priority" in printed
         assert "FAIL  summary is a haiku" in printed
         fixed = spec_file(tmp_path, URGENT)
         again = run_test_command(

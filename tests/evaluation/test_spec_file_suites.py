@@ -1,5 +1,9 @@
-"""Every example spec in `specs/` passes its own suite *and* its generated cases (schema,
-examples, one per rule) on the built-in offline model."""
+"""Every example spec in `specs/` is a complete suite: its tests name the rules, generated
+cases cover the rest, and the whole suite runs on the built-in offline model with every
+answer schema-valid and every generated case (which asks only what any valid output has)
+passing. Whether the file's own tests pass says nothing there: the offline model does not
+follow rules and never sees their expectations, so the run is marked offline and its pass
+rates are not asserted (the real-model lane reports them)."""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from tests.test_spec_files import SPEC_FILES, load
 
 
 @pytest.mark.parametrize("path", SPEC_FILES, ids=[p.name for p in SPEC_FILES])
-async def test_spec_file_suite_passes_offline(settings: Settings, path: Path) -> None:
+async def test_spec_file_suite_runs_offline(settings: Settings, path: Path) -> None:
     document = load(path)
     name = document["name"]
     async with running_app(settings) as app, admin_client(app) as api:
@@ -36,10 +40,16 @@ async def test_spec_file_suite_passes_offline(settings: Settings, path: Path) ->
         assert coverage["uncovered"] == []
 
         run = await start_run(api, name, 1)
-        failing = {
-            c["name"]: [a for r in c["runs"] for a in r["assertions"] if not a["passed"]]
-            for c in run["cases"]
-            if not c["passed"]
-        }
-        assert run["passed"] is True, failing
+        assert run["status"] in ("passed", "failed"), run["error"]
+        assert run["offline"] is True
         assert len(run["cases"]) == len(document["tests"]) + len(cases)
+        attempts = [r for c in run["cases"] for r in c["runs"]]
+        assert all(r["offline"] and r["output"] is not None for r in attempts), attempts
+        assert all(r["assertions"][0]["passed"] for r in attempts)  # schema-valid, every one
+        placeholders = {c["name"] for c in cases if c["placeholder"]}
+        assert placeholders == {c["name"] for c in per_rule}
+        generated_names = {c["name"] for c in cases}
+        failing = [
+            c["name"] for c in run["cases"] if c["name"] in generated_names and not c["passed"]
+        ]
+        assert failing == []

@@ -37,7 +37,7 @@ async def test_pull_then_push_is_a_no_op(
     settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert len(EXAMPLES) == 4
-    assert await _push(settings, EXAMPLES, publish=True) == 0
+    assert await _push(settings, EXAMPLES, publish=True, force_reason="offline test") == 0
     pulled = await pull(settings, tmp_path / "pulled")
     assert sorted(p.name for p in pulled) == sorted(f"{p.stem}.yaml" for p in EXAMPLES)
     for path in pulled:

@@ -88,6 +88,8 @@ def _generate_cases(page: Page) -> None:
     generated = page.locator("#cases tr:has(.badge.generated)")
     expect(generated.first).to_be_visible()
     assert generated.count() >= 2  # from the input schema, and one per rule
+    # the offline model wrote the rule cases: their expected values are placeholders
+    expect(page.locator('#cases tr:has-text("rule 1:")')).to_contain_text("placeholder")
     expect(page.locator('#cases tr[data-case="refund goes somewhere valid"]')).to_contain_text(
         "manual"
     )
@@ -101,14 +103,21 @@ def _run_suite(page: Page, version: int) -> None:
     page.wait_for_url("**/ui/test-runs/*")
     # htmx polls the results until the run finishes
     expect(page.locator("#run-status")).to_have_text("passed", timeout=30_000)
+    expect(page.locator("#run-offline")).to_contain_text("no evidence")
     expect(page.locator(".case-result", has_text="refund goes somewhere valid")).to_be_visible()
     expect(page.locator(".case-result", has_text="rule 1:")).to_be_visible()  # a generated one
 
 
 def _publish(page: Page, version: int) -> None:
+    """On the offline model a passed run is no evidence: Publish says so, and goes through
+    only forced, with a reason."""
     page.goto(f"/ui/agents/{AGENT}/versions")
     page.select_option('#publish-form select[name="version"]', str(version))
     page.fill('#publish-form input[name="reason"]', f"ship v{version}")
+    page.click('#publish-form button:has-text("Publish")')
+    expect(page.locator("p.error[role=alert]")).to_contain_text("offline model")
+    page.select_option('#publish-form select[name="version"]', str(version))
+    page.check('#publish-form input[name="force"]')
     page.click('#publish-form button:has-text("Publish")')
     expect(page.locator(f'#versions tr[data-version="{version}"] .badge.live')).to_be_visible()
 
@@ -117,6 +126,9 @@ def test_newcomer_journey(page: Page, web_server: WebServer) -> None:
     page.goto(web_server.login_link())
     page.wait_for_url("**/ui")
     expect(page.locator("h2")).to_have_text("Agents")
+    expect(page.locator("#offline-banner")).to_contain_text(
+        "No model is configured: answers are placeholders"
+    )
     shot(page, "01-agents-empty")
 
     _create_agent(page)
@@ -140,12 +152,14 @@ def test_newcomer_journey(page: Page, web_server: WebServer) -> None:
     shot(page, "07-playground")
 
     # save the call as a test case: promoted, with its input and assertions on its output
+    # nothing is saved until the author confirms the expected values (the model's answer)
     page.click("#save-as-case")
-    page.wait_for_url(f"**/ui/agents/{AGENT}/cases/*")
+    expect(page.locator("#promotion-review")).to_contain_text("model's own answer")
     assert "parcel arrived broken" in page.locator('textarea[name="input"]').input_value()
     assert '"/team"' in page.locator('textarea[name="expect"]').input_value()
     page.fill('input[name="name"]', "saved from the playground")
-    page.click('button:has-text("Save case")')
+    page.check('input[name="confirmed"]')
+    page.click('button:has-text("Confirm and save case")')
     saved = page.locator('#cases tr[data-case="saved from the playground"]')
     expect(saved).to_contain_text("promoted")
     shot(page, "07b-tests")
@@ -194,7 +208,13 @@ def test_newcomer_journey(page: Page, web_server: WebServer) -> None:
 
     page.click('nav.tabs a:has-text("Executions")')
     expect(page.locator("#charts svg")).to_have_count(3)
+    # production traffic by default: the playground and test runs are shown when asked for
+    expect(page.locator("#executions tbody tr").first).to_contain_text("No executions match")
+    page.select_option('#execution-filters select[name="source"]', "playground")
+    page.click('#execution-filters button:has-text("Filter")')
     expect(page.locator("#executions tbody tr").first).to_contain_text(AGENT)
+    expect(page.locator("#executions tbody tr").first).to_contain_text("playground")
+    page.select_option('#execution-filters select[name="source"]', "all")
     page.select_option('#execution-filters select[name="status"]', "succeeded")
     page.click('#execution-filters button:has-text("Filter")')  # an empty version means any
     expect(page.locator("#executions tbody tr").first).to_contain_text("succeeded")
