@@ -92,9 +92,15 @@ async def run_deployment(
     # change what the next deployment is asked.
     messages = [dict(message) for message in ask.messages]
     turn = _Turn(
-        ask, deployment, record, services, first_kind, deployment_key(deployment), messages
+        ask,
+        deployment,
+        record,
+        services,
+        first_kind,
+        deployment_key(deployment),
+        messages,
+        max_tokens=ask.max_tokens,
     )
-    turn.max_tokens = ask.max_tokens
     if not await _gates_open(turn):
         return turn.run
     while True:
