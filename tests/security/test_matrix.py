@@ -118,7 +118,7 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ),
     ("GET", "/api/specs/{name}/coverage"): Sample(f"/api/specs/{AGENT}/coverage", 200),
     ("POST", "/api/executions/{execution_id}/promote"): Sample(
-        "/api/executions/{execution_id}/promote", 201, {"name": "promoted-case"}
+        "/api/executions/{execution_id}/promote", 200, {"name": "promoted-case"}
     ),
     # jobs: an invoke key sees its own jobs; others' are 404, not 403
     ("POST", "/v1/agents/{name}/jobs"): Sample(

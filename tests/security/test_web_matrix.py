@@ -59,7 +59,7 @@ WEB_SAMPLES: dict[tuple[str, str], WebSample] = {
         f"/ui/agents/{AGENT}/cases/generate", 303, {}
     ),
     ("POST", "/ui/executions/{execution_id}/promote"): WebSample(
-        "/ui/executions/{execution_id}/promote", 303, {}
+        "/ui/executions/{execution_id}/promote", 200, {}
     ),
     ("GET", "/ui/agents/{name}/cases/new"): WebSample(f"/ui/agents/{AGENT}/cases/new"),
     ("POST", "/ui/agents/{name}/cases/new"): WebSample(
