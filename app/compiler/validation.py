@@ -1,10 +1,14 @@
 """Validate JSON values against a spec's schemas and report issues as JSON Pointers.
 
-jsonschema is the reference and the error reporter. Most values on the hot path are valid,
-so where it is safe a compiled validator (jsonschema-rs, ~50x faster) answers "valid"
-first; a value it rejects goes to jsonschema, whose verdict and messages stand. Safe means
-the schema uses no keyword whose meaning the two libraries may implement differently
-(formats, regular expressions): there, only jsonschema runs.
+jsonschema, built by `app.jsonschema.engine`, is the reference and the error reporter. Most
+values on the hot path are valid, so where it is safe a compiled validator (jsonschema-rs,
+~50x faster) answers "valid" first; a value it rejects goes to jsonschema, whose verdict and
+messages stand. Safe means the schema uses no keyword the two libraries implement
+differently: formats (different checkers), `multipleOf` (the engine decides it exactly, in
+decimal; jsonschema-rs in binary floats) and dynamic references. Patterns are safe: the
+engine matches them with jsonschema-rs's own linear-time ECMA-262 engine. That the two agree
+everywhere else is property-tested (tests/compiler/test_fast_path_agrees.py) and checked on
+every case of the JSON-Schema-Test-Suite (tests/conformance).
 """
 
 from __future__ import annotations
@@ -12,10 +16,10 @@ from __future__ import annotations
 from typing import Any
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from app.core.errors import Issue, pointer
+from app.jsonschema import ecma, engine
 from app.jsonschema.refs import is_local, ref_of
 
 # jsonschema quotes the offending value in its messages; a 1 MB string must not end up in a
@@ -24,14 +28,12 @@ MAX_MESSAGE_CHARS = 300
 
 
 class SchemaValidator:
-    """A JSON Schema (2020-12, formats asserted) compiled once and used for many values."""
+    """A JSON Schema (read as `engine.validator` reads it) compiled once for many values."""
 
     __slots__ = ("_fast", "_validator")
 
     def __init__(self, schema: dict[str, Any]) -> None:
-        self._validator = Draft202012Validator(
-            schema, format_checker=Draft202012Validator.FORMAT_CHECKER
-        )
+        self._validator = engine.validator(schema)
         self._fast = compiled(schema)
 
     def issues(self, value: Any) -> list[Issue]:
@@ -46,9 +48,13 @@ class SchemaValidator:
         return [Issue(pointer(*error.absolute_path), _shorten(error.message)) for error in errors]
 
 
-# Keywords whose implementations may differ between the two libraries (format checkers,
-# regex dialects) or that jsonschema-rs may resolve differently ($dynamicRef, remote refs).
-_UNSAFE = frozenset({"format", "pattern", "patternProperties", "$dynamicRef", "$recursiveRef"})
+# Keywords whose implementations differ between the two libraries (format checkers, exact
+# multipleOf) or that jsonschema-rs may resolve differently ($dynamicRef, remote refs).
+_UNSAFE = frozenset({"format", "multipleOf", "$dynamicRef", "$recursiveRef", "$dynamicAnchor"})
+
+
+def _no_retrieval(uri: str) -> Any:
+    raise ValueError(f"{uri}: references outside the document are not fetched")
 
 
 def compiled(schema: dict[str, Any]) -> Any | None:
@@ -56,7 +62,9 @@ def compiled(schema: dict[str, Any]) -> Any | None:
     if _mentions(schema, _UNSAFE) or _has_remote_ref(schema):
         return None
     try:
-        return jsonschema_rs.Draft202012Validator(schema)
+        return jsonschema_rs.validator_for(
+            schema, pattern_options=ecma.OPTIONS, retriever=_no_retrieval
+        )
     except (ValueError, jsonschema_rs.ValidationError, jsonschema_rs.ReferencingError):
         return None
 

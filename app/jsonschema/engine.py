@@ -1,0 +1,141 @@
+"""The one way Specloom builds a JSON Schema validator, so every part reads a schema alike.
+
+Document checks, examples, inputs, outputs, test assertions, the strict-mode transform and the
+offline model all call `validator(schema)`. It:
+
+* honours the schema's `$schema` (2020-12, 2019-09, draft-07, -06, -04; none means 2020-12;
+  any other is refused at authoring by `dialect_of`);
+* asserts `format` (the dialect's own checker: the generic one mixes drafts), with `regex`
+  meaning a linear-time ECMA-262 pattern;
+* reads `pattern`/`patternProperties` as ECMA-262 in linear time (see `ecma`);
+* decides `multipleOf` exactly, on the numbers as written: 19.99 is a multiple of 0.01,
+  while binary floating point says it is not;
+* resolves `$ref` only inside the document and the bundled metaschemas: its registry has no
+  way to retrieve anything, so a remote reference is an error, never a request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from fractions import Fraction
+from functools import lru_cache
+from typing import Any
+
+import referencing
+import referencing.exceptions
+from jsonschema import (
+    Draft4Validator,
+    Draft6Validator,
+    Draft7Validator,
+    Draft201909Validator,
+    Draft202012Validator,
+    FormatChecker,
+)
+from jsonschema.exceptions import ValidationError
+from jsonschema.protocols import Validator
+from jsonschema.validators import extend
+
+from app.jsonschema import ecma
+
+_BASES: tuple[type[Validator], ...] = (
+    Draft202012Validator,
+    Draft201909Validator,
+    Draft7Validator,
+    Draft6Validator,
+    Draft4Validator,
+)
+
+
+def _uri_key(uri: str) -> str:
+    """`$schema` URIs compare without the empty fragment and scheme (`http`/`https`)."""
+    return uri.rstrip("#").split("://", 1)[-1]
+
+
+def _multiple_of(validator: Validator, step: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    if validator.is_type(instance, "number") and not is_multiple(instance, step):
+        yield ValidationError(f"{instance!r} is not a multiple of {step}")
+
+
+def _exact(number: int | float) -> Fraction:
+    # repr() is the shortest text that reads back as the same float: the number as written.
+    return Fraction(number) if isinstance(number, int) else Fraction(repr(number))
+
+
+def is_multiple(value: int | float, step: int | float) -> bool:
+    """Whether `value` is an integer multiple of `step`, decided exactly (not in binary floats);
+    infinities and NaN are multiples of nothing."""
+    try:
+        quotient = _exact(value) / _exact(step)
+    except (ValueError, OverflowError, ZeroDivisionError):
+        return False
+    return quotient.denominator == 1
+
+
+def _format_checker(base: type[Validator]) -> FormatChecker:
+    checker = FormatChecker(formats=())
+    checker.checkers = dict(base.FORMAT_CHECKER.checkers)
+    checker.checkers["regex"] = (ecma.is_regex, ())
+    return checker
+
+
+_KEYWORDS = {
+    "pattern": ecma.pattern,
+    "patternProperties": ecma.pattern_properties,
+    "additionalProperties": ecma.additional_properties,
+    "multipleOf": _multiple_of,
+}
+
+
+def _extended(base: type[Validator]) -> type[Validator]:
+    keywords = dict(_KEYWORDS)
+    if base is Draft202012Validator:
+        keywords["unevaluatedProperties"] = ecma.unevaluated_properties
+    extended: type[Validator] = extend(base, keywords)  # type: ignore[no-untyped-call]
+    return extended
+
+
+_CLASSES: dict[str, tuple[type[Validator], FormatChecker]] = {
+    _uri_key(str(base.META_SCHEMA.get("$id") or base.META_SCHEMA.get("id"))): (
+        _extended(base),
+        _format_checker(base),
+    )
+    for base in _BASES
+}
+_DEFAULT = _CLASSES[_uri_key(str(Draft202012Validator.META_SCHEMA["$id"]))]
+DIALECTS = tuple(sorted(_CLASSES))
+
+# No `retrieve`: a reference outside the document and the bundled metaschemas is Unresolvable.
+_REGISTRY: referencing.Registry[Any] = referencing.Registry()
+Unresolvable = referencing.exceptions.Unresolvable
+
+
+def dialect_of(schema: Any) -> tuple[type[Validator], FormatChecker] | None:
+    """The validator class and format checker of the schema's `$schema`; None if unknown."""
+    declared = schema.get("$schema") if isinstance(schema, dict) else None
+    if declared is None:
+        return _DEFAULT
+    if not isinstance(declared, str):
+        return None
+    return _CLASSES.get(_uri_key(declared))
+
+
+def validator(schema: Any) -> Validator:
+    """A validator for `schema` as described above (unknown `$schema`: read as 2020-12, which
+    authoring never lets through)."""
+    cls, checker = dialect_of(schema) or _DEFAULT
+    return cls(schema, format_checker=checker, registry=_REGISTRY)
+
+
+def metaschema_validator(schema: Any) -> Validator | None:
+    """A validator of `schema`'s own dialect's metaschema (None for an unknown dialect), whose
+    `regex` format is the ECMA-262 one: Python's `re` would refuse `^\\p{L}+$`."""
+    dialect = dialect_of(schema)
+    if dialect is None:
+        return None
+    cls, checker = dialect
+    return _metaschema_validator(cls, checker)
+
+
+@lru_cache(maxsize=len(_BASES))
+def _metaschema_validator(cls: type[Validator], checker: FormatChecker) -> Validator:
+    return cls(cls.META_SCHEMA, format_checker=checker, registry=_REGISTRY)
