@@ -56,6 +56,12 @@ def is_regex(value: object) -> bool:
     return not isinstance(value, str) or compile_pattern(value) is not None
 
 
+# What authoring says of a pattern `compile_pattern` refuses.
+REFUSED = (
+    "not a pattern Specloom can match in linear time: patterns are ECMA-262 regular "
+    "expressions without look-arounds or back-references, with small repetition counts"
+)
+
 Errors = Iterator[ValidationError]
 
 

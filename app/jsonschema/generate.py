@@ -21,17 +21,15 @@ import copy
 import hashlib
 import json
 import math
-import re
 from collections.abc import Mapping
 from functools import lru_cache
 from random import Random
 from typing import Any
 
 from jsonschema.protocols import Validator
-from jsonschema.validators import validator_for
 
 from app.core.errors import pointer
-from app.jsonschema import keywords, strings
+from app.jsonschema import ecma, engine, keywords, strings
 from app.jsonschema.refs import lookup
 
 Json = Any
@@ -48,10 +46,7 @@ class SchemaGenerator:
 
     def __init__(self, schema: Mapping[str, Any]) -> None:
         self.schema = dict(schema)
-        cls = validator_for(self.schema)
-        # The draft's own checker: the generic FormatChecker() mixes drafts (its "time" is
-        # draft 3's, which rejects RFC 3339 offsets). The compiler validates the same way.
-        self._validator: Validator = cls(self.schema, format_checker=cls.FORMAT_CHECKER)
+        self._validator: Validator = engine.validator(self.schema)
 
     def is_valid(self, value: Json, schema: Json = None) -> bool:
         """Whether `value` satisfies the whole schema (or `schema`, a part of it)."""
@@ -309,7 +304,4 @@ def pointer_join(path: str, key: str) -> str:
 
 
 def _search(pattern: str, text: str) -> bool:
-    try:
-        return re.search(pattern, text) is not None
-    except re.error:
-        return False
+    return ecma.search(pattern, text)

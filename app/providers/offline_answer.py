@@ -13,10 +13,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from app.core.fastjson import canonical_json
 from app.core.jsontext import balanced_objects
+from app.jsonschema import engine
 from app.jsonschema.generate import generator_for
 from app.providers.offline_extract import extract
 
@@ -125,7 +124,8 @@ def _schema_in_prompt(messages: Sequence[Mapping[str, Any]]) -> dict[str, Any] |
 def _looks_like_schema(value: dict[str, Any]) -> bool:
     if value.get("type") != "object" and "properties" not in value:
         return False
-    return bool(Draft202012Validator(Draft202012Validator.META_SCHEMA).is_valid(value))
+    meta = engine.metaschema_validator(value)
+    return meta is not None and bool(meta.is_valid(value))
 
 
 def _loads_object(text: str) -> dict[str, Any] | None:
