@@ -208,10 +208,10 @@ def _check_values(document: SpecDocument, validators: dict[str, Validator]) -> l
             continue
         issues.extend(
             Issue(
-                pointer(*location, *error.absolute_path),
-                f"does not follow {schema_field}: {error.message}",
+                pointer(*location) + issue.pointer,
+                f"does not follow {schema_field}: {issue.message}",
             )
-            for error in validator.iter_errors(value)
+            for issue in engine.issues(validator, value)
         )
     return issues
 

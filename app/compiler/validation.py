@@ -16,15 +16,10 @@ from __future__ import annotations
 from typing import Any
 
 import jsonschema_rs
-from jsonschema.exceptions import ValidationError
 
-from app.core.errors import Issue, pointer
+from app.core.errors import Issue
 from app.jsonschema import ecma, engine
 from app.jsonschema.refs import is_local, ref_of
-
-# jsonschema quotes the offending value in its messages; a 1 MB string must not end up in a
-# problem+json body or a re-ask prompt.
-MAX_MESSAGE_CHARS = 300
 
 
 class SchemaValidator:
@@ -44,8 +39,7 @@ class SchemaValidator:
                     return []
             except (ValueError, TypeError, OverflowError):
                 pass  # a value it cannot take (NaN, huge ints…): jsonschema decides
-        errors = sorted(self._validator.iter_errors(value), key=_order)
-        return [Issue(pointer(*error.absolute_path), _shorten(error.message)) for error in errors]
+        return engine.issues(self._validator, value)
 
 
 # Keywords whose implementations differ between the two libraries (format checkers, exact
@@ -88,21 +82,3 @@ def _has_remote_ref(node: Any) -> bool:
     if isinstance(node, list):
         return any(_has_remote_ref(item) for item in node)
     return False
-
-
-def _order(error: ValidationError) -> tuple[tuple[tuple[int, int, str], ...], str]:
-    # Array indexes sort numerically and before keys; mixed int/str parts cannot be compared.
-    parts = tuple(
-        (0, part, "") if isinstance(part, int) else (1, 0, str(part))
-        for part in error.absolute_path
-    )
-    return parts, error.message
-
-
-def _shorten(message: str) -> str:
-    if len(message) <= MAX_MESSAGE_CHARS:
-        return message
-    # The quoted value comes first and the reason last ("'…' is too long"): keep both ends.
-    head = MAX_MESSAGE_CHARS * 2 // 3
-    tail = MAX_MESSAGE_CHARS - head - 1
-    return message[:head] + "…" + message[-tail:]

@@ -35,6 +35,7 @@ from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator
 from jsonschema.validators import extend
 
+from app.core.errors import Issue, pointer
 from app.jsonschema import ecma
 
 _BASES: tuple[type[Validator], ...] = (
@@ -139,3 +140,53 @@ def metaschema_validator(schema: Any) -> Validator | None:
 @lru_cache(maxsize=len(_BASES))
 def _metaschema_validator(cls: type[Validator], checker: FormatChecker) -> Validator:
     return cls(cls.META_SCHEMA, format_checker=checker, registry=_REGISTRY)
+
+
+# jsonschema recurses once per level of the value (a few frames each); deeper values are
+# refused before they can exhaust the stack.
+MAX_VALUE_DEPTH = 64
+# jsonschema quotes the offending value in its messages; a 1 MB string must not end up in a
+# problem+json body or a re-ask prompt.
+MAX_MESSAGE_CHARS = 300
+
+
+def issues(checker: Validator, value: Any) -> list[Issue]:
+    """Every way `value` breaks `checker`'s schema, ordered by location then message."""
+    if depth_exceeds(value, MAX_VALUE_DEPTH):
+        return [Issue("", f"nested more than {MAX_VALUE_DEPTH} levels deep")]
+    try:
+        errors = sorted(checker.iter_errors(value), key=_order)
+    except RecursionError:  # a schema that recurses in place despite authoring's checks
+        return [Issue("", "too deeply nested for this schema")]
+    return [Issue(pointer(*error.absolute_path), _shorten(error.message)) for error in errors]
+
+
+def depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than `limit` levels in `value` (no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, level = stack.pop()
+        if isinstance(node, dict | list):
+            if level >= limit:
+                return True
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, level + 1) for child in children)
+    return False
+
+
+def _order(error: ValidationError) -> tuple[tuple[tuple[int, int, str], ...], str]:
+    # Array indexes sort numerically and before keys; mixed int/str parts cannot be compared.
+    parts = tuple(
+        (0, part, "") if isinstance(part, int) else (1, 0, str(part))
+        for part in error.absolute_path
+    )
+    return parts, error.message
+
+
+def _shorten(message: str) -> str:
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    # The quoted value comes first and the reason last ("'…' is too long"): keep both ends.
+    head = MAX_MESSAGE_CHARS * 2 // 3
+    tail = MAX_MESSAGE_CHARS - head - 1
+    return message[:head] + "…" + message[-tail:]
