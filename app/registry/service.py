@@ -186,8 +186,8 @@ async def check_contract(
     if contract.breaking and not confirm_breaking:
         breaking = contract.breaking_changes
         raise BreakingChange(
-            f"version {version} of {spec.name!r} makes {len(breaking)} breaking change(s) to "
-            f"the contract of live version {live.version}; publish with "
+            f"version {version} of {spec.name!r} makes {len(breaking)} breaking or "
+            f"possibly breaking change(s) to the contract of live version {live.version}; publish with "
             "confirm_breaking: true to accept them",
             extra={"breaking_changes": [c.model_dump() for c in breaking]},
         )

@@ -1,0 +1,69 @@
+"""The contract diff's view of `$ref`: a reference followed, its siblings added to it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.core.fastjson import canonical_json
+from app.jsonschema.refs import lookup, ref_of
+
+LOWER_BOUNDS = (
+    "minimum",
+    "exclusiveMinimum",
+    "minLength",
+    "minItems",
+    "minProperties",
+    "minContains",
+)
+UPPER_BOUNDS = (
+    "maximum",
+    "exclusiveMaximum",
+    "maxLength",
+    "maxItems",
+    "maxProperties",
+    "maxContains",
+)
+
+
+def resolve(schema: Any, root: Any) -> tuple[Any, str]:
+    """`schema` with its local `$ref`s followed and its other keywords combined with the
+    target's (both apply), and the references followed ("" when none)."""
+    keys: list[str] = []
+    for _ in range(16):
+        ref = ref_of(schema)
+        target = lookup(root, ref) if ref is not None else None
+        if ref is None or target is None:
+            break
+        keys.append(ref)
+        siblings = {k: v for k, v in schema.items() if k != "$ref"}
+        schema = combine(target, siblings)
+    return schema, "|".join(keys)
+
+
+def combine(target: Any, siblings: dict[str, Any]) -> Any:
+    """Both schemas at once: bounds take the tighter value, `required` the union; where a
+    keyword differs in another way, both stay, as an `allOf`."""
+    if not siblings:
+        return target
+    if not isinstance(target, dict):
+        return {"allOf": [target, siblings]}
+    merged = dict(target)
+    for key, value in siblings.items():
+        if key not in merged or canonical_json(merged[key]) == canonical_json(value):
+            merged[key] = value
+        elif key in LOWER_BOUNDS and number(value) is not None and number(merged[key]) is not None:
+            merged[key] = max(merged[key], value)
+        elif key in UPPER_BOUNDS and number(value) is not None and number(merged[key]) is not None:
+            merged[key] = min(merged[key], value)
+        elif key == "required" and isinstance(value, list) and isinstance(merged[key], list):
+            merged[key] = list(dict.fromkeys([*merged[key], *value]))
+        else:
+            return {"allOf": [target, siblings]}
+    return merged
+
+
+def number(value: Any) -> float | None:
+    """A JSON number as Python's, None for anything else (booleans included)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value
