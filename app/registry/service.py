@@ -187,8 +187,8 @@ async def check_contract(
         breaking = contract.breaking_changes
         raise BreakingChange(
             f"version {version} of {spec.name!r} makes {len(breaking)} breaking or "
-            f"possibly breaking change(s) to the contract of live version {live.version}; publish with "
-            "confirm_breaking: true to accept them",
+            f"possibly breaking change(s) to the contract of live version {live.version}; "
+            "publish with confirm_breaking: true to accept them",
             extra={"breaking_changes": [c.model_dump() for c in breaking]},
         )
     return contract
