@@ -217,22 +217,27 @@ class Walker:
                 self.may_break(at, f"{keyword}_changed", message)
 
     def _compositions(self, old: dict[str, Any], new: dict[str, Any], at: At, depth: int) -> None:
-        for keyword in _MONOTONE_LISTS:
+        for keyword in (*_MONOTONE_LISTS, *_OPAQUE):
             before, after = old.get(keyword), new.get(keyword)
             if not _differs(old, new, keyword):
                 continue
-            if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
-                for i, (b, a) in enumerate(zip(before, after, strict=True)):
+            if keyword not in old or keyword not in new:
+                # Each of these only ever adds a condition: a new one narrows, a dropped one
+                # widens (as `unevaluated*` too, beside keywords that did not change).
+                added = keyword not in old
+                message = f"{where(at)}: {keyword} {'added' if added else 'removed'}"
+                self.add(
+                    at,
+                    f"{_snake(keyword)}_{'added' if added else 'removed'}",
+                    narrows=added,
+                    message=message,
+                )
+            elif keyword in _MONOTONE_LISTS and _same_length(before, after):
+                for i, (b, a) in enumerate(zip(before or [], after or [], strict=True)):
                     self.compare(b, a, (*at, keyword, i), depth + 1)
             else:
-                self.may_break(at, "composition_changed", f"{where(at)}: {keyword} changed")
-        for keyword in _OPAQUE:
-            if _differs(old, new, keyword):
-                self.may_break(
-                    at,
-                    "composition_changed",
-                    f"{where(at)}: {keyword} changed; compatibility cannot be proven",
-                )
+                message = f"{where(at)}: {keyword} changed; compatibility cannot be proven"
+                self.may_break(at, "composition_changed", message)
 
     def _unknown(self, old: dict[str, Any], new: dict[str, Any], at: At) -> None:
         for keyword in sorted((old.keys() | new.keys()) - _COMPARED - _ANNOTATIONS):
@@ -240,6 +245,14 @@ class Walker:
                 self.may_break(
                     at, "keyword_changed", f"{where(at)}: {keyword} changed; not compared"
                 )
+
+
+def _same_length(before: Any, after: Any) -> bool:
+    return isinstance(before, list) and isinstance(after, list) and len(before) == len(after)
+
+
+def _snake(keyword: str) -> str:
+    return "".join("_" + c.lower() if c.isupper() else c for c in keyword)
 
 
 def _differs(old: dict[str, Any], new: dict[str, Any], keyword: str) -> bool:
