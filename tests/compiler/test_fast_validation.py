@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from app.compiler.validation import SchemaValidator, compiled
 from app.jsonschema import engine
 from tests.factories import make_document
