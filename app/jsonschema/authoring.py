@@ -16,8 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import jsonschema_rs
 import referencing.jsonschema
-from jsonschema.exceptions import best_match
 from jsonschema_specifications import REGISTRY
 
 from app.jsonschema import ecma, engine, walk
@@ -35,13 +35,12 @@ def schema_problems(schema: Any) -> list[Problem]:
     if engine.dialect_of(schema) is None:
         known = ", ".join(f"https://{uri}" for uri in engine.DIALECTS)
         return [(("$schema",), f"unsupported $schema; use one of {known}")]
-    meta = engine.metaschema_validator(schema)
-    error = best_match(meta.iter_errors(schema)) if meta is not None else None
-    if error is not None:
-        message = error.message
-        if error.validator == "format" and error.validator_value == "regex":
-            message = f"{error.instance!r} is {ecma.REFUSED}"
-        return [(tuple(error.path), f"not a valid JSON Schema: {message}")]
+    try:
+        # jsonschema-rs checks against the dialect's metaschema in milliseconds where
+        # jsonschema takes seconds on a large schema; patterns are checked below, as ECMA-262.
+        jsonschema_rs.meta.validate(schema)
+    except jsonschema_rs.ValidationError as exc:
+        return [(tuple(exc.instance_path), f"not a valid JSON Schema: {exc.message}")]
     problems = list(_pattern_problems(schema))
     targets, ref_problems = _references(schema)
     return problems + ref_problems + _cycles(schema, targets)
@@ -92,33 +91,48 @@ def _unresolved(ref: str) -> str:
 
 
 def _cycles(schema: Any, targets: dict[int, list[Any]]) -> list[Problem]:
-    """A problem for each subschema that reaches itself without stepping into the value."""
+    """A problem where a walk that never steps into the value comes back to a schema it is
+    still inside (one depth-first search over the in-place edges: linear in the schema)."""
+    paths = {id(node): path for path, node in walk.everywhere(schema) if isinstance(node, dict)}
+    state: dict[int, bool] = {}  # id -> still on the current path
+    chain: dict[int, int] = {}  # id -> the longest in-place walk from it, once finished
     problems: list[Problem] = []
     for path, node in walk.everywhere(schema):
-        if isinstance(node, dict) and id(node) in targets and _reaches_itself(node, targets):
-            problems.append(
-                (
-                    path,
-                    "a cycle of references that never steps into the value: validating "
-                    "would recurse forever (a recursive schema must go through properties, "
-                    "items or the like)",
+        if not isinstance(node, dict) or id(node) in state:
+            continue
+        state[id(node)] = True
+        stack = [(node, iter(_in_place_next(node, targets)))]
+        while stack:
+            current, nexts = stack[-1]
+            child = next(nexts, None)
+            if child is None:
+                state[id(current)] = False
+                stack.pop()
+                longest = 1 + max(
+                    (chain.get(id(c), 0) for c in _in_place_next(current, targets)), default=0
                 )
-            )
+                chain[id(current)] = longest
+                if longest == MAX_IN_PLACE + 1:
+                    problems.append((paths.get(id(current), path), _CHAIN))
+            elif isinstance(child, dict) and state.get(id(child)):
+                problems.append((paths.get(id(child), path), _CYCLE))
+            elif isinstance(child, dict) and id(child) not in state:
+                state[id(child)] = True
+                stack.append((child, iter(_in_place_next(child, targets))))
     return problems
 
 
-def _reaches_itself(start: dict[str, Any], targets: dict[int, list[Any]]) -> bool:
-    seen: set[int] = set()
-    stack = _in_place_next(start, targets)
-    while stack:
-        node = stack.pop()
-        if node is start:
-            return True
-        if id(node) in seen or not isinstance(node, dict):
-            continue
-        seen.add(id(node))
-        stack.extend(_in_place_next(node, targets))
-    return False
+# jsonschema recurses a few frames per schema applied in place; a chain of `$ref`/`allOf`
+# longer than this would exhaust the stack on any value.
+MAX_IN_PLACE = 32
+_CHAIN = (
+    f"more than {MAX_IN_PLACE} schemas applied in a row through $ref, allOf, anyOf…: "
+    "flatten the chain"
+)
+_CYCLE = (
+    "a cycle of references that never steps into the value: validating would recurse "
+    "forever (a recursive schema must go through properties, items or the like)"
+)
 
 
 def _in_place_next(node: Any, targets: dict[int, list[Any]]) -> list[Any]:

@@ -170,3 +170,12 @@ def test_a_deep_value_under_a_recursive_schema_is_an_issue_not_a_crash() -> None
         value = {"child": value}
     [issue] = SchemaValidator(schema).issues(value)
     assert "levels deep" in issue.message
+
+
+def test_a_long_in_place_chain_is_refused_before_it_can_exhaust_the_stack() -> None:
+    defs = {f"d{i}": {"allOf": [{"$ref": f"#/$defs/d{i + 1}"}]} for i in range(200)}
+    defs["d200"] = {"type": "string"}
+    schema = {"type": "object", "$defs": defs, "properties": {"x": {"$ref": "#/$defs/d0"}}}
+    issues = _issues(_spec(schema))
+    assert issues
+    assert all("in a row" in message for _, message in issues)
