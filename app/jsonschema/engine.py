@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from fractions import Fraction
-from functools import lru_cache
 from typing import Any
 
 import referencing
@@ -125,21 +124,6 @@ def validator(schema: Any) -> Validator:
     authoring never lets through)."""
     cls, checker = dialect_of(schema) or _DEFAULT
     return cls(schema, format_checker=checker, registry=_REGISTRY)
-
-
-def metaschema_validator(schema: Any) -> Validator | None:
-    """A validator of `schema`'s own dialect's metaschema (None for an unknown dialect), whose
-    `regex` format is the ECMA-262 one: Python's `re` would refuse `^\\p{L}+$`."""
-    dialect = dialect_of(schema)
-    if dialect is None:
-        return None
-    cls, checker = dialect
-    return _metaschema_validator(cls, checker)
-
-
-@lru_cache(maxsize=len(_BASES))
-def _metaschema_validator(cls: type[Validator], checker: FormatChecker) -> Validator:
-    return cls(cls.META_SCHEMA, format_checker=checker, registry=_REGISTRY)
 
 
 # jsonschema recurses once per level of the value (a few frames each); deeper values are

@@ -15,7 +15,7 @@ from typing import Any
 
 from app.core.fastjson import canonical_json
 from app.core.jsontext import balanced_objects
-from app.jsonschema import engine
+from app.jsonschema.authoring import schema_problems
 from app.jsonschema.generate import generator_for
 from app.providers.offline_extract import extract
 
@@ -124,8 +124,7 @@ def _schema_in_prompt(messages: Sequence[Mapping[str, Any]]) -> dict[str, Any] |
 def _looks_like_schema(value: dict[str, Any]) -> bool:
     if value.get("type") != "object" and "properties" not in value:
         return False
-    meta = engine.metaschema_validator(value)
-    return meta is not None and bool(meta.is_valid(value))
+    return not schema_problems(value)
 
 
 def _loads_object(text: str) -> dict[str, Any] | None:
