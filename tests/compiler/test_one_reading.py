@@ -35,7 +35,10 @@ def _issues(document: dict[str, Any]) -> list[tuple[str, str]]:
     return []
 
 
-PRICE = {"type": "object", "properties": {"price": {"type": "number", "multipleOf": 0.01}}}
+PRICE: dict[str, Any] = {
+    "type": "object",
+    "properties": {"price": {"type": "number", "multipleOf": 0.01}},
+}
 
 
 @pytest.mark.parametrize("extra", [{}, {"pattern": "^x"}], ids=["plain", "with a pattern"])
@@ -173,7 +176,7 @@ def test_a_deep_value_under_a_recursive_schema_is_an_issue_not_a_crash() -> None
 
 
 def test_a_long_in_place_chain_is_refused_before_it_can_exhaust_the_stack() -> None:
-    defs = {f"d{i}": {"allOf": [{"$ref": f"#/$defs/d{i + 1}"}]} for i in range(200)}
+    defs: dict[str, Any] = {f"d{i}": {"allOf": [{"$ref": f"#/$defs/d{i + 1}"}]} for i in range(200)}
     defs["d200"] = {"type": "string"}
     schema = {"type": "object", "$defs": defs, "properties": {"x": {"$ref": "#/$defs/d0"}}}
     issues = _issues(_spec(schema))
