@@ -113,7 +113,7 @@ def _required(w: Walker, old: dict[str, Any], new: dict[str, Any], at: At) -> No
 def _additional(w: Walker, old: dict[str, Any], new: dict[str, Any], at: At, depth: int) -> None:
     before, after = old.get("additionalProperties"), new.get("additionalProperties")
     here = (*at, "additionalProperties")
-    if _same(before, after):
+    if w.unchanged(before, after):
         return
     same_keys = _same(sorted(old.get("properties") or {}), sorted(new.get("properties") or {}))
     same_patterns = _same(
@@ -188,7 +188,7 @@ def _dependencies(w: Walker, before: Any, after: Any, at: At, depth: int) -> Non
     for name in sorted(before.keys() | after.keys()):
         here = (*at, name)
         old_dep, new_dep = before.get(name), after.get(name)
-        if _same(old_dep, new_dep):
+        if w.unchanged(old_dep, new_dep):
             continue
         if old_dep is None or new_dep is None:
             added = old_dep is None

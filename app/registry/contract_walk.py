@@ -11,7 +11,7 @@ from typing import Any, Literal
 from app.core.errors import pointer
 from app.core.fastjson import canonical_json
 from app.jsonschema import engine
-from app.jsonschema.refs import ref_of
+from app.jsonschema.refs import lookup, ref_of
 from app.registry import contract_objects
 from app.registry.contract_refs import LOWER_BOUNDS, UPPER_BOUNDS, number, resolve
 
@@ -86,6 +86,41 @@ class Walker:
     # Pairs of (old, new) locations already compared: a recursive schema ends, and two
     # `{"$ref": "#"}` properties cost one comparison, not 2^depth.
     seen: set[tuple[str, str]] = field(default_factory=set)
+    # The references whose schema differs between the versions, directly or through the
+    # references inside it (computed once, when first needed).
+    changed_refs: set[str] | None = None
+
+    def unchanged(self, old: Any, new: Any) -> bool:
+        """Same text, and every `$ref` in it names the same schema in both versions."""
+        if canonical_json(old) != canonical_json(new):
+            return False
+        return not (_refs_in(old) & self._changed_refs())
+
+    def _changed_refs(self) -> set[str]:
+        if self.changed_refs is None:
+            refs = _refs_in(self.old_root) | _refs_in(self.new_root)
+            targets = {r: (lookup(self.old_root, r), lookup(self.new_root, r)) for r in refs}
+            users: dict[str, set[str]] = {}
+            for ref, (old, new) in targets.items():
+                for inner in _refs_in(old) | _refs_in(new):
+                    users.setdefault(inner, set()).add(ref)
+            changed = {r for r, (o, n) in targets.items() if canonical_json(o) != canonical_json(n)}
+            stack = list(changed)
+            while stack:
+                for user in users.get(stack.pop(), ()):
+                    if user not in changed:
+                        changed.add(user)
+                        stack.append(user)
+            self.changed_refs = changed
+        return self.changed_refs
+
+    def differs(self, old: dict[str, Any], new: dict[str, Any], keyword: str) -> bool:
+        """Whether `keyword` is on one side only, or means something else on the other."""
+        if keyword not in old and keyword not in new:
+            return False
+        return (keyword in old) != (keyword in new) or not self.unchanged(
+            old[keyword], new[keyword]
+        )
 
     def add(self, at: At, kind: str, *, narrows: bool, message: str) -> None:
         """Record a change; narrowing breaks inputs, widening breaks outputs."""
@@ -105,9 +140,9 @@ class Walker:
         """Classify every difference between `old` and `new` at `at`."""
         old, old_ref = resolve(old, self.old_root)
         new, new_ref = resolve(new, self.new_root)
-        old_text, new_text = canonical_json(old), canonical_json(new)
-        if old_text == new_text:
+        if self.unchanged(old, new):
             return
+        old_text, new_text = canonical_json(old), canonical_json(new)
         if old_ref or new_ref:  # only references can lead back to a pair already compared
             pair = (old_ref + old_text, new_ref + new_text)
             if pair in self.seen:
@@ -168,7 +203,7 @@ class Walker:
     def _bounds(self, old: dict[str, Any], new: dict[str, Any], at: At) -> None:
         for keyword in (*LOWER_BOUNDS, *UPPER_BOUNDS):
             before, after = number(old.get(keyword)), number(new.get(keyword))
-            if before == after and not _differs(old, new, keyword):
+            if before == after and not self.differs(old, new, keyword):
                 continue
             if before == after:  # draft 4's boolean exclusiveMinimum/Maximum, or not a number
                 self.may_break(at, f"{keyword}_changed", f"{where(at)}: {keyword} changed")
@@ -204,7 +239,7 @@ class Walker:
 
     def _restrictions(self, old: dict[str, Any], new: dict[str, Any], at: At) -> None:
         for keyword in _RESTRICTIONS:
-            if not _differs(old, new, keyword):
+            if not self.differs(old, new, keyword):
                 continue
             message = f"{where(at)}: {keyword} {show(old.get(keyword))} -> {show(new.get(keyword))}"
             if keyword not in old:
@@ -219,7 +254,7 @@ class Walker:
     def _compositions(self, old: dict[str, Any], new: dict[str, Any], at: At, depth: int) -> None:
         for keyword in (*_MONOTONE_LISTS, *_OPAQUE):
             before, after = old.get(keyword), new.get(keyword)
-            if not _differs(old, new, keyword):
+            if not self.differs(old, new, keyword):
                 continue
             if keyword not in old or keyword not in new:
                 # Each of these only ever adds a condition: a new one narrows, a dropped one
@@ -241,10 +276,27 @@ class Walker:
 
     def _unknown(self, old: dict[str, Any], new: dict[str, Any], at: At) -> None:
         for keyword in sorted((old.keys() | new.keys()) - _COMPARED - _ANNOTATIONS):
-            if _differs(old, new, keyword):
+            if self.differs(old, new, keyword):
                 self.may_break(
                     at, "keyword_changed", f"{where(at)}: {keyword} changed; not compared"
                 )
+
+
+def _refs_in(schema: Any) -> set[str]:
+    """Every `$ref` string anywhere inside `schema` (values of `enum` too: over-counting only
+    costs a comparison)."""
+    found: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                found.add(ref)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
 
 
 def _same_length(before: Any, after: Any) -> bool:
@@ -253,14 +305,6 @@ def _same_length(before: Any, after: Any) -> bool:
 
 def _snake(keyword: str) -> str:
     return "".join("_" + c.lower() if c.isupper() else c for c in keyword)
-
-
-def _differs(old: dict[str, Any], new: dict[str, Any], keyword: str) -> bool:
-    if keyword not in old and keyword not in new:
-        return False
-    return (keyword in old) != (keyword in new) or canonical_json(old[keyword]) != canonical_json(
-        new[keyword]
-    )
 
 
 def _types(schema: dict[str, Any]) -> frozenset[str] | None:

@@ -206,3 +206,16 @@ def test_may_break_is_its_own_verdict() -> None:
     assert [(c.verdict, c.breaking) for c in diff.changes] == [("may_break", True)]
     assert diff.may_break
     assert diff.breaking
+
+
+def test_a_change_behind_a_reference_inside_unchanged_text_is_seen() -> None:
+    old = _output(
+        **{
+            "$defs": {"a": {"allOf": [{"$ref": "#/$defs/b"}]}, "b": {"maxLength": 3}},
+            "properties": {"p": {"$ref": "#/$defs/a"}},
+        }
+    )
+    new = copy.deepcopy(old)
+    new["$defs"]["b"]["maxLength"] = 4
+    diff = classify_contract(OPEN, old, OPEN, new)
+    assert [(c.kind, c.breaking) for c in diff.changes] == [("maxLength_loosened", True)]
