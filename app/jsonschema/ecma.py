@@ -44,16 +44,42 @@ def compile_pattern(pattern: str) -> Matcher | None:
     return is_valid
 
 
+# Specs saved before patterns had to be linear may hold a look-around or a back-reference:
+# those still run, on fancy-regex with a bound on backtracking (a pattern that hits it does
+# not match), so no stored agent stops answering and none can hang.
+_BOUNDED = jsonschema_rs.FancyRegexOptions(backtrack_limit=100_000, size_limit=_SIZE_LIMIT)
+
+
+@lru_cache(maxsize=1024)
+def _matcher(pattern: str) -> Matcher | None:
+    linear = compile_pattern(pattern)
+    if linear is not None:
+        return linear
+    try:
+        validator = jsonschema_rs.Draft202012Validator(
+            {"type": "string", "pattern": pattern}, pattern_options=_BOUNDED
+        )
+    except (ValueError, jsonschema_rs.ValidationError):
+        return None
+
+    def bounded(text: str) -> bool:
+        try:
+            return bool(validator.is_valid(text))
+        except (ValueError, jsonschema_rs.ValidationError):  # the backtracking bound
+            return False
+
+    return bounded
+
+
 def search(pattern: str, text: str) -> bool:
-    """Whether `pattern` matches somewhere in `text`; False for a pattern that cannot compile
-    (authoring refuses those, so a stored schema never has one)."""
-    matcher = compile_pattern(pattern)
+    """Whether `pattern` matches somewhere in `text` (False for one that does not compile)."""
+    matcher = _matcher(pattern)
     return matcher is not None and matcher(text)
 
 
 def is_regex(value: object) -> bool:
-    """The `regex` format: a string that compiles as a linear-time ECMA-262 pattern."""
-    return not isinstance(value, str) or compile_pattern(value) is not None
+    """The `regex` format: a string that compiles as an ECMA-262 pattern."""
+    return not isinstance(value, str) or _matcher(value) is not None
 
 
 # What authoring says of a pattern `compile_pattern` refuses.

@@ -182,3 +182,20 @@ def test_a_long_in_place_chain_is_refused_before_it_can_exhaust_the_stack() -> N
     issues = _issues(_spec(schema))
     assert issues
     assert all("in a row" in message for _, message in issues)
+
+
+def test_a_stored_look_around_pattern_still_validates_in_bounded_time() -> None:
+    """Versions saved before patterns had to be linear keep answering, and cannot hang."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "p": {"type": "string", "pattern": "^(?=.*[A-Z]).+$"},
+            "h": {"type": "string", "pattern": "^(?=a)(a+)+\\1$"},
+        },
+    }
+    validator = SchemaValidator(schema)
+    assert validator.issues({"p": "abC"}) == []
+    assert [i.pointer for i in validator.issues({"p": "abc"})] == ["/p"]
+    started = time.perf_counter()
+    assert [i.pointer for i in validator.issues({"h": "a" * 5000 + "!"})] == ["/h"]
+    assert time.perf_counter() - started < 0.5
