@@ -65,7 +65,14 @@ def objects(draw: st.DrawFn) -> dict[str, Any]:
         }
     if draw(st.booleans()):
         schema["$defs"] = {"d": draw(leaf)}
-        schema["properties"]["r"] = {"$ref": "#/$defs/d", "maxLength": draw(st.integers(0, 3))}
+        schema["properties"]["r"] = draw(
+            st.sampled_from(
+                [
+                    {"$ref": "#/$defs/d", "maxLength": draw(st.integers(0, 3))},
+                    {"allOf": [{"$ref": "#/$defs/d"}]},  # a reference inside unchanged text
+                ]
+            )
+        )
     return schema
 
 
