@@ -67,3 +67,45 @@ def number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return value
+
+
+class ChangedRefs:
+    """The references whose schema differs between two versions, directly or through the
+    references inside it: equal text is equal meaning only if it contains none of them."""
+
+    def __init__(self, old_root: Any, new_root: Any) -> None:
+        refs = refs_in(old_root) | refs_in(new_root)
+        targets = {r: (lookup(old_root, r), lookup(new_root, r)) for r in refs}
+        users: dict[str, set[str]] = {}
+        for ref, (old, new) in targets.items():
+            for inner in refs_in(old) | refs_in(new):
+                users.setdefault(inner, set()).add(ref)
+        changed = {r for r, (o, n) in targets.items() if canonical_json(o) != canonical_json(n)}
+        stack = list(changed)
+        while stack:
+            for user in users.get(stack.pop(), ()):
+                if user not in changed:
+                    changed.add(user)
+                    stack.append(user)
+        self.changed = changed
+
+    def none_in(self, schema: Any) -> bool:
+        """Whether no reference inside `schema` changed meaning."""
+        return not (refs_in(schema) & self.changed)
+
+
+def refs_in(schema: Any) -> set[str]:
+    """Every `$ref` string anywhere inside `schema` (values of `enum` too: over-counting only
+    costs a comparison)."""
+    found: set[str] = set()
+    stack = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                found.add(ref)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found

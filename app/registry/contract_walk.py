@@ -11,9 +11,9 @@ from typing import Any, Literal
 from app.core.errors import pointer
 from app.core.fastjson import canonical_json
 from app.jsonschema import engine
-from app.jsonschema.refs import lookup, ref_of
+from app.jsonschema.refs import ref_of
 from app.registry import contract_objects
-from app.registry.contract_refs import LOWER_BOUNDS, UPPER_BOUNDS, number, resolve
+from app.registry.contract_refs import LOWER_BOUNDS, UPPER_BOUNDS, ChangedRefs, number, resolve
 
 At = tuple[str | int, ...]
 Verdict = Literal["compatible", "breaking", "may_break"]
@@ -86,33 +86,16 @@ class Walker:
     # Pairs of (old, new) locations already compared: a recursive schema ends, and two
     # `{"$ref": "#"}` properties cost one comparison, not 2^depth.
     seen: set[tuple[str, str]] = field(default_factory=set)
-    # The references whose schema differs between the versions, directly or through the
-    # references inside it (computed once, when first needed).
-    changed_refs: set[str] | None = None
+    # Which references name another schema in the new version (computed when first needed).
+    changed: ChangedRefs | None = None
 
     def unchanged(self, old: Any, new: Any) -> bool:
         """Same text, and every `$ref` in it names the same schema in both versions."""
         if canonical_json(old) != canonical_json(new):
             return False
-        return not (_refs_in(old) & self._changed_refs())
-
-    def _changed_refs(self) -> set[str]:
-        if self.changed_refs is None:
-            refs = _refs_in(self.old_root) | _refs_in(self.new_root)
-            targets = {r: (lookup(self.old_root, r), lookup(self.new_root, r)) for r in refs}
-            users: dict[str, set[str]] = {}
-            for ref, (old, new) in targets.items():
-                for inner in _refs_in(old) | _refs_in(new):
-                    users.setdefault(inner, set()).add(ref)
-            changed = {r for r, (o, n) in targets.items() if canonical_json(o) != canonical_json(n)}
-            stack = list(changed)
-            while stack:
-                for user in users.get(stack.pop(), ()):
-                    if user not in changed:
-                        changed.add(user)
-                        stack.append(user)
-            self.changed_refs = changed
-        return self.changed_refs
+        if self.changed is None:
+            self.changed = ChangedRefs(self.old_root, self.new_root)
+        return self.changed.none_in(old)
 
     def differs(self, old: dict[str, Any], new: dict[str, Any], keyword: str) -> bool:
         """Whether `keyword` is on one side only, or means something else on the other."""
@@ -280,23 +263,6 @@ class Walker:
                 self.may_break(
                     at, "keyword_changed", f"{where(at)}: {keyword} changed; not compared"
                 )
-
-
-def _refs_in(schema: Any) -> set[str]:
-    """Every `$ref` string anywhere inside `schema` (values of `enum` too: over-counting only
-    costs a comparison)."""
-    found: set[str] = set()
-    stack = [schema]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str):
-                found.add(ref)
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return found
 
 
 def _same_length(before: Any, after: Any) -> bool:
