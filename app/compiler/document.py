@@ -10,14 +10,15 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Literal
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
+from jsonschema.protocols import Validator
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from app.compiler.assertion_paths import assertion_issues
 from app.core.errors import Issue, pointer
 from app.core.fastjson import canonical_json
 from app.core.setting_groups import DocumentLimits
+from app.jsonschema import engine
+from app.jsonschema.authoring import schema_problems
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{1,62}$"
 
@@ -186,16 +187,16 @@ def check_document(document: SpecDocument, limits: DocumentLimits) -> list[Issue
 
 def _check_schemas(
     document: SpecDocument, limits: DocumentLimits
-) -> tuple[list[Issue], dict[str, Draft202012Validator]]:
+) -> tuple[list[Issue], dict[str, Validator]]:
     """The problems of both schemas, and a validator for each schema that has none."""
     issues: list[Issue] = []
-    validators: dict[str, Draft202012Validator] = {}
+    validators: dict[str, Validator] = {}
     for field in ("input_schema", "output_schema"):
         schema = getattr(document, field)
         schema_issues = _check_schema(field, schema, limits)
         issues.extend(schema_issues)
         if not schema_issues:
-            validators[field] = Draft202012Validator(schema)
+            validators[field] = engine.validator(schema)
     return issues, validators
 
 
@@ -214,9 +215,7 @@ def _check_rules(rules: list[str], limits: DocumentLimits) -> list[Issue]:
     return issues
 
 
-def _check_values(
-    document: SpecDocument, validators: dict[str, Draft202012Validator]
-) -> list[Issue]:
+def _check_values(document: SpecDocument, validators: dict[str, Validator]) -> list[Issue]:
     """Examples and test inputs that do not follow their (valid) schema."""
     pairs: list[tuple[tuple[str | int, ...], JsonObject, str]] = []
     for i, example in enumerate(document.examples):
@@ -231,10 +230,10 @@ def _check_values(
             continue
         issues.extend(
             Issue(
-                pointer(*location, *error.absolute_path),
-                f"does not follow {schema_field}: {error.message}",
+                pointer(*location) + issue.pointer,
+                f"does not follow {schema_field}: {issue.message}",
             )
-            for error in validator.iter_errors(value)
+            for issue in engine.issues(validator, value)
         )
     return issues
 
@@ -253,9 +252,7 @@ def _check_test_rules(document: SpecDocument) -> list[Issue]:
     return issues
 
 
-def _check_test_assertions(
-    document: SpecDocument, validators: dict[str, Draft202012Validator]
-) -> list[Issue]:
+def _check_test_assertions(document: SpecDocument, validators: dict[str, Validator]) -> list[Issue]:
     """Tests asserting on a path no valid output has, or on a value it can never hold."""
     validator = validators.get("output_schema")
     if validator is None:
@@ -278,10 +275,9 @@ def _check_test_names(tests: list[SpecTest]) -> list[Issue]:
 
 
 def _check_schema(field: str, schema: JsonObject, limits: DocumentLimits) -> list[Issue]:
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
-        return [Issue(pointer(field, *exc.path), f"not a valid JSON Schema: {exc.message}")]
+    problems = schema_problems(schema)
+    if problems:
+        return [Issue(pointer(field, *path), message) for path, message in problems]
     issues: list[Issue] = []
     if schema.get("type") != "object":
         issues.append(

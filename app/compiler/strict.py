@@ -32,8 +32,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from jsonschema import Draft202012Validator
-
 from app.compiler.decode import IDENTITY, Decoder, RefDecoder, ShapeDecoder
 from app.compiler.keywords import (
     KEPT,
@@ -44,6 +42,7 @@ from app.compiler.keywords import (
     UNSUPPORTED,
 )
 from app.core.errors import pointer
+from app.jsonschema import engine
 from app.jsonschema.refs import lookup, ref_of
 
 _WHOLE_VALUE = ("anyOf", "enum", "const")
@@ -81,9 +80,7 @@ class _Transformer:
         self.notes: list[str] = []
         self.table: dict[str, Decoder] = {}
         self.refs: list[tuple[str, str]] = []
-        self.validator = Draft202012Validator(
-            root, format_checker=Draft202012Validator.FORMAT_CHECKER
-        )
+        self.validator = engine.validator(root)
 
     def note(self, location: str, message: str) -> None:
         self.notes.append(f"{location or '/'}: {message}")

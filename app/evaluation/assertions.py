@@ -10,11 +10,11 @@ reported as not evaluated and never count as passed.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from app.compiler.document import Assertion
+from app.jsonschema import ecma
 
 _MISSING = object()
 
@@ -134,7 +134,7 @@ def _equals(expected: Any, tolerance: float | None, value: Any) -> list[str]:
 def _matches(pattern: str, value: Any) -> list[str]:
     if not isinstance(value, str):
         return [f"expected a string to match /{pattern}/, got {_kind(value)}"]
-    if re.search(pattern, value) is None:
+    if not ecma.search(pattern, value):
         return [f"{value!r} does not match /{pattern}/"]
     return []
 
@@ -189,9 +189,6 @@ def validate_patterns(assertions: list[Assertion]) -> list[tuple[int, str]]:
     """(index, message) of every assertion whose regex does not compile."""
     bad: list[tuple[int, str]] = []
     for index, assertion in enumerate(assertions):
-        if assertion.matches is not None:
-            try:
-                re.compile(assertion.matches)
-            except re.error as exc:
-                bad.append((index, f"invalid regular expression: {exc}"))
+        if assertion.matches is not None and ecma.compile_pattern(assertion.matches) is None:
+            bad.append((index, f"{assertion.matches!r} is {ecma.REFUSED}"))
     return bad

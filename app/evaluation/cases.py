@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from jsonschema import Draft202012Validator
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +21,7 @@ from app.core.setting_groups import FileLimits
 from app.evaluation.assertions import validate_patterns
 from app.evaluation.schemas import CaseOrigin, CaseWrite
 from app.files.service import store_input_files
+from app.jsonschema import engine
 from app.models import Execution, Spec, SpecVersion, TestCase
 from app.registry.file_cases import stored_assertions
 
@@ -67,10 +67,10 @@ async def check_case(
     schema = document.get("input_schema", {})
     # Files: stored once by hash, the case keeps references to them.
     body.input = await store_input_files(session, schema, body.input, limits)
-    validator = SchemaValidator(reference_schema(schema))
-    issues = [Issue("/input" + i.pointer, i.message) for i in validator.issues(body.input)]
+    inputs = SchemaValidator(reference_schema(schema))
+    issues = [Issue("/input" + i.pointer, i.message) for i in inputs.issues(body.input)]
     issues += [Issue(f"/expect/{n}/matches", m) for n, m in validate_patterns(body.expect)]
-    output = Draft202012Validator(document.get("output_schema", {}))
+    output = engine.validator(document.get("output_schema", {}))
     issues += [
         Issue("/expect" + i.pointer, i.message) for i in assertion_issues(output, body.expect)
     ]

@@ -16,13 +16,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from app.compiler.document import Assertion, SpecDocument, content_hash, parse_document
 from app.compiler.file_fields import without_file_fields
 from app.compiler.prompt import environment
 from app.core.errors import pointer
 from app.evaluation.schema_cases import DraftCase
+from app.jsonschema import ecma, engine
 from app.jsonschema.refs import lookup, ref_of
 from app.serving.call import call
 from app.serving.context import CallContext
@@ -167,7 +166,7 @@ def checked_assertions(output_schema: dict[str, Any], written: list[Any]) -> lis
         sub = fields.get(assertion.path)
         if sub is None:
             continue
-        validator = Draft202012Validator({**sub, **_defs(output_schema)})
+        validator = engine.validator(output_schema).evolve(schema=sub)
         values = [assertion.equals] if "equals" in assertion.model_fields_set else []
         values += assertion.one_of or []
         if any(not validator.is_valid(v) for v in values):
@@ -224,10 +223,4 @@ def _defs(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _compiles(pattern: str) -> bool:
-    import re
-
-    try:
-        re.compile(pattern)
-    except re.error:
-        return False
-    return True
+    return ecma.compile_pattern(pattern) is not None

@@ -21,23 +21,23 @@ import copy
 import hashlib
 import json
 import math
-import re
 from collections.abc import Mapping
 from functools import lru_cache
 from random import Random
 from typing import Any
 
 from jsonschema.protocols import Validator
-from jsonschema.validators import validator_for
 
 from app.core.errors import pointer
-from app.jsonschema import keywords, strings
+from app.jsonschema import ecma, engine, keywords, strings
 from app.jsonschema.refs import lookup
 
 Json = Any
 _ATTEMPTS = 4
 _OPTIONAL_DEPTH = 4  # below this depth only required properties: recursive schemas end
 _MAX_DEPTH = 24
+# The most items or properties generated in one array or object (minItems: 5e7 must not hang).
+MAX_ITEMS = 1_000
 _MISSING = object()
 _NULL = {"type": "null"}
 _ANNOTATIONS = frozenset({"enum", "title", "description", "default", "examples", "$comment"})
@@ -48,10 +48,7 @@ class SchemaGenerator:
 
     def __init__(self, schema: Mapping[str, Any]) -> None:
         self.schema = dict(schema)
-        cls = validator_for(self.schema)
-        # The draft's own checker: the generic FormatChecker() mixes drafts (its "time" is
-        # draft 3's, which rejects RFC 3339 offsets). The compiler validates the same way.
-        self._validator: Validator = cls(self.schema, format_checker=cls.FORMAT_CHECKER)
+        self._validator: Validator = engine.validator(self.schema)
 
     def is_valid(self, value: Json, schema: Json = None) -> bool:
         """Whether `value` satisfies the whole schema (or `schema`, a part of it)."""
@@ -233,7 +230,7 @@ class _Walk:
                 keys.extend(d for d in deps if d not in keys)
         extra = schema.get("additionalProperties", True)
         patterns: Mapping[str, Any] = schema.get("patternProperties") or {}
-        for i in range(max(0, schema.get("minProperties", 0) - len(keys))):
+        for i in range(max(0, min(int(schema.get("minProperties", 0)), MAX_ITEMS) - len(keys))):
             keys.append(self._extra_key(patterns, i, keys))
         order = {k: i for i, k in enumerate(props)}  # declaration order reads naturally
         keys.sort(key=lambda k: order.get(k, len(order)))
@@ -262,7 +259,7 @@ class _Walk:
         prefix = list(schema.get("prefixItems") or [])
         if isinstance(items, list):  # draft 7 tuple form
             prefix, items = items, schema.get("additionalItems")
-        low = int(schema.get("minItems", 0))
+        low = min(int(schema.get("minItems", 0)), MAX_ITEMS)
         high = schema.get("maxItems")
         count = max(
             low,
@@ -273,11 +270,12 @@ class _Walk:
         count = max(count, self._forced_length(path))
         contains = schema.get("contains")
         if contains is not None:
-            count = max(count, int(schema.get("minContains", 1)))
+            count = max(count, min(int(schema.get("minContains", 1)), MAX_ITEMS))
         if items is False:
             count = min(count, len(prefix))
         if high is not None:
             count = min(count, int(high))
+        count = min(count, MAX_ITEMS)
         result: list[Json] = []
         for i in range(count):
             sub = prefix[i] if i < len(prefix) else items
@@ -309,7 +307,4 @@ def pointer_join(path: str, key: str) -> str:
 
 
 def _search(pattern: str, text: str) -> bool:
-    try:
-        return re.search(pattern, text) is not None
-    except re.error:
-        return False
+    return ecma.search(pattern, text)

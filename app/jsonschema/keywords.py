@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from fractions import Fraction
 from random import Random
 from typing import Any
+
+from app.jsonschema.engine import is_multiple
 
 
 def pick_type(schema: Mapping[str, Any]) -> str:
@@ -69,35 +72,55 @@ def number(schema: Mapping[str, Any], rng: Random, *, integer: bool) -> int | fl
         low = min_bound
     high = max_bound if max_bound is not None else low + 100
     if integer or step is not None:
-        unit = step if step is not None else 1
-        first = math.floor(low / unit) + 1 if low_open else math.ceil(low / unit)
-        last = math.ceil(high / unit) - 1 if high_open else math.floor(high / unit)
-        if first > last:
-            return int(low) if integer else low
-        start = rng.randint(first, last)
-        # Float steps: k * 0.01 may not survive the validator's own division; probe nearby.
-        for k in [start, *range(first, min(last, first + 50) + 1)]:
-            value = _exact(k, unit, integer)
-            if value is not None and _inside(value, low, low_open, high, high_open):
-                return value
-        return int(low) if integer else low
+        return _stepped(low, low_open, high, high_open, step, rng, integer=integer)
     value = round(low + rng.random() * (high - low), 2)
     if _inside(value, low, low_open, high, high_open):
         return value
     return (low + high) / 2
 
 
-def _exact(k: int, unit: float, integer: bool) -> int | float | None:
-    value: int | float = k * unit
-    if isinstance(unit, float):
-        value = round(value, 10)
-        if (value / unit) != int(value / unit):
-            return None
+def _stepped(
+    low: float,
+    low_open: bool,
+    high: float,
+    high_open: bool,
+    step: float | None,
+    rng: Random,
+    *,
+    integer: bool,
+) -> int | float:
+    """A multiple of `step` (of 1 for integers) inside the bounds, in exact arithmetic:
+    `minimum: 1e308, multipleOf: 1e-308` has 10^616 candidates, which floats cannot count."""
+    unit = _fraction(step if step is not None else 1)
+    if integer:  # k * p/q is an integer exactly when k is a multiple of q: step by p
+        unit = Fraction(unit.numerator)
+    low_f, high_f = _fraction(low), _fraction(high)
+    first = math.floor(low_f / unit) + 1 if low_open else math.ceil(low_f / unit)
+    last = math.ceil(high_f / unit) - 1 if high_open else math.floor(high_f / unit)
+    fallback = int(low) if integer else low
+    if first > last:
+        return fallback
+    start = rng.randint(first, last)
+    # Converting back to a float may land off the step or outside the bounds; probe nearby.
+    for k in [start, *range(first, min(last, first + 50) + 1)]:
+        value = _candidate(k * unit, integer)
+        inside = value is not None and _inside(value, low, low_open, high, high_open)
+        if inside and (step is None or is_multiple(value, step)):  # type: ignore[arg-type]
+            return value  # type: ignore[return-value]
+    return fallback
+
+
+def _candidate(exact: Fraction, integer: bool) -> int | float | None:
     if integer:
-        if value != int(value):
-            return None
-        value = int(value)
-    return value
+        return int(exact) if exact.denominator == 1 else None
+    try:
+        return float(exact)
+    except OverflowError:
+        return None
+
+
+def _fraction(value: float) -> Fraction:
+    return Fraction(value) if isinstance(value, int) else Fraction(repr(value))
 
 
 def _inside(value: float, low: float, low_open: bool, high: float, high_open: bool) -> bool:

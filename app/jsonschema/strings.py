@@ -3,12 +3,14 @@
 Every choice comes from the `random.Random` the caller seeds from a SHA-256 digest, so the
 same input always yields the same string, in every process.
 
-Patterns are handled by walking Python's own regex parse tree (jsonschema checks `pattern`
-with `re.search`, so Python's dialect is the one that matters). Literals, classes,
-categories, alternation, groups, back-references and bounded or unbounded repeats are
-generated; anchors and look-arounds are skipped. When a pattern uses anything else, or no
-attempt fits the length bounds, `from_pattern` returns None and the caller falls back to
-plain text (which the final validation may then reject: patterns are best effort).
+Patterns are handled by walking Python's regex parse tree (close enough to ECMA-262 for the
+patterns it can parse) and checking each attempt with the validator's own ECMA-262 matcher
+(`ecma.search`). Literals, classes, categories, alternation, groups, back-references and
+bounded or unbounded repeats are generated; anchors and look-arounds are skipped. When a
+pattern uses anything else, would take more than `MAX_TEXT` characters, or no attempt fits
+the length bounds, `from_pattern` returns None and the caller falls back to plain text
+(which the final validation may then reject: patterns are best effort). Lengths are capped
+at `MAX_TEXT` too: a `minLength` of 5e7 gets a short, invalid answer, not a hang.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from collections.abc import Callable, Mapping
 from functools import lru_cache
 from random import Random
 from typing import Any
+
+from app.jsonschema import ecma
 
 # `re._parser` is the stdlib's regex parser; `sre_parse`, its public alias, warns on import.
 _sre: Any = importlib.import_module("re._parser")
@@ -37,6 +41,8 @@ _CATEGORY_CHARS = {
     "CATEGORY_SPACE": " ",
     "CATEGORY_NOT_SPACE": string.ascii_letters + string.digits,
 }
+# The longest string generated: no schema makes the offline model build more.
+MAX_TEXT = 20_000
 # Unbounded repeats (`*`, `+`, `{n,}`) get at most this many extra copies per attempt step.
 _REPEAT_STEPS = (2, 0, 6, 16, 40, 100)
 
@@ -59,11 +65,11 @@ def slug(name: str) -> str:
 
 
 def fit_text(text: str, min_length: int, max_length: int | None) -> str:
-    """`text` padded (by repeating it) or cut to fit the length bounds."""
+    """`text` padded (by repeating it) or cut to fit the length bounds (up to `MAX_TEXT`)."""
+    min_length = min(min_length, MAX_TEXT)
     if len(text) < min_length:
-        filler = text or "offline"
-        while len(text) < min_length:
-            text = f"{text} {filler}"
+        filler = f" {text or 'offline'}"
+        text += filler * -(-(min_length - len(text)) // len(filler))  # whole fillers, as before
     if max_length is not None and len(text) > max_length:
         text = text[:max_length].rstrip() if max_length >= min_length else text[:max_length]
         if len(text) < min_length:  # rstrip went below the minimum
@@ -95,9 +101,9 @@ def formatted(fmt: str, name: str, rng: Random) -> str | None:
 def for_schema(schema: Mapping[str, Any], name: str, rng: Random) -> str:
     """A string for a string schema: its pattern, else its format, else free text, within
     its length bounds where the pattern or format allows."""
-    low = int(schema.get("minLength", 0))
+    low = min(int(schema.get("minLength", 0)), MAX_TEXT)
     high = schema.get("maxLength")
-    high = None if high is None else int(high)
+    high = None if high is None else int(min(high, MAX_TEXT))
     if isinstance(schema.get("pattern"), str):
         text = from_pattern(schema["pattern"], rng, low, high)
         if text is not None:
@@ -149,11 +155,13 @@ _FORMATS: dict[str, Callable[[str, Random], str]] = {
 def from_pattern(
     pattern: str, rng: Random, min_length: int = 0, max_length: int | None = None
 ) -> str | None:
-    """A string that `re.search(pattern, ...)` accepts and that fits the length bounds."""
+    """A string the pattern matches (as the validator reads it) that fits the length bounds."""
+    matches = ecma.compile_pattern(pattern)
+    if matches is None:
+        return None
     try:
-        compiled = re.compile(pattern)
-        tree = _sre.parse(pattern)
-    except (re.error, RecursionError):
+        tree = _sre.parse(_ascii_classes(pattern))
+    except (re.error, RecursionError, OverflowError):
         return None
     for extra in _REPEAT_STEPS:
         for _ in range(3):
@@ -164,10 +172,35 @@ def from_pattern(
             if (
                 len(text) >= min_length
                 and (max_length is None or len(text) <= max_length)
-                and compiled.search(text)
+                and matches(text)
             ):
                 return text
     return None
+
+
+# ECMA-262 Unicode property classes Python's parser does not know, as ASCII subsets: every
+# character generated from them is in the real class, which is all generation needs.
+_PROPERTY_CLASSES = {"L": "a-zA-Z", "Lu": "A-Z", "Ll": "a-z", "N": "0-9", "Nd": "0-9"}
+_PROPERTY = re.compile(r"\\p\{(\w+)\}|\\.|\[|\]")
+
+
+def _ascii_classes(pattern: str) -> str:
+    """`pattern` with `\\p{L}`-style classes replaced by ASCII ones (inside `[...]` too)."""
+    depth = 0
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal depth
+        text = match.group(0)
+        if text == "[":
+            depth += 1
+        elif text == "]":
+            depth = max(0, depth - 1)
+        elif match.group(1) in _PROPERTY_CLASSES:
+            chars = _PROPERTY_CLASSES[match.group(1)]
+            return chars if depth else f"[{chars}]"
+        return text
+
+    return _PROPERTY.sub(replace, pattern)
 
 
 def _walk(items: Any, rng: Random, extra: int, groups: dict[int, str]) -> str:
@@ -191,9 +224,19 @@ def _subpattern(arg: Any, rng: Random, extra: int, groups: dict[int, str]) -> st
 
 def _repeat(arg: Any, rng: Random, extra: int, groups: dict[int, str]) -> str:
     low, high, sub = arg
+    if low > MAX_TEXT:
+        raise _Unsupported("repetition beyond MAX_TEXT")
     upper = min(high, low + extra)
     count = rng.randint(low, max(low, upper))
-    return "".join(_walk(sub, rng, extra, groups) for _ in range(count))
+    parts: list[str] = []
+    size = 0
+    for _ in range(count):
+        part = _walk(sub, rng, extra, groups)
+        size += len(part)
+        if size > MAX_TEXT:  # `(a{10000}){10000}`: stop before building 10^8 characters
+            raise _Unsupported("longer than MAX_TEXT")
+        parts.append(part)
+    return "".join(parts)
 
 
 def _nothing(arg: Any, rng: Random, extra: int, groups: dict[int, str]) -> str:

@@ -13,10 +13,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from app.core.fastjson import canonical_json
 from app.core.jsontext import balanced_objects
+from app.jsonschema.authoring import schema_problems
 from app.jsonschema.generate import generator_for
 from app.providers.offline_extract import extract
 
@@ -122,7 +121,7 @@ def _schema_in_prompt(messages: Sequence[Mapping[str, Any]]) -> dict[str, Any] |
 def _looks_like_schema(value: dict[str, Any]) -> bool:
     if value.get("type") != "object" and "properties" not in value:
         return False
-    return bool(Draft202012Validator(Draft202012Validator.META_SCHEMA).is_valid(value))
+    return not schema_problems(value)
 
 
 def _loads_object(text: str) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ from app.compiler import compile_spec
 from app.compiler.document import NAME_PATTERN, SpecDocument
 from app.core.database import SessionDep
 from app.core.errors import InvalidInput, responses
+from app.core.offload import off_loop
 from app.core.setting_groups import DocumentLimits
 from app.core.settings import Settings
 from app.models import Spec
@@ -98,7 +99,7 @@ async def get_compiled(spec: SpecDep, number: NumberParam, session: SessionDep) 
     """What the compiler makes of a version: prompt messages, provider schema, strictness."""
     version = await service.get_version(session, spec, number)
     document = SpecDocument.model_validate(version.document)
-    return compile_spec(document, version.content_hash).public()
+    return (await off_loop(compile_spec, document, version.content_hash)).public()
 
 
 @router.get("/{name}/diff", responses=responses(service.SpecNotFound, service.VersionNotFound))
@@ -119,5 +120,5 @@ async def diff_versions(
         from_version=from_version,
         to_version=to_version,
         changes=changes,
-        contract=service.version_contract(before, after),
+        contract=await off_loop(service.version_contract, before, after),
     )

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.compiler.document import InvalidDocument, SpecDocument, content_hash, parse_document
 from app.core.errors import Conflict, InvalidInput, Issue, NotFound
+from app.core.offload import off_loop
 from app.core.setting_groups import DocumentLimits
 from app.models import Release, Spec, SpecVersion
 from app.registry.contract import ContractDiff, classify_contract
@@ -187,13 +188,13 @@ async def check_contract(
     if spec.live_version is None or spec.live_version == version:
         return None
     live = await get_version(session, spec, spec.live_version)
-    contract = version_contract(live, await get_version(session, spec, version))
+    contract = await off_loop(version_contract, live, await get_version(session, spec, version))
     if contract.breaking and not confirm_breaking:
         breaking = contract.breaking_changes
         raise BreakingChange(
-            f"version {version} of {spec.name!r} makes {len(breaking)} breaking change(s) to "
-            f"the contract of live version {live.version}; publish with "
-            "confirm_breaking: true to accept them",
+            f"version {version} of {spec.name!r} makes {len(breaking)} breaking or "
+            f"possibly breaking change(s) to the contract of live version {live.version}; "
+            "publish with confirm_breaking: true to accept them",
             extra={"breaking_changes": [c.model_dump() for c in breaking]},
         )
     return contract

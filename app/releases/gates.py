@@ -68,6 +68,11 @@ def contract_note(contract: dict[str, Any] | None, confirmed: bool) -> str:
     """How a release's contract check went, in the audit trail's words."""
     if contract is None:
         return "nothing live to compare with"
-    if contract.get("breaking"):
-        return "breaking, confirmed" if confirmed else "breaking"
+    if contract.get("breaking"):  # a may-break change needs the same confirmation
+        changes = contract.get("changes") or []
+        certain = any(
+            c.get("verdict", "breaking") == "breaking" for c in changes if c.get("breaking")
+        )
+        label = "breaking" if certain else "may break"
+        return f"{label}, confirmed" if confirmed else label
     return "compatible"

@@ -23,6 +23,7 @@ from app.compiler.file_fields import file_fields
 from app.core.errors import NotFound
 from app.core.listen import listener
 from app.core.loops import BackgroundLoop
+from app.core.offload import off_loop
 from app.executions.redaction import has_sensitive
 from app.models import Spec, SpecVersion
 from app.registry.service import LIVE_CHANNEL
@@ -189,7 +190,7 @@ class LiveAgents:
         live_version, document, digest = row
         if live_version is None:
             return None
-        return agent_version(name, live_version, document, digest)
+        return await off_loop(agent_version, name, live_version, document, digest)
 
     async def _load_pinned(self, name: str, version: int) -> AgentVersion:
         async with self._sessionmaker() as session:
@@ -205,7 +206,7 @@ class LiveAgents:
             ).first()
         if row is None:
             raise AgentVersionNotFound(f"agent {name!r} has no version {version}")
-        return agent_version(name, version, row[0], row[1])
+        return await off_loop(agent_version, name, version, row[0], row[1])
 
     def start(self, conninfo: str) -> None:
         """Start listening for live-pointer moves in the background."""

@@ -323,3 +323,28 @@ async def test_compatible_publish_records_its_contract(api: httpx.AsyncClient) -
     assert body["contract"]["breaking"] is False
     assert body["breaking_confirmed"] is False
     assert [c["kind"] for c in body["contract"]["changes"]] == ["field_added"]
+
+
+async def test_a_may_break_change_needs_the_same_confirmation(api: httpx.AsyncClient) -> None:
+    """A change the diff cannot prove safe (another pattern) is refused like a breaking one."""
+    await create_spec(api, "triage")
+    await api.post("/api/specs/triage/publish", json={"version": 1})
+    other = edit(OUT, ["properties", "summary", "pattern"], "^[A-Z]")
+    await add_version(
+        api, "triage", 1, output_schema=edit(OUT, ["properties", "summary", "pattern"], "^D")
+    )
+    await api.post("/api/specs/triage/publish", json={"version": 2, "confirm_breaking": True})
+    await add_version(api, "triage", 2, output_schema=other)
+
+    refused = await api.post("/api/specs/triage/publish", json={"version": 3})
+    assert refused.status_code == 409, refused.text
+    [change] = refused.json()["breaking_changes"]
+    assert (change["kind"], change["verdict"]) == ("pattern_changed", "may_break")
+
+    confirmed = await api.post(
+        "/api/specs/triage/publish", json={"version": 3, "confirm_breaking": True}
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    assert confirmed.json()["contract"]["may_break"] is True
+    audit = (await api.get("/api/audit", params={"action": "spec.published"})).json()["items"]
+    assert audit[0]["details"]["contract"] == "may break, confirmed"
