@@ -7,6 +7,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Response, status
 
 from app.core.database import SessionDep
 from app.core.errors import InvalidInput, responses
+from app.core.offload import off_loop
 from app.evaluation import service as evaluation
 from app.evaluation.runner import EvaluatorDep, start_suite
 from app.models import Spec
@@ -48,7 +49,7 @@ async def create_spec(
     background: BackgroundTasks,
 ) -> SpecRead:
     """Create a spec from its document; the document becomes version 1."""
-    document = service.validate_document(body.document, bounds)
+    document = await off_loop(service.validate_document, body.document, bounds)
     spec, _ = await actions.create_spec(
         session, document=document, message=body.message, principal=principal
     )
@@ -73,7 +74,7 @@ async def create_version(
     background: BackgroundTasks,
 ) -> VersionRead:
     """Save a new version on top of `base_version`; 409 if someone saved in between."""
-    document = service.validate_document(body.document, bounds)
+    document = await off_loop(service.validate_document, body.document, bounds)
     version = await actions.create_version(
         session,
         spec=spec,

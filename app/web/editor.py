@@ -9,6 +9,7 @@ from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import Response
 
 from app.core.database import SessionDep
+from app.core.offload import off_loop
 from app.evaluation.runner import EvaluatorDep, start_suite
 from app.models import Spec
 from app.registry import actions, service
@@ -94,7 +95,7 @@ async def create_agent(
     raw = document_from_form(form, errors)
     if not errors:
         try:
-            document = service.validate_document(raw, bounds, prefix="")
+            document = await off_loop(service.validate_document, raw, bounds, prefix="")
             spec, _ = await actions.create_spec(
                 session,
                 document=document,
@@ -141,7 +142,7 @@ async def save_version(
         errors.add("message", "say what changed: the message is kept in the version history")
     if not errors:
         try:
-            document = service.validate_document(raw, bounds, prefix="")
+            document = await off_loop(service.validate_document, raw, bounds, prefix="")
             version = await actions.create_version(
                 session,
                 spec=spec,
