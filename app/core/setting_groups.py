@@ -110,6 +110,9 @@ class WriterSettings(Group):
         default=0.05, gt=0
     )
     batch_size: Annotated[int, Env("execution_batch_size")] = Field(default=200, ge=1)
+    stop_timeout_s: Annotated[float, Env("execution_stop_timeout_s")] = Field(
+        default=15.0, gt=0, description="How long a stopping server keeps writing records."
+    )
 
 
 class CacheSettings(Group):

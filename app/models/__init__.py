@@ -3,6 +3,7 @@
 from app.models.api_key import ApiKey
 from app.models.audit_event import AuditEvent
 from app.models.base import Base
+from app.models.dead_letter import DeadLetter
 from app.models.evaluation import TestCase, TestResult, TestRun
 from app.models.execution import Attempt, Execution
 from app.models.job import Job, JobItem, WebhookDelivery
@@ -19,6 +20,7 @@ __all__ = [
     "Base",
     "BreakerState",
     "Budget",
+    "DeadLetter",
     "Execution",
     "Job",
     "JobItem",
