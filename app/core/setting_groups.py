@@ -75,6 +75,26 @@ class CallOptions(Group):
         default=2.0, ge=0, description="Longest wait for a model at its rpm/tpm before a fallback."
     )
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    timed_out_leash_s: float = Field(
+        default=0.5,
+        gt=0,
+        description="Attempt timeout, when a fallback waits, of a model that timed out within "
+        "timeout_memory_s (its recent p95 x3 when longer).",
+    )
+    timeout_memory_s: float = Field(
+        default=60.0, ge=0, description="How long a model's timeout shortens its leash."
+    )
+    hedge: bool = Field(
+        default=False,
+        description="Ask the next model in parallel when one is slower than its recent p95; "
+        "the first valid answer wins, the other call is cancelled.",
+    )
+    hedge_max_extra: float = Field(
+        default=0.1, ge=0, le=1, description="Hedged calls at most, as a share of all calls."
+    )
+    hedge_min_samples: int = Field(
+        default=20, ge=1, description="Answers a model must have given before it is hedged."
+    )
 
 
 class BreakerConfig(Group):

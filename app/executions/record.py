@@ -16,8 +16,9 @@ ExecutionStatus = Literal["succeeded", "failed"]
 CacheResult = Literal["hit", "miss"]
 # ask: the first call; retry: the same model after a transient failure; reask: the same
 # model told why its output was invalid; fallback: the next model of the tier; escalation:
-# a stronger model after invalid answers; skip: a model passed over without a call.
-AttemptKind = Literal["ask", "retry", "reask", "fallback", "escalation", "skip"]
+# a stronger model after invalid answers; skip: a model passed over without a call; hedge:
+# the next model asked in parallel while a slow one still had not answered.
+AttemptKind = Literal["ask", "retry", "reask", "fallback", "escalation", "skip", "hedge"]
 # How an attempt ended: its output's stage, why the call failed, or why it was skipped.
 AttemptOutcome = Literal[
     "valid",
@@ -33,6 +34,7 @@ AttemptOutcome = Literal[
     "breaker_open",
     "no_vision",
     "rate_limited_local",
+    "cancelled",  # a parallel (hedged) attempt answered first
 ]
 
 
