@@ -71,7 +71,9 @@ async def measure(
     """`calls` calls, 8 in flight, against a freshly scripted primary."""
     upstream.reset()
     rng = random.Random(7)
-    upstream.script(*(Delay(rng.uniform(0.15, 0.25), Valid()) for _ in range(warmup)))
+    upstream.script(
+        *(Delay(rng.uniform(0.15, 0.25), Valid()) for _ in range(warmup)), model="fake-fast"
+    )
     upstream.script(*(primary(rng) for _ in range(calls * 2)), model="fake-fast")
     upstream.default = Delay(0.2, Valid())  # the backup
     document = make_document("hedged", model={"name": "fast", "fallbacks": ["smart"]})
