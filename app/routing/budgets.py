@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import Clock
-from app.core.errors import Conflict, NotFound, ProblemError
+from app.core.errors import Conflict, NotFound, ProblemError, database_unreachable
 from app.core.loops import BackgroundLoop
 from app.models import Budget, Spend
 
@@ -165,8 +165,18 @@ class BudgetGuard:
                 self._loaded_at is None
                 or self._clock.monotonic() - self._loaded_at >= self._refresh_s
             ):
-                await self._reload()
+                await self._reload_or_keep()
         return self._statuses
+
+    async def _reload_or_keep(self) -> None:
+        """Reload; while the database is out of reach, the last view stands (no spend can be
+        stored meanwhile) and is tried again after `refresh_s`."""
+        try:
+            await self._reload()
+        except Exception as exc:
+            if self._loaded_at is None or not database_unreachable(exc):
+                raise
+            self._loaded_at = self._clock.monotonic()
 
     async def _reload(self) -> None:
         async with self._sessionmaker() as session:
