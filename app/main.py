@@ -27,6 +27,7 @@ from app.executions.routes import usage_router
 from app.jobs.routes import admin_router as jobs_admin_router
 from app.jobs.routes import router as jobs_router
 from app.jobs.stats import JobsCollector, refresh_stats
+from app.jobs.worker import in_process_worker
 from app.mcp_server import lazy as mcp_server  # the SDK off the start-up path
 from app.observability.routes import router as metrics_router
 from app.providers import openai_http
@@ -102,7 +103,8 @@ async def start_parts(
     app: FastAPI, parts: AsyncExitStack, settings: Settings, catalog: ModelCatalog
 ) -> None:
     """Build the app's parts into `app.state` and start them on `parts`, which stops them
-    in reverse: MCP, the refreshers, test runs, the live listener, the writers (draining),
+    in reverse: MCP, the job worker, the refreshers, test runs, the live listener, the
+    writers (draining),
     the engine, the provider connections and the hot-path reads, in that order."""
     url = database_url(settings)
     reads = FastReads(sync_conninfo(url))  # one-round-trip lookups
@@ -151,4 +153,7 @@ async def start_parts(
         refresher = view.refresher() if view is not None else None
         if refresher is not None:
             await parts.enter_async_context(refresher)
+    if settings.jobs.serve_worker:  # stops before the writers drain: its items are records
+        worker = in_process_worker(settings, runtime, sessionmaker, sync_conninfo(url))
+        await parts.enter_async_context(worker)
     await parts.enter_async_context(mcp_server.running(app))

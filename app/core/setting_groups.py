@@ -215,6 +215,14 @@ class JobSettings(Group):
     poll_interval_s: Annotated[float, Env("worker_poll_interval_s")] = Field(
         default=1.0, gt=0, description="How often an idle worker looks for scheduled retries."
     )
+    serve_worker: bool = Field(
+        default=True,
+        description="`specloom serve` also runs job items in its own process (one machine, "
+        "nothing else to start); off where dedicated `specloom worker`s run them.",
+    )
+    stop_timeout_s: Annotated[float, Env("worker_stop_timeout_s")] = Field(
+        default=30.0, gt=0, description="How long a stopping worker waits for running items."
+    )
 
 
 class WebhookSettings(Group):
