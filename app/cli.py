@@ -306,6 +306,7 @@ def _serve(settings: Settings, host: str | None, port: int | None, *, load_specs
     import uvicorn
 
     from app.core.database import database_url, upgrade_to_head
+    from app.core.http_server import header_deadline_protocol
     from app.main import create_app
     from app.registry.files import spec_files
     from app.security.auth import load_admin_key
@@ -333,7 +334,14 @@ def _serve(settings: Settings, host: str | None, port: int | None, *, load_specs
     # uvicorn raises SIGTERM again after its graceful shutdown; the default disposition would
     # end the process before its exit handlers, leaving the embedded Postgres running.
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        http=header_deadline_protocol(settings.web.header_timeout_s),
+        timeout_keep_alive=settings.web.keep_alive_s,
+    )
     return 0
 
 

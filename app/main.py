@@ -15,6 +15,7 @@ from app.core.database import database_url, make_engine, make_sessionmaker, sync
 from app.core.errors import install_error_handlers
 from app.core.limits import BodyLimitMiddleware
 from app.core.logging import RequestIdMiddleware, configure_logging
+from app.core.page_headers import PageHeadersMiddleware
 from app.core.ratelimit import RateLimiter
 from app.core.reads import FastReads
 from app.core.settings import Settings, get_settings
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     # Inside the request id, so its problems carry one; multipart agent calls included.
     app.add_middleware(BodyLimitMiddleware, limits=settings.bodies)
+    app.add_middleware(PageHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(agents_router)  # first: the hot route is matched without a scan
     app.include_router(health.router)

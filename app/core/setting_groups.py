@@ -183,7 +183,7 @@ class FileLimits(Group):
 
 
 class WebSettings(Group):
-    """The web app's sessions and login links."""
+    """The web app's sessions and login links, and the HTTP server's connection limits."""
 
     session_secret: str | None = Field(
         default=None, description="Signs web sessions and login links; unset: from the admin key."
@@ -191,6 +191,12 @@ class WebSettings(Group):
     session_max_age_s: int = Field(default=12 * 3600, ge=60, description="Web session lifetime.")
     login_link_ttl_s: int = Field(
         default=3600, ge=10, description="How long the login link `serve` prints stays valid."
+    )
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, description="Longest time a client may take to send its headers."
+    )
+    keep_alive_s: int = Field(
+        default=5, ge=1, description="How long an idle keep-alive connection stays open."
     )
 
 

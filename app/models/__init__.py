@@ -12,6 +12,7 @@ from app.models.resilience import BreakerState, Budget, RateWindow, ResponseCach
 from app.models.spec import Spec
 from app.models.spec_version import SpecVersion
 from app.models.stored_file import StoredFile
+from app.models.web_session import EndedWebSession
 
 __all__ = [
     "ApiKey",
@@ -21,6 +22,7 @@ __all__ = [
     "BreakerState",
     "Budget",
     "DeadLetter",
+    "EndedWebSession",
     "Execution",
     "Job",
     "JobItem",

@@ -1,4 +1,4 @@
-"""reliability: records the writer sets aside (dead letters)
+"""reliability: records the writer sets aside (dead letters); signed-out web sessions
 
 Revision ID: 0008
 Revises: 0007
@@ -34,9 +34,23 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_dead_letter_created_at"), "dead_letter", ["created_at"])
     op.create_index(op.f("ix_dead_letter_record_id"), "dead_letter", ["record_id"])
+    op.create_table(
+        "ended_web_session",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column(
+            "ended_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("clock_timestamp()"),
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ended_web_session")),
+    )
+    op.create_index(op.f("ix_ended_web_session_ended_at"), "ended_web_session", ["ended_at"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_ended_web_session_ended_at"), table_name="ended_web_session")
+    op.drop_table("ended_web_session")
     op.drop_index(op.f("ix_dead_letter_record_id"), table_name="dead_letter")
     op.drop_index(op.f("ix_dead_letter_created_at"), table_name="dead_letter")
     op.drop_table("dead_letter")
