@@ -90,6 +90,10 @@ class ExecutionWriter:
         self._pending: list[ExecutionRecord] = []
         self._pending_ids: dict[uuid.UUID, asyncio.Event] = {}
         self._stop_timeout_s = config.stop_timeout_s
+        # Cost of the records not written yet, per spend scope: budgets add it to what the
+        # database says, so this process never spends past a budget while its writer is
+        # behind (or the database away). A crash loses only what its last flush missed.
+        self._unwritten: dict[str, Decimal] = {}
         self.set_aside = 0  # records put in dead_letter since start (a counter of /metrics)
         # A failed write keeps its records and is tried again: none may be lost. Only a
         # stop that keeps failing gives up, after 21 failures in a row.
@@ -107,8 +111,20 @@ class ExecutionWriter:
         """Queue a record; it is written within one flush interval."""
         self._pending.append(record)
         self._pending_ids[record.id] = asyncio.Event()
+        self._count_spend(record, 1)
         if len(self._pending) >= self._batch_size:
             self._loop.wake()
+
+    def unwritten_spend(self, scope_key: str) -> Decimal:
+        """USD of this process's calls in `scope_key` ("global", "agent:<name>") whose
+        records (and so whose spend) are not in the database yet."""
+        return self._unwritten.get(scope_key, Decimal(0))
+
+    def _count_spend(self, record: ExecutionRecord, sign: int) -> None:
+        cost = usd(record.cost_usd)
+        if cost:
+            for key in ("global", f"agent:{record.agent}"):
+                self._unwritten[key] = self._unwritten.get(key, Decimal(0)) + sign * cost
 
     @property
     def pending(self) -> int:
@@ -176,6 +192,7 @@ class ExecutionWriter:
         written = {record.id for record in batch}
         self._pending = [record for record in self._pending if record.id not in written]
         for record in batch:
+            self._count_spend(record, -1)
             event = self._pending_ids.pop(record.id, None)
             if event is not None:
                 event.set()

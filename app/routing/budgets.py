@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -65,6 +65,14 @@ class BudgetStatus:
     def exhausted(self) -> bool:
         return self.spent_usd >= self.budget.limit_usd
 
+    def plus(self, unwritten: Decimal) -> BudgetStatus:
+        """This status with spend not in the database yet added."""
+        return (
+            BudgetStatus(self.budget, self.spent_usd + unwritten, self.resets_at)
+            if unwritten
+            else self
+        )
+
 
 async def budget_statuses(session: AsyncSession, now: datetime) -> list[BudgetStatus]:
     """Every budget with what has been spent in its current period."""
@@ -101,8 +109,11 @@ class BudgetGuard:
         *,
         clock: Clock,
         refresh_s: float,
+        unwritten: Callable[[str], Decimal] | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
+        # This process's spend not in the database yet, by scope key (the execution writer's).
+        self._unwritten = unwritten
         self._clock = clock
         self._refresh_s = refresh_s
         self._statuses: list[BudgetStatus] = []
@@ -117,6 +128,8 @@ class BudgetGuard:
             budget = status.budget
             if budget.scope == "agent" and budget.agent != agent:
                 continue
+            if self._unwritten is not None:
+                status = status.plus(self._unwritten(scope_key(budget)))
             if not status.exhausted:
                 continue
             if budget.on_exceed == "downgrade" and budget.downgrade_model:

@@ -59,7 +59,10 @@ def build_runtime(
             options=settings.calls,
             clock=clock,
             budgets=BudgetGuard(
-                sessionmaker, clock=clock, refresh_s=settings.routing.budget_refresh_s
+                sessionmaker,
+                clock=clock,
+                refresh_s=settings.routing.budget_refresh_s,
+                unwritten=writer.unwritten_spend,
             ),
             breakers=CircuitBreakers(sessionmaker, clock=clock, config=settings.routing.breakers),
             limiter=RateLimiter(sessionmaker, clock=clock),
