@@ -234,6 +234,25 @@ def _encodable(text: str) -> bool:
     return True
 
 
+def lone_surrogate_at(value: Any) -> str | None:
+    """The JSON Pointer of the first string (a value, or a key: the member it names) in
+    `value` that holds a lone surrogate; None when every string is Unicode text."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii() and not _encodable(item):
+                return pointer(*path)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if not key.isascii() and not _encodable(key):
+                    return pointer(*path, key)
+                stack.append((child, (*path, key)))
+        elif isinstance(item, list):
+            stack.extend((child, (*path, i)) for i, child in enumerate(item))
+    return None
+
+
 def _pointer_of(root: Any, target: str) -> str:
     """The JSON Pointer of `target` (a string value or key) in `root`: only on rejection, so
     the hot path builds no paths. A key's pointer is that of the member it names."""

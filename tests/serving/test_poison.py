@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from app.core.setting_groups import WriterSettings
 from app.executions.record import AttemptRecord, ExecutionRecord
 from app.executions.writer import ExecutionWriter
-from tests.fakes.upstream import FakeUpstream
-from tests.serving.conftest import live_agent
+from tests.fakes.upstream import FakeUpstream, Text
+from tests.serving.conftest import execution, live_agent
 from tests.serving.test_metrics import scrape, value
 
 # A lone surrogate, JSON-escaped and as the UTF-8 bytes `json.loads` lets through.
@@ -160,3 +160,16 @@ async def test_record_waits_and_stops_are_bounded_when_the_database_is_gone() ->
     assert writer.pending == 1  # kept (and logged as lost), never set aside as bad
     assert writer.set_aside == 0
     await engine.dispose()
+
+
+async def test_a_model_answer_with_a_lone_surrogate_is_not_answered(
+    api: httpx.AsyncClient, upstream: FakeUpstream
+) -> None:
+    await live_agent(api, model={"name": "fast"})
+    poisoned = '{"team": "billing", "priority": "normal", "summary": "\\ud800"}'
+    upstream.script(Text(poisoned), Text(poisoned), model="fake-fast")
+    response = await api.post("/v1/agents/ticket-triage", json={"subject": "s", "body": "b"})
+    assert response.status_code == 502, response.text  # never a 500: an invalid answer
+    record = await execution(api, response)
+    assert [a["outcome"] for a in record["attempts"]] == ["schema_invalid", "schema_invalid"]
+    assert record["attempts"][0]["issues"][0]["pointer"] == "/summary"
