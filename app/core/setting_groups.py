@@ -90,7 +90,7 @@ class CallOptions(Group):
         "the first valid answer wins, the other call is cancelled.",
     )
     hedge_max_extra: float = Field(
-        default=0.1, ge=0, le=1, description="Hedged calls at most, as a share of all calls."
+        default=0.1, ge=0, description="Hedged calls at most, as a share of all calls."
     )
     hedge_min_samples: int = Field(
         default=20, ge=1, description="Answers a model must have given before it is hedged."
