@@ -95,5 +95,6 @@ async def logout(request: Request, session: SessionDep) -> Response:
     """Sign out: this session ends everywhere, copies of its cookie included."""
     ended = load_session(request).sign_out()
     if ended is not None:
-        await end_session(session, ended)
+        max_age_s = request.app.state.settings.web.session_max_age_s
+        await end_session(session, ended, max_age_s=max_age_s)
     return redirect(request, "/ui/login")

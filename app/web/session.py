@@ -18,11 +18,12 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Request, Response
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select, text
+from sqlalchemy import delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -177,10 +178,16 @@ def _sid_hash(sid: str) -> str:
     return hashlib.sha256(sid.encode()).hexdigest()
 
 
-async def end_session(session: AsyncSession, sid: str) -> None:
-    """Record that the web session `sid` was signed out (in this transaction)."""
+async def end_session(session: AsyncSession, sid: str, *, max_age_s: int) -> None:
+    """Record that the web session `sid` was signed out (in this transaction), and forget
+    the records older than a session can live: their cookies have expired anyway."""
     await session.execute(
         pg_insert(EndedWebSession).values(id=_sid_hash(sid)).on_conflict_do_nothing()
+    )
+    await session.execute(
+        delete(EndedWebSession).where(
+            EndedWebSession.ended_at < func.clock_timestamp() - timedelta(seconds=max_age_s)
+        )
     )
 
 
