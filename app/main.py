@@ -22,6 +22,7 @@ from app.core.settings import Settings, get_settings
 from app.core.tracing import configure_tracing
 from app.evaluation.routes import router as evaluation_router
 from app.evaluation.runner import Evaluator
+from app.executions.dead_letters import router as dead_letters_router
 from app.executions.routes import admin_router as executions_router
 from app.executions.routes import router as execution_router
 from app.executions.routes import usage_router
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(execution_router)
     app.include_router(executions_router)
     app.include_router(usage_router)
+    app.include_router(dead_letters_router)
     app.include_router(ops_router)
     app.include_router(security_router)
     app.include_router(jobs_router)

@@ -173,3 +173,19 @@ async def test_a_model_answer_with_a_lone_surrogate_is_not_answered(
     record = await execution(api, response)
     assert [a["outcome"] for a in record["attempts"]] == ["schema_invalid", "schema_invalid"]
     assert record["attempts"][0]["issues"][0]["pointer"] == "/summary"
+
+
+async def test_records_set_aside_can_be_read_back(
+    serving_app: FastAPI, api: httpx.AsyncClient
+) -> None:
+    writer: ExecutionWriter = serving_app.state.runtime.writer
+    bad = _record("ticket-triage", "lone \ud800")
+    writer.submit(bad)
+    assert await writer.wait_written(bad.id)
+    listed = await api.get("/api/dead-letters")
+    assert listed.status_code == 200
+    (item,) = listed.json()["items"]
+    assert item["record_id"] == str(bad.id)
+    assert item["kind"] == "execution"
+    assert "\\ud800" in item["payload"]
+    assert "UnicodeEncodeError" in item["error"] or "surrogate" in item["error"]
