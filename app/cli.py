@@ -21,7 +21,45 @@ if TYPE_CHECKING:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `specloom` console script."""
+    """Entry point of the `specloom` console script: a configuration mistake is one line on
+    stderr and exit code 2, never a traceback."""
+    try:
+        return _command(argv)
+    except Exception as error:
+        problem = _configuration_problem(error)
+        if problem is None:
+            raise
+        print(f"specloom: configuration error: {problem}", file=sys.stderr)
+        return 2
+
+
+def _configuration_problem(error: Exception) -> str | None:
+    """The one line saying which setting or file is wrong and what to do; None when `error`
+    is not about configuration (a bug keeps its traceback)."""
+    import psycopg
+    from pydantic import ValidationError
+    from sqlalchemy.exc import ArgumentError, DBAPIError
+
+    from app.core.config_errors import ConfigurationError, settings_problem
+    from app.providers.catalog import ModelsFileError
+
+    if isinstance(error, ValidationError) and error.title == "Settings":
+        error = settings_problem(error)
+    if isinstance(error, ConfigurationError):
+        return str(error)
+    if isinstance(error, ModelsFileError):
+        return f"SPECLOOM_MODELS_FILE: {error}"
+    if isinstance(error, DBAPIError) and isinstance(error.orig, psycopg.OperationalError):
+        error = error.orig
+    if isinstance(error, psycopg.OperationalError):
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else "no answer"
+        return f"SPECLOOM_DATABASE_URL: cannot connect to the database ({reason}); check it"
+    if isinstance(error, ArgumentError):
+        return "SPECLOOM_DATABASE_URL: not a database URL (postgresql+psycopg://user@host/db)"
+    return None
+
+
+def _command(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(prog="specloom", description="Spec-driven agent platform.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -124,8 +162,10 @@ def _worker(settings: Settings, concurrency: int | None) -> int:
     from app.core.database import database_url, upgrade_to_head
     from app.core.logging import configure_logging
     from app.jobs.worker import run_worker
+    from app.serving.assembly import catalog_for
 
     configure_logging(settings.log_level, settings.log_json)
+    catalog_for(settings)  # a bad models file is reported before the database is touched
     upgrade_to_head(database_url(settings))
     asyncio.run(run_worker(settings, concurrency=concurrency))
     return 0
@@ -299,11 +339,13 @@ def _serve(settings: Settings, host: str | None, port: int | None, *, load_specs
     import uvicorn
 
     from app.core.database import database_url, upgrade_to_head
+    from app.core.http_server import header_deadline_protocol
     from app.main import create_app
     from app.registry.files import spec_files
     from app.security.auth import load_admin_key
     from app.web.session import login_url
 
+    app = create_app(settings)  # first: a bad models file is reported before the database
     upgrade_to_head(database_url(settings))
     if load_specs and settings.specs_dir.is_dir():
         # With no model configured the suite cannot be evidence: the examples go live on
@@ -323,14 +365,20 @@ def _serve(settings: Settings, host: str | None, port: int | None, *, load_specs
     else:
         print(f"Admin key: stored in {settings.data_dir / 'admin_key'} or SPECLOOM_ADMIN_KEY")
     print(f"Sign in to the web app (one-time link): {login_url(settings, key, base)}")
-    app = create_app(settings)
     # Modules and the app live as long as the process: frozen out of the collector's sight,
     # full collections on the request path no longer walk them.
     gc.freeze()
     # uvicorn raises SIGTERM again after its graceful shutdown; the default disposition would
     # end the process before its exit handlers, leaving the embedded Postgres running.
     signal.signal(signal.SIGTERM, _exit_on_signal)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        http=header_deadline_protocol(settings.web.header_timeout_s),
+        timeout_keep_alive=settings.web.keep_alive_s,
+    )
     return 0
 
 

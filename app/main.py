@@ -15,18 +15,21 @@ from app.core.database import database_url, make_engine, make_sessionmaker, sync
 from app.core.errors import install_error_handlers
 from app.core.limits import BodyLimitMiddleware
 from app.core.logging import RequestIdMiddleware, configure_logging
+from app.core.page_headers import PageHeadersMiddleware
 from app.core.ratelimit import RateLimiter
 from app.core.reads import FastReads
 from app.core.settings import Settings, get_settings
 from app.core.tracing import configure_tracing
 from app.evaluation.routes import router as evaluation_router
 from app.evaluation.runner import Evaluator
+from app.executions.dead_letters import router as dead_letters_router
 from app.executions.routes import admin_router as executions_router
 from app.executions.routes import router as execution_router
 from app.executions.routes import usage_router
 from app.jobs.routes import admin_router as jobs_admin_router
 from app.jobs.routes import router as jobs_router
 from app.jobs.stats import JobsCollector, refresh_stats
+from app.jobs.worker import in_process_worker
 from app.mcp_server import lazy as mcp_server  # the SDK off the start-up path
 from app.observability.routes import router as metrics_router
 from app.providers import openai_http
@@ -78,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     # Inside the request id, so its problems carry one; multipart agent calls included.
     app.add_middleware(BodyLimitMiddleware, limits=settings.bodies)
+    app.add_middleware(PageHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(agents_router)  # first: the hot route is matched without a scan
     app.include_router(health.router)
@@ -88,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(execution_router)
     app.include_router(executions_router)
     app.include_router(usage_router)
+    app.include_router(dead_letters_router)
     app.include_router(ops_router)
     app.include_router(security_router)
     app.include_router(jobs_router)
@@ -102,7 +107,8 @@ async def start_parts(
     app: FastAPI, parts: AsyncExitStack, settings: Settings, catalog: ModelCatalog
 ) -> None:
     """Build the app's parts into `app.state` and start them on `parts`, which stops them
-    in reverse: MCP, the refreshers, test runs, the live listener, the writers (draining),
+    in reverse: MCP, the job worker, the refreshers, test runs, the live listener, the
+    writers (draining),
     the engine, the provider connections and the hot-path reads, in that order."""
     url = database_url(settings)
     reads = FastReads(sync_conninfo(url))  # one-round-trip lookups
@@ -151,4 +157,7 @@ async def start_parts(
         refresher = view.refresher() if view is not None else None
         if refresher is not None:
             await parts.enter_async_context(refresher)
+    if settings.jobs.serve_worker:  # stops before the writers drain: its items are records
+        worker = in_process_worker(settings, runtime, sessionmaker, sync_conninfo(url))
+        await parts.enter_async_context(worker)
     await parts.enter_async_context(mcp_server.running(app))

@@ -150,6 +150,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         data_dir=tmp_path / "data",
         admin_key=ADMIN_KEY,
         specs_dir=tmp_path / "specs",
+        # Tests that need items run start workers of their own (or turn this on).
+        serve_worker=False,
     )
 
 

@@ -39,7 +39,9 @@ class ServerProcess:
 def start_server(env: dict[str, str], *args: str, log_path: Path) -> ServerProcess:
     """Launch `specloom serve` with `env` on a free port (not waiting for it)."""
     port = free_port()
-    full_env = {**os.environ, **env, "SPECLOOM_PORT": str(port), "SPECLOOM_HOST": "127.0.0.1"}
+    # No job worker inside unless a test asks: the tests of jobs start the workers they need.
+    full_env = {"SPECLOOM_SERVE_WORKER": "false", **os.environ, **env}
+    full_env |= {"SPECLOOM_PORT": str(port), "SPECLOOM_HOST": "127.0.0.1"}
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "serve", *args],

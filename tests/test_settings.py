@@ -26,6 +26,10 @@ ENVIRONMENT_NAMES = {
     *("worker_poll_interval_s", "webhook_secret", "webhook_allowed_hosts", "webhook_timeout_s"),
     *("webhook_max_attempts", "webhook_retry_wait_s", "webhook_retry_backoff"),
     *("log_level", "log_json"),
+    # Added since: the reliability knobs.
+    *("execution_stop_timeout_s", "timed_out_leash_s", "timeout_memory_s", "hedge"),
+    *("hedge_max_extra", "hedge_min_samples", "serve_worker", "worker_stop_timeout_s"),
+    *("header_timeout_s", "keep_alive_s"),
 }
 GROUPS = {
     name

@@ -137,6 +137,36 @@ class NoModelAvailable(ProblemError):
     retryable = True
 
 
+class DatabaseUnavailable(ProblemError):
+    status = 503
+    slug = "database-unavailable"
+    title = "Database unavailable"
+    retryable = True
+
+
+# How long a caller should wait before trying again when the database is out of reach: a
+# restart or failover takes seconds, and a pool reconnects on the first request after it.
+DATABASE_RETRY_AFTER_S = 5
+
+
+def database_unreachable(exc: BaseException) -> bool:
+    """Whether `exc` (or what it wraps) says the database is out of reach, not that a
+    statement was wrong: lost or refused connections, a pool that cannot connect in time."""
+    import psycopg
+    from sqlalchemy import exc as sa
+
+    if isinstance(exc, BaseExceptionGroup):
+        return any(database_unreachable(inner) for inner in exc.exceptions)
+    if isinstance(exc, sa.DBAPIError):
+        return exc.connection_invalidated or (
+            exc.orig is not None and database_unreachable(exc.orig)
+        )
+    return isinstance(
+        exc,
+        psycopg.OperationalError | psycopg.InterfaceError | sa.TimeoutError | ConnectionError,
+    )
+
+
 class DeadlineExceeded(ProblemError):
     status = 504
     slug = "deadline-exceeded"
@@ -216,6 +246,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         request_id = _request_id(request)
+        if database_unreachable(exc):
+            return on_outage(request_id, exc)
         log.exception("unhandled error", request_id=request_id, path=request.url.path)
         body = Problem(
             type=TYPE_BASE + "internal-error",
@@ -227,10 +259,36 @@ def install_error_handlers(app: FastAPI) -> None:
         ).model_dump(exclude_none=True)
         return problem_response(500, body)
 
+    async def on_database(request: Request, exc: Exception) -> JSONResponse:
+        # Handled here rather than by the catch-all, which re-raises to the server after
+        # answering: an outage is an answer (503), not a crash to log with a traceback.
+        if database_unreachable(exc):
+            return on_outage(_request_id(request), exc)
+        return await on_unexpected(request, exc)
+
     app.add_exception_handler(ProblemError, on_problem)
+    for kind in _database_errors():
+        app.add_exception_handler(kind, on_database)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)
+
+
+def on_outage(request_id: str | None, exc: BaseException) -> JSONResponse:
+    """503 with Retry-After: the database is out of reach (logged without a traceback)."""
+    log.warning("database unavailable", request_id=request_id, error=str(exc)[:200])
+    outage = DatabaseUnavailable(
+        "the database is out of reach; try again shortly",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_S)},
+    )
+    return problem_response(outage.status, outage.problem(request_id), outage.headers)
+
+
+def _database_errors() -> tuple[type[Exception], ...]:
+    import psycopg
+    from sqlalchemy import exc as sa
+
+    return (sa.DBAPIError, sa.TimeoutError, psycopg.Error, ConnectionError)
 
 
 def _issue_from_pydantic(err: Any) -> Issue:

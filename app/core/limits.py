@@ -7,10 +7,11 @@ bytes received pass the limit. The body is then handed on to the app unchanged.
 For the JSON APIs (`/api/…`, `/v1/…`) a non-empty body must also be declared as JSON (415
 otherwise) and be JSON that every later stage can handle: not malformed (400), no NaN or
 Infinity (400: they are not JSON), nested at most `max_depth` deep, no number literal
-longer than 64 characters and no NUL character (Postgres cannot store one) (422). Python's
-parser would otherwise accept NaN, turn 1e999 into infinity, and recurse until a
-RecursionError on deep nesting. A NUL (`%00`) in the query string is a 400 for the same
-reason.
+longer than 64 characters, no NUL character (Postgres cannot store one) and no lone UTF-16
+surrogate (`"\\ud800"`: no UTF-8 encoder, hence neither the response nor the execution record,
+can write one) (422, with a pointer to the string). Python's parser would otherwise accept
+NaN, turn 1e999 into infinity, and recurse until a RecursionError on deep nesting. A NUL
+(`%00`) in the query string is a 400 for the same reason.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import PROBLEM_JSON, TYPE_BASE
+from app.core.errors import PROBLEM_JSON, TYPE_BASE, pointer
 from app.core.setting_groups import BodyLimits
 
 JSON_PREFIXES = ("/api/", "/v1/")
@@ -32,10 +33,18 @@ PARSED_BODY = "parsed_json_body"
 _MULTIPART_PATH = re.compile(r"^/v1/agents/[^/]+$")
 
 
+# A JSON-escaped surrogate (\\uD800-\\uDFFF) or one encoded as UTF-8 bytes (which `json.loads`
+# lets through with "surrogatepass"): only a body holding one can parse into a lone surrogate,
+# so strings are checked one by one only then. A false hint (an escaped backslash before
+# "ud800", a valid pair) costs one walk and rejects nothing.
+_SURROGATE_HINT = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+
+
 class _Reject(Exception):
-    def __init__(self, status: int, title: str, detail: str) -> None:
+    def __init__(self, status: int, title: str, detail: str, at: str | None = None) -> None:
         super().__init__(detail)
         self.status, self.title, self.detail = status, title, detail
+        self.pointer = at
 
 
 class BodyLimitMiddleware:
@@ -163,7 +172,7 @@ def _parse_json(body: bytes, max_depth: int, max_string_chars: int) -> Any:
         raise _Reject(422, "Invalid input", f"the JSON is nested deeper than {max_depth}") from None
     except ValueError:
         raise _Reject(400, "Bad request", "the request body is not valid JSON") from None
-    _inspect(value, max_depth, max_string_chars)
+    _inspect(value, max_depth, max_string_chars, _SURROGATE_HINT.search(body) is not None)
     return value
 
 
@@ -184,28 +193,82 @@ def _bounded_int(literal: str) -> int:
     return int(literal)
 
 
-def _inspect(value: Any, max_depth: int, max_string_chars: int) -> None:
+def _inspect(value: Any, max_depth: int, max_string_chars: int, surrogates: bool) -> None:
     """Reject nesting deeper than `max_depth`, strings (keys included) longer than
-    `max_string_chars` and NUL characters, without recursion.
+    `max_string_chars`, NUL characters and (when the body may hold one) lone surrogates,
+    without recursion.
 
-    Postgres text and jsonb cannot hold U+0000: such a string would fail when stored (a
-    500, or an execution record the writer can never insert), so it is refused up front.
+    Postgres text and jsonb cannot hold U+0000, and no UTF-8 encoder writes a lone surrogate:
+    such a string would fail when stored or answered (a 500, or an execution record the
+    writer can never insert), so it is refused up front.
     """
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if isinstance(item, str):
-            if "\x00" in item:
-                raise _Reject(422, "Invalid input", "strings may not contain NUL (\\u0000)")
-            if len(item) > max_string_chars:
-                raise _Reject(
-                    422, "Invalid input", f"a string is longer than {max_string_chars} characters"
-                )
+            problem = _string_problem(item, max_string_chars, surrogates)
+            if problem is not None:
+                raise _Reject(422, "Invalid input", problem, _pointer_of(value, item))
         elif isinstance(item, dict | list):
             if depth > max_depth:
                 raise _Reject(422, "Invalid input", f"the JSON is nested deeper than {max_depth}")
             children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
             stack.extend((child, depth + 1) for child in children)
+
+
+def _string_problem(text: str, max_chars: int, surrogates: bool) -> str | None:
+    if "\x00" in text:
+        return "strings may not contain NUL (\\u0000)"
+    if len(text) > max_chars:
+        return f"a string is longer than {max_chars} characters"
+    if surrogates and not text.isascii() and not _encodable(text):
+        return "strings may not contain a lone surrogate (\\ud800-\\udfff)"
+    return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def lone_surrogate_at(value: Any) -> str | None:
+    """The JSON Pointer of the first string (a value, or a key: the member it names) in
+    `value` that holds a lone surrogate; None when every string is Unicode text."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii() and not _encodable(item):
+                return pointer(*path)
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if not key.isascii() and not _encodable(key):
+                    return pointer(*path, key)
+                stack.append((child, (*path, key)))
+        elif isinstance(item, list):
+            stack.extend((child, (*path, i)) for i, child in enumerate(item))
+    return None
+
+
+def _pointer_of(root: Any, target: str) -> str:
+    """The JSON Pointer of `target` (a string value or key) in `root`: only on rejection, so
+    the hot path builds no paths. A key's pointer is that of the member it names."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(root, ())]
+    while stack:
+        item, path = stack.pop()
+        if item is target:
+            return pointer(*path)
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if key is target:
+                    return pointer(*path, key)
+                stack.append((child, (*path, key)))
+        elif isinstance(item, list):
+            stack.extend((child, (*path, i)) for i, child in enumerate(item))
+    return ""
 
 
 async def _send_problem(scope: Scope, send: Send, reject: _Reject) -> None:
@@ -217,6 +280,8 @@ async def _send_problem(scope: Scope, send: Send, reject: _Reject) -> None:
         "detail": reject.detail,
         "retryable": False,
     }
+    if reject.pointer is not None:
+        problem["errors"] = [{"pointer": reject.pointer, "message": reject.detail}]
     if isinstance(request_id, str):
         problem["request_id"] = request_id
     payload = json.dumps(problem).encode()

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import time
 from typing import TYPE_CHECKING, Any, LiteralString
 
+import psycopg
 import structlog
 
 if TYPE_CHECKING:
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
     from psycopg_pool import AsyncConnectionPool
 
 log = structlog.get_logger(__name__)
+
+_CONNECTION_WAIT_S = 1.0
 
 
 class FastReads:
@@ -33,6 +37,7 @@ class FastReads:
         self._max_size = max_size
         self._pool: AsyncConnectionPool[AsyncConnection[tuple[Any, ...]]] | None = None
         self._opening: asyncio.Task[None] | None = None
+        self._down_until = 0.0  # monotonic time before which reads fail without waiting
 
     @property
     def ready(self) -> bool:
@@ -79,6 +84,16 @@ class FastReads:
         """The first row of `query` (None when there is none); psycopg errors propagate."""
         if self._pool is None:
             raise RuntimeError("the read pool is not open (check `ready` first)")
-        async with self._pool.connection() as conn:
-            cursor = await conn.execute(query, params, prepare=True)
-            return await cursor.fetchone()
+        now = time.monotonic()
+        if now < self._down_until:
+            # Out of reach a moment ago: callers fall back at once; one per wait tries again.
+            raise psycopg.OperationalError("the database was out of reach a moment ago")
+        try:
+            # A short wait for a connection: with the database out of reach the pool would
+            # hold every caller for its 30 s default.
+            async with self._pool.connection(timeout=_CONNECTION_WAIT_S) as conn:
+                cursor = await conn.execute(query, params, prepare=True)
+                return await cursor.fetchone()
+        except psycopg.OperationalError:
+            self._down_until = time.monotonic() + _CONNECTION_WAIT_S
+            raise

@@ -75,6 +75,26 @@ class CallOptions(Group):
         default=2.0, ge=0, description="Longest wait for a model at its rpm/tpm before a fallback."
     )
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    timed_out_leash_s: float = Field(
+        default=0.5,
+        gt=0,
+        description="Attempt timeout, when a fallback waits, of a model that timed out within "
+        "timeout_memory_s (its recent p95 x3 when longer).",
+    )
+    timeout_memory_s: float = Field(
+        default=60.0, ge=0, description="How long a model's timeout shortens its leash."
+    )
+    hedge: bool = Field(
+        default=False,
+        description="Ask the next model in parallel when one is slower than its recent p95; "
+        "the first valid answer wins, the other call is cancelled.",
+    )
+    hedge_max_extra: float = Field(
+        default=0.1, ge=0, description="Hedged calls at most, as a share of all calls."
+    )
+    hedge_min_samples: int = Field(
+        default=20, ge=1, description="Answers a model must have given before it is hedged."
+    )
 
 
 class BreakerConfig(Group):
@@ -110,6 +130,9 @@ class WriterSettings(Group):
         default=0.05, gt=0
     )
     batch_size: Annotated[int, Env("execution_batch_size")] = Field(default=200, ge=1)
+    stop_timeout_s: Annotated[float, Env("execution_stop_timeout_s")] = Field(
+        default=15.0, gt=0, description="How long a stopping server keeps writing records."
+    )
 
 
 class CacheSettings(Group):
@@ -160,7 +183,7 @@ class FileLimits(Group):
 
 
 class WebSettings(Group):
-    """The web app's sessions and login links."""
+    """The web app's sessions and login links, and the HTTP server's connection limits."""
 
     session_secret: str | None = Field(
         default=None, description="Signs web sessions and login links; unset: from the admin key."
@@ -168,6 +191,12 @@ class WebSettings(Group):
     session_max_age_s: int = Field(default=12 * 3600, ge=60, description="Web session lifetime.")
     login_link_ttl_s: int = Field(
         default=3600, ge=10, description="How long the login link `serve` prints stays valid."
+    )
+    header_timeout_s: float = Field(
+        default=10.0, gt=0, description="Longest time a client may take to send its headers."
+    )
+    keep_alive_s: int = Field(
+        default=5, ge=1, description="How long an idle keep-alive connection stays open."
     )
 
 
@@ -191,6 +220,14 @@ class JobSettings(Group):
     )
     poll_interval_s: Annotated[float, Env("worker_poll_interval_s")] = Field(
         default=1.0, gt=0, description="How often an idle worker looks for scheduled retries."
+    )
+    serve_worker: bool = Field(
+        default=True,
+        description="`specloom serve` also runs job items in its own process (one machine, "
+        "nothing else to start); off where dedicated `specloom worker`s run them.",
+    )
+    stop_timeout_s: Annotated[float, Env("worker_stop_timeout_s")] = Field(
+        default=30.0, gt=0, description="How long a stopping worker waits for running items."
     )
 
 

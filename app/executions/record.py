@@ -23,8 +23,11 @@ CacheResult = Literal["hit", "miss"]
 # ask: the first call; retry: the same model after a transient failure; reask: the same
 # model told why its output was invalid; fallback: the next model of the tier; escalation:
 # a stronger model after invalid answers; more_tokens: the same model asked again with a
-# larger output limit after its reply was cut off; skip: a model passed over without a call.
-AttemptKind = Literal["ask", "retry", "reask", "more_tokens", "fallback", "escalation", "skip"]
+# larger output limit after its reply was cut off; skip: a model passed over without a call;
+# hedge: the next model asked in parallel while a slow one still had not answered.
+AttemptKind = Literal[
+    "ask", "retry", "reask", "more_tokens", "fallback", "escalation", "skip", "hedge"
+]
 # How an attempt ended: its output's stage, why the call failed, or why it was skipped.
 AttemptOutcome = Literal[
     "valid",
@@ -41,6 +44,7 @@ AttemptOutcome = Literal[
     "breaker_open",
     "no_vision",
     "rate_limited_local",
+    "cancelled",  # a parallel (hedged) attempt answered first
 ]
 
 

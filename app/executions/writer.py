@@ -1,13 +1,18 @@
 """Execution records: built during a call, written in batches off the request's path.
 
 A call hands its record to the writer and answers at once; the writer inserts whatever has
-gathered every few milliseconds in one transaction. On shutdown it drains everything, and
-a failed write is retried rather than dropped.
+gathered every few milliseconds in one transaction. On shutdown it drains everything, for at
+most `stop_timeout_s`. A write that fails because the database is out of reach is retried
+rather than dropped; one that fails because of what a record holds is split in halves until
+the record at fault is alone, and that one is set aside (logged, counted, and kept as text
+in `dead_letter`, its spend still counted) while the rest are written. One bad record never
+holds up the others, nor the budgets that read their spend.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -55,6 +60,22 @@ SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(scope_key varchar, day timestam
 ON CONFLICT (scope_key, day) DO UPDATE SET spent_usd = spend.spent_usd + excluded.spent_usd
 """
 
+# A record set aside and its spend, in one statement like a batch: a budget must see the
+# spend of a call whose record could not be stored.
+_SET_ASIDE: LiteralString = """
+WITH dead AS (
+    INSERT INTO dead_letter (id, kind, record_id, payload, error)
+    VALUES (gen_random_uuid(), 'execution', %s, %s, %s)
+)
+INSERT INTO spend (scope_key, day, spent_usd)
+SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(scope_key varchar, day timestamptz,
+    spent_usd numeric)
+ON CONFLICT (scope_key, day) DO UPDATE SET spent_usd = spend.spent_usd + excluded.spent_usd
+"""
+
+# Failures of the database or the way to it, not of the records: the batch is tried again.
+_UNREACHABLE = (psycopg.OperationalError, psycopg.InterfaceError, OSError, TimeoutError)
+
 
 class ExecutionWriter:
     """Batches execution records into Postgres in the background."""
@@ -69,6 +90,12 @@ class ExecutionWriter:
         self._batch_size = config.batch_size
         self._pending: list[ExecutionRecord] = []
         self._pending_ids: dict[uuid.UUID, asyncio.Event] = {}
+        self._stop_timeout_s = config.stop_timeout_s
+        # Cost of the records not written yet, per spend scope: budgets add it to what the
+        # database says, so this process never spends past a budget while its writer is
+        # behind (or the database away). A crash loses only what its last flush missed.
+        self._unwritten: dict[str, Decimal] = {}
+        self.set_aside = 0  # records put in dead_letter since start (a counter of /metrics)
         # A failed write keeps its records and is tried again: none may be lost. Only a
         # stop that keeps failing gives up, after 21 failures in a row.
         self._loop = BackgroundLoop(
@@ -85,29 +112,52 @@ class ExecutionWriter:
         """Queue a record; it is written within one flush interval."""
         self._pending.append(record)
         self._pending_ids[record.id] = asyncio.Event()
+        self._count_spend(record, 1)
         if len(self._pending) >= self._batch_size:
             self._loop.wake()
+
+    def unwritten_spend(self, scope_key: str) -> Decimal:
+        """USD of this process's calls in `scope_key` ("global", "agent:<name>") whose
+        records (and so whose spend) are not in the database yet."""
+        return self._unwritten.get(scope_key, Decimal(0))
+
+    def _count_spend(self, record: ExecutionRecord, sign: int) -> None:
+        cost = usd(record.cost_usd)
+        if cost:
+            for key in ("global", f"agent:{record.agent}"):
+                self._unwritten[key] = self._unwritten.get(key, Decimal(0)) + sign * cost
 
     @property
     def pending(self) -> int:
         """How many records wait to be written (a gauge of /metrics)."""
         return len(self._pending)
 
-    async def wait_written(self, execution_id: uuid.UUID) -> None:
-        """Return once `execution_id` is in the database (at once if it is not pending)."""
+    async def wait_written(self, execution_id: uuid.UUID, timeout_s: float = 5.0) -> bool:
+        """Wait until `execution_id` is in the database (at once if it is not pending), for
+        at most `timeout_s`; False when it is still pending then (the database is down, say)."""
         event = self._pending_ids.get(execution_id)
-        if event is not None:
-            self._loop.wake()
-            await event.wait()
+        if event is None:
+            return True
+        self._loop.wake()
+        try:
+            async with asyncio.timeout(timeout_s):
+                await event.wait()
+        except TimeoutError:
+            return False
+        return True
 
     def start(self) -> None:
         """Start writing in the background."""
         self._loop.start()
 
     async def stop(self) -> None:
-        """Write everything still pending, then stop."""
+        """Write everything still pending (for at most `stop_timeout_s`), then stop."""
         started = self._loop.running
-        await self._loop.stop()
+        try:
+            async with asyncio.timeout(self._stop_timeout_s):
+                await self._loop.stop()
+        except TimeoutError:
+            pass
         if started and self._pending:
             log.critical("giving up on executions", lost=len(self._pending))
         await self._db.close()
@@ -116,18 +166,56 @@ class ExecutionWriter:
         """Write the oldest batch of pending records; True when more are waiting."""
         if not self._pending:
             return False
-        batch = self._pending[: self._batch_size]
-        await self._write(batch)
-        del self._pending[: len(batch)]
+        await self._write_or_isolate(self._pending[: self._batch_size])
+        return bool(self._pending)
+
+    async def _write_or_isolate(self, batch: list[ExecutionRecord]) -> None:
+        """Write `batch`; if its content fails, halve it until the bad records stand alone.
+
+        Each part written is done at once, so a retry after the database goes away never
+        writes a record twice.
+        """
+        try:
+            await self._write(batch)
+        except _UNREACHABLE:
+            raise
+        except Exception as exc:  # what the records hold: a bad record, to be isolated
+            if len(batch) == 1:
+                await self._set_aside(batch[0], exc)
+            else:
+                half = len(batch) // 2
+                await self._write_or_isolate(batch[:half])
+                await self._write_or_isolate(batch[half:])
+                return
+        self._done(batch)
+
+    def _done(self, batch: list[ExecutionRecord]) -> None:
+        written = {record.id for record in batch}
+        self._pending = [record for record in self._pending if record.id not in written]
         for record in batch:
+            self._count_spend(record, -1)
             event = self._pending_ids.pop(record.id, None)
             if event is not None:
                 event.set()
-        return bool(self._pending)
 
     async def _write(self, batch: list[ExecutionRecord]) -> None:
         with span("write executions", {"specloom.batch_size": len(batch)}):
             await self._db.run(partial(store_records, batch=batch))
+
+    async def _set_aside(self, record: ExecutionRecord, error: Exception) -> None:
+        self.set_aside += 1
+        reason = f"{type(error).__name__}: {error}"
+        log.error("execution record set aside", execution_id=str(record.id), error=reason)
+        await self._db.run(partial(_store_dead_letter, record=record, error=reason))
+
+
+async def _store_dead_letter(
+    connection: psycopg.AsyncConnection[Any], record: ExecutionRecord, error: str
+) -> None:
+    execution, attempts = record.rows()
+    # ensure_ascii writes any string as escapes, lone surrogates included; NUL is escaped too.
+    payload = json.dumps({"execution": execution, "attempts": attempts}, default=str)
+    await connection.execute(_SET_ASIDE, (record.id, payload, error, jsonb(_spend_rows([record]))))
 
 
 async def store_records(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import procrastinate
@@ -57,3 +58,13 @@ async def withdraw_items(session: AsyncSession, item_ids: list[str]) -> None:
     """Take the tasks of these items out of the queue (those not fetched by a worker yet)."""
     if item_ids:
         await session.execute(_WITHDRAW, {"task": RUN_ITEM, "ids": item_ids})
+
+
+_LAST_HEARTBEAT = text("SELECT max(last_heartbeat) FROM procrastinate_workers")
+
+
+async def last_worker_heartbeat(session: AsyncSession) -> datetime | None:
+    """When a worker (`specloom worker`, or `serve`'s own) last said it was alive; None
+    when none is registered (procrastinate forgets workers silent for a lease)."""
+    seen: datetime | None = await session.scalar(_LAST_HEARTBEAT)
+    return seen

@@ -5,7 +5,10 @@ with the secret SPECLOOM_WEBHOOK_SECRET (unset: generated once, kept under the d
 
 SSRF: a webhook URL must be http(s), and every address its host resolves to must be public
 (not loopback, private, link-local, multicast, reserved) unless the host is listed in
-SPECLOOM_WEBHOOK_ALLOWED_HOSTS. Checked at submission and again before every delivery.
+SPECLOOM_WEBHOOK_ALLOWED_HOSTS. Checked at submission and again before every delivery, and
+the delivery connects to the address that was checked (the Host header and TLS name stay the
+URL's): a name that resolves to a public address for the check and to an internal one a
+moment later (DNS rebinding) never reaches the internal one.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import socket
 import time
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from sqlalchemy import func, select
@@ -80,26 +83,57 @@ def verify(secret: str, header: str, body: bytes, *, tolerance_s: float = 300) -
     return fresh and hmac.compare_digest(expected, parts.get("v1", ""))
 
 
-async def check_url(url: str, allowed_hosts: list[str]) -> None:
-    """422 unless `url` is http(s) to a public address (or an allowed host)."""
+async def check_url(url: str, allowed_hosts: list[str]) -> str | None:
+    """422 unless `url` is http(s) to a public address (or an allowed host); returns the
+    checked address to connect to (None for an allowed host: resolved as usual)."""
     parts = urlsplit(url)
     host = parts.hostname
     if parts.scheme not in ("http", "https") or not host:
         raise _refused(url, "must be an http or https URL with a host")
     if host in allowed_hosts:
-        return
+        return None
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except OSError:
         raise _refused(url, f"the host {host!r} does not resolve") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global or address.is_multicast:
+    addresses = [str(info[4][0]) for info in infos]
+    for address in addresses:
+        if not is_public(ipaddress.ip_address(address)):
             raise _refused(
                 url,
                 f"{host!r} resolves to the non-public address {address}; list the host in "
                 "SPECLOOM_WEBHOOK_ALLOWED_HOSTS to allow it",
             )
+    if not addresses:
+        raise _refused(url, f"the host {host!r} does not resolve")
+    return addresses[0]
+
+
+def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether a webhook may be sent to `address`."""
+    return address.is_global and not address.is_multicast
+
+
+async def post_checked(
+    client: httpx.AsyncClient, url: str, allowed_hosts: list[str], **request: Any
+) -> httpx.Response:
+    """Check `url` and POST to the very address that passed the check."""
+    address = await check_url(url, allowed_hosts)
+    if address is None:
+        return await client.post(url, **request)
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    literal = f"[{address}]" if ":" in address else address
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = (f"{userinfo}@" if userinfo else "") + literal
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    headers = dict(request.pop("headers", {}))
+    headers["Host"] = parts.netloc.rpartition("@")[2]
+    # TLS still checks the certificate against the URL's name.
+    extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
+    pinned = urlunsplit(parts._replace(netloc=netloc))
+    return await client.post(pinned, headers=headers, extensions=extensions, **request)
 
 
 def _refused(url: str, why: str) -> WebhookRefused:
@@ -143,11 +177,12 @@ async def deliver(
     status_code: int | None = None
     error: str | None = None
     try:
-        await check_url(url, config.allowed_hosts)
         timestamp = int(time.time())
         async with httpx.AsyncClient(timeout=config.timeout_s) as client:
-            response = await client.post(
+            response = await post_checked(
+                client,
                 url,
+                config.allowed_hosts,
                 content=body,
                 headers={
                     "Content-Type": "application/json",

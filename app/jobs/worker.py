@@ -8,8 +8,11 @@ others (its items' stale results are refused, see app/jobs/items.py).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from functools import partial
 
 import procrastinate
@@ -22,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.core.clock import SystemClock
 from app.core.database import database_url, make_engine, make_sessionmaker, sync_conninfo
 from app.core.loops import BackgroundLoop, Backoff
-from app.core.setting_groups import WebhookSettings
+from app.core.setting_groups import JobSettings, WebhookSettings
 from app.core.settings import Settings
 from app.jobs import webhooks
 from app.jobs.items import run_item
@@ -63,15 +66,54 @@ async def run_worker(settings: Settings, *, concurrency: int | None = None) -> N
         await stack.enter_async_context(queue.open_async())
         jobs = settings.jobs
         await stack.enter_async_context(stalled_sweeper(queue, jobs.lease_s))
-        await queue.run_worker_async(
-            queues=[QUEUE],
-            concurrency=concurrency or jobs.concurrency,
-            update_heartbeat_interval=jobs.lease_s / 3,
-            stalled_worker_timeout=jobs.lease_s,
-            fetch_job_polling_interval=jobs.poll_interval_s,
-            delete_jobs=DeleteJobCondition.SUCCESSFUL,
-            install_signal_handlers=True,
+        await _run_queue(queue, jobs, concurrency or jobs.concurrency, signals=True)
+
+
+@asynccontextmanager
+async def in_process_worker(
+    settings: Settings,
+    runtime: Runtime,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    conninfo: str,
+) -> AsyncIterator[None]:
+    """`specloom serve`'s own worker, for the block: the queue's items run in the server's
+    process, on its runtime, beside any dedicated workers. On exit it stops taking items and
+    waits for the running ones (at most `worker_stop_timeout_s`)."""
+    queue = queue_app(conninfo)
+    secret = webhooks.load_secret(settings)
+    register_tasks(queue, runtime, sessionmaker, webhook=settings.webhooks, secret=secret)
+    jobs = settings.jobs
+    async with queue.open_async(), stalled_sweeper(queue, jobs.lease_s):
+        task = asyncio.create_task(
+            _run_queue(queue, jobs, jobs.concurrency, signals=False), name="job worker"
         )
+        task.add_done_callback(_report_end)
+        try:
+            yield
+        finally:
+            task.cancel()  # procrastinate's graceful stop
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def _report_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the in-process job worker stopped", error=repr(task.exception()))
+
+
+async def _run_queue(
+    queue: procrastinate.App, jobs: JobSettings, concurrency: int, *, signals: bool
+) -> None:
+    await queue.run_worker_async(
+        queues=[QUEUE],
+        concurrency=concurrency,
+        update_heartbeat_interval=jobs.lease_s / 3,
+        stalled_worker_timeout=jobs.lease_s,
+        fetch_job_polling_interval=jobs.poll_interval_s,
+        delete_jobs=DeleteJobCondition.SUCCESSFUL,
+        shutdown_graceful_timeout=jobs.stop_timeout_s,
+        install_signal_handlers=signals,
+    )
 
 
 def patient(settings: Settings) -> Settings:

@@ -3,6 +3,7 @@
 from app.models.api_key import ApiKey
 from app.models.audit_event import AuditEvent
 from app.models.base import Base
+from app.models.dead_letter import DeadLetter
 from app.models.evaluation import TestCase, TestResult, TestRun
 from app.models.execution import Attempt, Execution
 from app.models.job import Job, JobItem, WebhookDelivery
@@ -11,6 +12,7 @@ from app.models.resilience import BreakerState, Budget, RateWindow, ResponseCach
 from app.models.spec import Spec
 from app.models.spec_version import SpecVersion
 from app.models.stored_file import StoredFile
+from app.models.web_session import EndedWebSession
 
 __all__ = [
     "ApiKey",
@@ -19,6 +21,8 @@ __all__ = [
     "Base",
     "BreakerState",
     "Budget",
+    "DeadLetter",
+    "EndedWebSession",
     "Execution",
     "Job",
     "JobItem",

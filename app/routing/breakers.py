@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import Clock
+from app.core.errors import database_unreachable
 from app.core.loops import BackgroundLoop
 from app.core.setting_groups import BreakerConfig
 
@@ -263,8 +264,16 @@ class CircuitBreakers:
         )
 
     async def _read(self, local: _Local, deployment: str) -> None:
-        async with self._sessionmaker() as session:
-            row = (await session.execute(_READ, {"deployment": deployment})).first()
+        try:
+            async with self._sessionmaker() as session:
+                row = (await session.execute(_READ, {"deployment": deployment})).first()
+        except Exception as exc:
+            if not database_unreachable(exc):
+                raise
+            # The database is out of reach: this process's view stands (calls go on), and
+            # is read again after `sync_interval_s`.
+            local.synced_at = self._clock.monotonic()
+            return
         self._apply(local, row)
 
     async def _write(self, local: _Local, deployment: str, statement: Any, **params: Any) -> bool:
@@ -274,9 +283,18 @@ class CircuitBreakers:
     async def _write_locked(
         self, local: _Local, deployment: str, statement: Any, **params: Any
     ) -> bool:
-        """Run one state statement; adopt the row it returns. True if it changed the row."""
-        async with self._sessionmaker() as session, session.begin():
-            row = (await session.execute(statement, {"deployment": deployment, **params})).first()
+        """Run one state statement; adopt the row it returns. True if it changed the row.
+
+        With the database out of reach nothing changes (False): an open breaker stays open
+        here, since no probe can be claimed across processes."""
+        try:
+            async with self._sessionmaker() as session, session.begin():
+                statement_params = {"deployment": deployment, **params}
+                row = (await session.execute(statement, statement_params)).first()
+        except Exception as exc:
+            if not database_unreachable(exc):
+                raise
+            return False
         self._apply(local, row)
         return bool(row is not None and getattr(row, "changed", True))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import Clock
-from app.core.errors import Conflict, NotFound, ProblemError
+from app.core.errors import Conflict, NotFound, ProblemError, database_unreachable
 from app.core.loops import BackgroundLoop
 from app.models import Budget, Spend
 
@@ -65,6 +65,14 @@ class BudgetStatus:
     def exhausted(self) -> bool:
         return self.spent_usd >= self.budget.limit_usd
 
+    def plus(self, unwritten: Decimal) -> BudgetStatus:
+        """This status with spend not in the database yet added."""
+        return (
+            BudgetStatus(self.budget, self.spent_usd + unwritten, self.resets_at)
+            if unwritten
+            else self
+        )
+
 
 async def budget_statuses(session: AsyncSession, now: datetime) -> list[BudgetStatus]:
     """Every budget with what has been spent in its current period."""
@@ -101,8 +109,11 @@ class BudgetGuard:
         *,
         clock: Clock,
         refresh_s: float,
+        unwritten: Callable[[str], Decimal] | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
+        # This process's spend not in the database yet, by scope key (the execution writer's).
+        self._unwritten = unwritten
         self._clock = clock
         self._refresh_s = refresh_s
         self._statuses: list[BudgetStatus] = []
@@ -117,6 +128,8 @@ class BudgetGuard:
             budget = status.budget
             if budget.scope == "agent" and budget.agent != agent:
                 continue
+            if self._unwritten is not None:
+                status = status.plus(self._unwritten(scope_key(budget)))
             if not status.exhausted:
                 continue
             if budget.on_exceed == "downgrade" and budget.downgrade_model:
@@ -165,8 +178,18 @@ class BudgetGuard:
                 self._loaded_at is None
                 or self._clock.monotonic() - self._loaded_at >= self._refresh_s
             ):
-                await self._reload()
+                await self._reload_or_keep()
         return self._statuses
+
+    async def _reload_or_keep(self) -> None:
+        """Reload; while the database is out of reach, the last view stands (no spend can be
+        stored meanwhile) and is tried again after `refresh_s`."""
+        try:
+            await self._reload()
+        except Exception as exc:
+            if self._loaded_at is None or not database_unreachable(exc):
+                raise
+            self._loaded_at = self._clock.monotonic()
 
     async def _reload(self) -> None:
         async with self._sessionmaker() as session:

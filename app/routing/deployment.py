@@ -22,6 +22,7 @@ from app.providers.base import ModelCallFailed, ModelReply
 from app.providers.catalog import Deployment
 from app.providers.llm import call_model
 from app.routing.ask import Ask, DeploymentRun, Messages
+from app.routing.pace import Leash
 from app.routing.services import CallServices, deployment_key
 
 log = structlog.get_logger(__name__)
@@ -44,6 +45,7 @@ class _Turn:
     max_tokens: int | None = None  # the output limit sent; raised once after a truncation
     widened: bool = False
     estimate: int = 0  # tokens reserved with the rate limiter for the next call
+    leash: Leash | None = None  # None: the configured attempt timeout, timeouts retried
 
     def attempt(
         self,
@@ -86,8 +88,11 @@ async def run_deployment(
     *,
     services: CallServices,
     first_kind: AttemptKind,
+    leash: Leash | None = None,
 ) -> DeploymentRun:
-    """Ask `deployment` until it gives a valid output, gives up, or the deadline passes."""
+    """Ask `deployment` until it gives a valid output, gives up, or the deadline passes.
+
+    `leash` bounds each attempt (the tiers leave room for the candidates behind it)."""
     # A turn of its own of the messages: a provider that changed them in place must not
     # change what the next deployment is asked.
     messages = [dict(message) for message in ask.messages]
@@ -101,6 +106,7 @@ async def run_deployment(
         messages,
         max_tokens=ask.max_tokens,
     )
+    turn.leash = leash
     if not await _gates_open(turn):
         return turn.run
     while True:
@@ -154,7 +160,11 @@ async def _ask_once(turn: _Turn) -> ModelReply:
     with span(f"chat {model}", {"gen_ai.request.model": model}) as current:
         current.set_attribute("specloom.attempt", turn.kind)
         remaining = ask.deadline - services.clock.monotonic()
-        limit = deployment.timeout_s or services.options.attempt_timeout_s
+        limit = (
+            turn.leash.timeout_s
+            if turn.leash is not None
+            else deployment.timeout_s or services.options.attempt_timeout_s
+        )
         reply = await call_model(
             deployment,
             turn.messages,
@@ -189,6 +199,10 @@ async def _retry_after_failure(turn: _Turn, failure: ModelCallFailed) -> bool:
     turn.run.failure = failure
     if services.breakers is not None and failure.transient:
         await services.breakers.record_failure(turn.key, failure.latency_ms)
+    if failure.kind == "timeout":
+        services.pace.timed_out(turn.key, services.clock.monotonic())
+        if turn.leash is not None and not turn.leash.retry_timeouts:
+            return False  # a fallback waits: waiting again here would spend its time
     retry = services.options.retry
     if not failure.transient or turn.retries >= retry.max_retries:
         return False
@@ -203,6 +217,7 @@ async def _retry_after_failure(turn: _Turn, failure: ModelCallFailed) -> bool:
 async def _after_reply(turn: _Turn, reply: ModelReply) -> None:
     """Tell the breaker and the rate limiter that the deployment answered."""
     services = turn.services
+    services.pace.answered(turn.key, reply.latency_ms)
     if services.breakers is not None:
         await services.breakers.record_success(turn.key, reply.latency_ms)
     if services.limiter is not None and turn.deployment.tpm:

@@ -10,6 +10,7 @@ from app.core.setting_groups import CallOptions
 from app.providers.catalog import Deployment, ModelCatalog
 from app.routing.breakers import CircuitBreakers
 from app.routing.budgets import BudgetGuard
+from app.routing.pace import HedgeBudget, PaceBook
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class CallServices:
     breakers: CircuitBreakers | None = None
     limiter: RateLimiter | None = None
     budgets: BudgetGuard | None = None
+    pace: PaceBook = field(default_factory=PaceBook)
+    hedges: HedgeBudget | None = None  # None: never hedge
 
 
 def deployment_key(deployment: Deployment) -> str:

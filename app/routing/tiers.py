@@ -5,6 +5,10 @@ one is unavailable (breaker open, at its rate limit, failing after retries) or i
 stayed invalid after the re-asks. Later tiers (stronger models) are entered only when some
 model of the tier answered but never validly: an outage alone never moves a call to a
 stronger, dearer model. Every deployment gets the same question.
+
+A deployment with others behind it gets at most its fair share of the time left, and a
+timeout moves on to the next one rather than waiting on the same model again (see
+`pace.leash_for`); a slow one may be hedged (see `hedging`).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass
 from app.executions.record import AttemptKind, ExecutionRecord
 from app.providers.catalog import Deployment
 from app.routing.ask import Ask, DeploymentRun
-from app.routing.deployment import run_deployment
+from app.routing.hedging import run_candidate
 from app.routing.services import CallServices
 
 
@@ -40,24 +44,28 @@ async def route(
     `tiers` holds model names (aliases or model strings); a tier's deployments are looked up
     in the catalog only when routing reaches it.
     """
+    if services.hedges is not None:
+        services.hedges.earn()
     last: DeploymentRun | None = None
     for names in tiers:
         tier = [deployment for name in names for deployment in services.catalog.resolve(name)]
         answered = False
-        for index, deployment in enumerate(tier):
+        index = 0
+        while index < len(tier):
             # The first attempt of a call asks; later deployments are fallbacks within the
             # first tier and escalations beyond it.
             kind: AttemptKind = (
                 "ask" if not record.attempts else "fallback" if index else "escalation"
             )
-            last = await run_deployment(ask, deployment, record, services=services, first_kind=kind)
+            turn = await run_candidate(ask, tier, index, record, services=services, kind=kind)
+            last, index = turn.run, index + turn.used
             if last.output is not None:
-                return Routed(last, answered_by=deployment)
+                return Routed(last, answered_by=turn.deployment)
             if last.deadline_passed:
                 return Routed(last, deadline_passed=True)
             # An invalid or cut-off answer, or an unavailable model: the next model of the
             # tier may do better; a caller should see a slower answer rather than an error.
-            answered = answered or last.invalid is not None or last.truncated_at is not None
+            answered = answered or turn.answered
         if not answered:
             break  # escalation is for invalid answers only, not for unavailable models
     return Routed(last)

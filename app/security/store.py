@@ -20,6 +20,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.clock import Clock
+from app.core.errors import database_unreachable
 from app.core.ratelimit import RateLimiter
 from app.security import keys
 
@@ -104,10 +105,20 @@ class KeyStore:
         now = self.clock.monotonic()
         entry = self._cache.get(digest)
         if entry is None or entry.expires <= now:
-            entry = await self._refresh(digest)
+            entry = await self._refresh_or_keep(digest, entry)
         if entry.principal is not None and entry.principal.key_id is not None:
             await self._maybe_touch(entry.principal.key_id)
         return entry.principal
+
+    async def _refresh_or_keep(self, digest: str, stale: _Entry | None) -> _Entry:
+        """A fresh lookup; while the database is out of reach, the last answer stands (no
+        key can be revoked there meanwhile) so callers it knows keep working."""
+        try:
+            return await self._refresh(digest)
+        except Exception as exc:
+            if stale is None or not database_unreachable(exc):
+                raise
+            return stale
 
     async def _refresh(self, digest: str) -> _Entry:
         # One lookup per key at a time: when an entry expires under a burst, the calls
@@ -169,8 +180,12 @@ class KeyStore:
         if now - self._touched.get(key_id, -math.inf) < _TOUCH_EVERY_S:
             return
         self._touched[key_id] = now
-        async with self.sessionmaker() as session, session.begin():
-            await keys.touch(session, key_id, self.clock.now())
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                await keys.touch(session, key_id, self.clock.now())
+        except Exception as exc:  # a usage timestamp is not worth failing the call for
+            if not database_unreachable(exc):
+                raise
 
     async def _retry_after(self, bucket: str) -> float:
         # The limiter counts 1-second slots over the last 61 s; the oldest slot leaving the

@@ -15,6 +15,7 @@ from app.files.service import FileInputs
 from app.providers.catalog import ModelCatalog, load_catalog
 from app.routing.breakers import CircuitBreakers
 from app.routing.budgets import BudgetGuard
+from app.routing.pace import HedgeBudget
 from app.routing.services import CallServices
 from app.serving.cache import ResponseCache
 from app.serving.context import CallContext, Runtime
@@ -58,10 +59,14 @@ def build_runtime(
             options=settings.calls,
             clock=clock,
             budgets=BudgetGuard(
-                sessionmaker, clock=clock, refresh_s=settings.routing.budget_refresh_s
+                sessionmaker,
+                clock=clock,
+                refresh_s=settings.routing.budget_refresh_s,
+                unwritten=writer.unwritten_spend,
             ),
             breakers=CircuitBreakers(sessionmaker, clock=clock, config=settings.routing.breakers),
             limiter=RateLimiter(sessionmaker, clock=clock),
+            hedges=HedgeBudget(settings.calls.hedge_max_extra),
         ),
         cache=cache,
         files=FileInputs(limits=settings.files, sessionmaker=sessionmaker),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from starlette.datastructures import State
@@ -36,4 +36,9 @@ class RuntimeCollector(Collector):
             "specloom_executions_pending",
             "Execution records waiting for the background writer.",
             value=runtime.writer.pending,
+        )
+        yield CounterMetricFamily(
+            "specloom_executions_set_aside",
+            "Execution records the writer could not store and kept in dead_letter instead.",
+            value=runtime.writer.set_aside,
         )

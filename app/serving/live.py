@@ -217,7 +217,10 @@ class LiveAgents:
             on_notice=lambda payload: self.invalidate(payload or None),
             # Anything may have moved while we were not listening.
             on_connected=self.invalidate,
-            on_lost=self.invalidate,
+            # Keep serving what we know while the database is out of reach (nobody can move
+            # a pointer in it meanwhile): calls that need nothing else keep working, and
+            # everything is read again once the listener is back.
+            on_lost=_keep_serving,
         )
         self._listener.start()
 
@@ -226,3 +229,7 @@ class LiveAgents:
         if self._listener is not None:
             await self._listener.stop()
             self._listener = None
+
+
+def _keep_serving() -> None:
+    """What the live view does when its listener loses the database: nothing."""

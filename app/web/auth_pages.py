@@ -11,7 +11,13 @@ from app.core.database import SessionDep
 from app.security import audit, keys
 from app.security.store import KeyStore
 from app.web.deps import CsrfDep, redirect, render
-from app.web.session import LinkRefused, consume_login_token, link_target, load_session
+from app.web.session import (
+    LinkRefused,
+    consume_login_token,
+    end_session,
+    link_target,
+    load_session,
+)
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -85,7 +91,10 @@ async def login(
 
 
 @router.post("/logout", dependencies=[CsrfDep])
-async def logout(request: Request) -> Response:
-    """Sign out of this browser."""
-    load_session(request).sign_out()
+async def logout(request: Request, session: SessionDep) -> Response:
+    """Sign out: this session ends everywhere, copies of its cookie included."""
+    ended = load_session(request).sign_out()
+    if ended is not None:
+        max_age_s = request.app.state.settings.web.session_max_age_s
+        await end_session(session, ended, max_age_s=max_age_s)
     return redirect(request, "/ui/login")

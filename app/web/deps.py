@@ -15,7 +15,7 @@ from fastapi.templating import Jinja2Templates
 from app.core.errors import ProblemError
 from app.security.store import KeyStore, Principal
 from app.web import filters
-from app.web.session import load_session, save_session
+from app.web.session import load_session, save_session, session_ended
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
@@ -39,6 +39,9 @@ async def web_user(request: Request) -> Principal:
     """Dependency: the admin signed in to this browser (else a redirect to the login form)."""
     session = load_session(request)
     if session.key_digest is None:
+        raise SignInRequired
+    if session.sid is None or await session_ended(request.app.state.sessionmaker, session.sid):
+        session.sign_out()  # signed out elsewhere (or a cookie from before session ids)
         raise SignInRequired
     store: KeyStore = request.app.state.keys
     principal = await store.by_digest(session.key_digest)

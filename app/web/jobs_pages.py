@@ -9,8 +9,10 @@ from typing import get_args
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
+from app.core.clock import SystemClock
 from app.core.database import SessionDep
 from app.jobs import service
+from app.jobs.queue import last_worker_heartbeat
 from app.jobs.schemas import JobStatus
 from app.jobs.views import JSON_LINES, job_read, job_reads, result_lines
 from app.registry import service as registry
@@ -35,6 +37,8 @@ async def jobs_page(
     agent_filter = agent or None
     status_filter = status if status in STATUSES else None
     jobs = await service.list_jobs(session, agent=agent_filter, status=status_filter, limit=PAGE)
+    lease_s = request.app.state.settings.jobs.lease_s
+    seen = await last_worker_heartbeat(session)
     return render(
         request,
         "ui/jobs.html",
@@ -43,6 +47,9 @@ async def jobs_page(
             "agents": [spec.name for spec in await registry.list_specs(session)],
             "statuses": STATUSES,
             "filters": {"agent": agent_filter or "", "status": status_filter or ""},
+            # Queued items wait for a worker; say so when none has been seen for a lease.
+            "worker_seen": seen,
+            "no_worker": seen is None or (SystemClock().now() - seen).total_seconds() > lease_s,
         },
     )
 

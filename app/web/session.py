@@ -1,8 +1,10 @@
 """Web sessions and one-time login links, both signed with itsdangerous.
 
 The session is a signed (not encrypted) cookie holding the SHA-256 of the admin key the user
-signed in with and a CSRF token; never the key itself. Each request looks the digest up again
-(`KeyStore.by_digest`), so revoking the key ends its web sessions too.
+signed in with, a random session id and a CSRF token; never the key itself. Each request
+looks the digest up again (`KeyStore.by_digest`), so revoking the key ends its web sessions
+too, and checks that the session id was not signed out: signing out records it
+(`ended_web_session`), so a copy of the cookie stops working at once, in every process.
 
 A login link carries a random nonce signed with the same secret and a timestamp: it expires
 after `login_link_ttl_s`, and it works once, because using it writes a `ui.signed_in` audit
@@ -16,15 +18,17 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from fastapi import Request, Response
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.settings import Settings
-from app.models import AuditEvent
+from app.models import AuditEvent, EndedWebSession
 
 COOKIE = "specloom_session"
 _SESSION_SALT = "specloom-web-session"
@@ -49,6 +53,7 @@ class WebSession:
 
     csrf: str
     key_digest: str | None = None
+    sid: str | None = None  # set while signed in
     changed: bool = False
     data: dict[str, Any] = field(default_factory=dict)
 
@@ -59,13 +64,17 @@ class WebSession:
     def sign_in(self, key_digest: str) -> None:
         # A new CSRF token at sign-in: a token planted before it is worthless after.
         self.key_digest = key_digest
+        self.sid = secrets.token_urlsafe(32)
         self.csrf = secrets.token_urlsafe(32)
         self.changed = True
 
-    def sign_out(self) -> None:
+    def sign_out(self) -> str | None:
+        """Forget the signed-in key; returns the session id that ended (to record)."""
+        ended, self.sid = self.sid, None
         self.key_digest = None
         self.csrf = secrets.token_urlsafe(32)
         self.changed = True
+        return ended
 
 
 def _secret(request: Request) -> str:
@@ -89,9 +98,11 @@ def load_session(request: Request) -> WebSession:
         except (BadSignature, SignatureExpired):
             data = None
         if isinstance(data, dict) and isinstance(data.get("c"), str):
-            digest = data.get("k")
+            digest, sid = data.get("k"), data.get("s")
             session = WebSession(
-                csrf=data["c"], key_digest=digest if isinstance(digest, str) else None
+                csrf=data["c"],
+                key_digest=digest if isinstance(digest, str) else None,
+                sid=sid if isinstance(sid, str) else None,
             )
     request.state.web_session = session
     return session
@@ -104,7 +115,7 @@ def save_session(request: Request, response: Response) -> None:
         return
     settings: Settings = request.app.state.settings
     value = _serializer(_secret(request), _SESSION_SALT).dumps(
-        {"k": session.key_digest, "c": session.csrf}
+        {"k": session.key_digest, "s": session.sid, "c": session.csrf}
     )
     response.set_cookie(
         COOKIE,
@@ -161,3 +172,29 @@ async def consume_login_token(session: AsyncSession, request: Request, token: st
 def link_target(nonce: str) -> str:
     """How the audit trail names a login link (its nonce is not a secret once used)."""
     return f"login-link:{hashlib.sha256(nonce.encode()).hexdigest()[:32]}"
+
+
+def _sid_hash(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
+async def end_session(session: AsyncSession, sid: str, *, max_age_s: int) -> None:
+    """Record that the web session `sid` was signed out (in this transaction), and forget
+    the records older than a session can live: their cookies have expired anyway."""
+    await session.execute(
+        pg_insert(EndedWebSession).values(id=_sid_hash(sid)).on_conflict_do_nothing()
+    )
+    await session.execute(
+        delete(EndedWebSession).where(
+            EndedWebSession.ended_at < func.clock_timestamp() - timedelta(seconds=max_age_s)
+        )
+    )
+
+
+async def session_ended(sessionmaker: async_sessionmaker[AsyncSession], sid: str) -> bool:
+    """Whether the web session `sid` was signed out."""
+    async with sessionmaker() as session:
+        found = await session.scalar(
+            select(EndedWebSession.id).where(EndedWebSession.id == _sid_hash(sid))
+        )
+    return found is not None
