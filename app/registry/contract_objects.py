@@ -37,9 +37,24 @@ def _same(a: Any, b: Any) -> bool:
     return canonical_json(a) == canonical_json(b)
 
 
+# What unevaluatedProperties/Items depend on: keywords that evaluate keys or positions. When
+# one changes beside them, a key or position may move into or out of "unevaluated".
+_EVALUATING = {
+    "unevaluatedProperties": (
+        "properties", "patternProperties", "additionalProperties", "dependentSchemas",
+        "allOf", "anyOf", "oneOf", "not", "if", "then", "else", "$ref", "$dynamicRef",
+    ),
+    "unevaluatedItems": (
+        "prefixItems", "items", "contains", "allOf", "anyOf", "oneOf", "not", "if", "then",
+        "else", "$ref", "$dynamicRef",
+    ),
+}  # fmt: skip
+
+
 def compare_objects(
     w: Walker, old: dict[str, Any], new: dict[str, Any], at: At, depth: int
 ) -> None:
+    _unevaluated(w, old, new, at)
     _properties(w, old, new, at, depth)
     _required(w, old, new, at)
     _additional(w, old, new, at, depth)
@@ -49,6 +64,19 @@ def compare_objects(
     )
     for keyword in ("dependentRequired", "dependentSchemas", "dependencies"):
         _dependencies(w, old.get(keyword) or {}, new.get(keyword) or {}, (*at, keyword), depth)
+
+
+def _unevaluated(w: Walker, old: dict[str, Any], new: dict[str, Any], at: At) -> None:
+    for keyword, evaluating in _EVALUATING.items():
+        if keyword not in old and keyword not in new:
+            continue
+        moved = [k for k in evaluating if w.differs(old, new, k)]
+        if moved:
+            w.may_break(
+                at,
+                "evaluation_changed",
+                f"{_where(at)}: {', '.join(moved)} changed beside {keyword}",
+            )
 
 
 def optional_schema(w: Walker, before: Any, after: Any, at: At, depth: int) -> None:

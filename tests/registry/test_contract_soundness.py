@@ -226,3 +226,14 @@ def test_a_change_behind_a_reference_inside_unchanged_text_is_seen() -> None:
     new["$defs"]["b"]["maxLength"] = 4
     diff = classify_contract(OPEN, old, OPEN, new)
     assert [(c.kind, c.breaking) for c in diff.changes] == [("maxLength_loosened", True)]
+
+
+def test_a_property_added_beside_unevaluated_properties_may_break() -> None:
+    old = _output(properties={"a": {"type": "string"}}, unevaluatedProperties=False)
+    new = _output(
+        properties={"a": {"type": "string"}, "b": {"type": "integer"}},
+        unevaluatedProperties=False,
+    )
+    diff = classify_contract(OPEN, old, OPEN, new)
+    assert "evaluation_changed" in {c.kind for c in diff.changes}
+    assert diff.may_break
