@@ -8,9 +8,12 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from app.registry.contract import classify_contract
+from tests.conftest import ADMIN_KEY
 from tests.factories import add_version, create_spec, make_document
+from tests.security.test_web_matrix import sign_in
 
 BASE = make_document()
 IN: dict[str, Any] = BASE["input_schema"]
@@ -348,3 +351,22 @@ async def test_a_may_break_change_needs_the_same_confirmation(api: httpx.AsyncCl
     assert confirmed.json()["contract"]["may_break"] is True
     audit = (await api.get("/api/audit", params={"action": "spec.published"})).json()["items"]
     assert audit[0]["details"]["contract"] == "may break, confirmed"
+
+
+async def test_the_diff_page_says_may_break(serving_app: FastAPI, api: httpx.AsyncClient) -> None:
+    """The web app names a change it cannot prove safe as such, not as plain breaking."""
+    await create_spec(api, "triage")
+    await add_version(
+        api, "triage", 1, output_schema=edit(OUT, ["properties", "summary", "pattern"], "^D")
+    )
+    await add_version(
+        api, "triage", 2, output_schema=edit(OUT, ["properties", "summary", "pattern"], "^[A-Z]")
+    )
+    transport = httpx.ASGITransport(app=serving_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as browser:
+        await sign_in(browser, ADMIN_KEY)
+        page = await browser.get("/ui/agents/triage/diff", params={"from": 2, "to": 3})
+    assert page.status_code == 200, page.text
+    contract = page.text[page.text.index('id="contract"') :]
+    assert "may break callers" in contract
+    assert '<span class="badge failed">may break</span>' in contract
