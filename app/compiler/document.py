@@ -53,6 +53,11 @@ class ModelChoice(DocumentModel):
     # to give the same answer; true/false force it either way.
     cache: bool | None = Field(default=None, description="Cache outputs; unset: at temperature 0.")
     cache_ttl_s: float | None = Field(default=None, gt=0, le=31_536_000)  # at most a year
+    hedge: bool | None = Field(
+        default=None,
+        description="Ask the next model in parallel when one is slower than its recent p95 "
+        "(the first valid answer wins); unset: the server's SPECLOOM_HEDGE.",
+    )
 
 
 class Example(DocumentModel):

@@ -51,6 +51,7 @@ class Ask:
     max_tokens: int | None = None
     strict: bool = False  # whether `schema_format` is strict (enforced by the provider)
     needs_vision: bool = False
+    hedge: bool | None = None  # this question's own hedging choice; None: the options'.
     hints: dict[str, Any] | None = None  # for the offline model only
 
 

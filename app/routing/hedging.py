@@ -2,8 +2,9 @@
 next candidate of the tier is asked in parallel, the first valid answer wins and the other
 call is cancelled (and recorded as such).
 
-Off unless `hedge` is set, and then at most `hedge_max_extra` of the calls are hedged. A
-model is hedged only once it has answered `hedge_min_samples` times: its p95 must be known.
+Off unless `hedge` is set (the server's setting, or a spec's `model.hedge`), and then at
+most `hedge_max_extra` of the calls are hedged. A model is hedged only once it has answered
+`hedge_min_samples` times: its p95 must be known.
 """
 
 from __future__ import annotations
@@ -42,16 +43,19 @@ async def run_candidate(
 ) -> CandidateTurn:
     """Run `tier[index]`'s turn, hedged with `tier[index + 1]` when it is slow."""
     deployment = tier[index]
-    delay = _hedge_delay(services, tier, index)
+    delay = _hedge_delay(ask, services, tier, index)
     if delay is None:  # the common path: no task, no timer
         run = await _turn(ask, tier, index, record, services, kind)
         return CandidateTurn(run, deployment, 1, answered_invalidly(run))
     return await _race(ask, tier, index, record, services, kind, delay)
 
 
-def _hedge_delay(services: CallServices, tier: Sequence[Deployment], index: int) -> float | None:
+def _hedge_delay(
+    ask: Ask, services: CallServices, tier: Sequence[Deployment], index: int
+) -> float | None:
     options = services.options
-    if not options.hedge or services.hedges is None or index + 1 >= len(tier):
+    hedge = options.hedge if ask.hedge is None else ask.hedge
+    if not hedge or services.hedges is None or index + 1 >= len(tier):
         return None
     return services.pace.p95_s(deployment_key(tier[index]), options.hedge_min_samples)
 

@@ -178,6 +178,7 @@ def _ask(
         max_tokens=choice.max_tokens if choice else None,
         strict=compiled.strict,
         needs_vision=attachments is not None and attachments.needs_vision,
+        hedge=choice.hedge if choice else None,
         hints=agent.offline_hints,
     )
 

@@ -61,11 +61,16 @@ async def test_a_timeout_is_still_retried_when_no_fallback_waits(
     assert _kinds(record) == [("ask", "timeout"), ("retry", "valid")]
 
 
+@pytest.mark.parametrize(
+    ("server", "spec"),
+    [(True, None), (False, True)],
+    ids=["the server hedges", "the spec asks for hedging"],
+)
 async def test_a_slow_primary_is_hedged_and_the_loser_recorded(
-    make_api: ApiFactory, upstream: FakeUpstream
+    make_api: ApiFactory, upstream: FakeUpstream, server: bool, spec: bool | None
 ) -> None:
-    async with make_api(hedge=True, hedge_min_samples=5, hedge_max_extra=1.0) as api:
-        await live_agent(api, model=PRIMARY_AND_BACKUP)
+    async with make_api(hedge=server, hedge_min_samples=5, hedge_max_extra=1.0) as api:
+        await live_agent(api, model=PRIMARY_AND_BACKUP | {"hedge": spec})
         upstream.script(*[Delay(0.05, Valid())] * 5, model="fake-fast")
         for _ in range(5):  # the primary's p95 is about 50 ms now
             assert (await api.post("/v1/agents/ticket-triage", json=INPUT)).status_code == 200
@@ -78,6 +83,17 @@ async def test_a_slow_primary_is_hedged_and_the_loser_recorded(
     assert elapsed < 1.0
     assert response.headers["x-specloom-model"] == "openai/fake-smart"
     assert sorted(_kinds(record)) == [("ask", "cancelled"), ("hedge", "valid")]
+
+
+async def test_a_spec_can_turn_hedging_off(make_api: ApiFactory, upstream: FakeUpstream) -> None:
+    async with make_api(hedge=True, hedge_min_samples=3, hedge_max_extra=1.0) as api:
+        await live_agent(api, model=PRIMARY_AND_BACKUP | {"hedge": False})
+        upstream.script(*[Delay(0.02, Valid())] * 3, Delay(0.3, Valid()), model="fake-fast")
+        for _ in range(4):
+            response = await api.post("/v1/agents/ticket-triage", json=INPUT)
+        record = await execution(api, response)
+    assert _kinds(record) == [("ask", "valid")]
+    assert upstream.calls("fake-smart") == 0
 
 
 async def test_hedging_stays_within_its_cap(make_api: ApiFactory, upstream: FakeUpstream) -> None:
