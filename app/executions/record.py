@@ -32,6 +32,7 @@ AttemptOutcome = Literal[
     "unparseable",
     "schema_invalid",
     "truncated",  # stopped at the output limit: never parsed
+    "repeated",  # a re-ask answered with the very text it had rejected: the model stops there
     "timeout",
     "rate_limited",
     "server_error",
@@ -41,6 +42,9 @@ AttemptOutcome = Literal[
     "breaker_open",
     "no_vision",
     "rate_limited_local",
+    "same_deployment",  # a fallback served by a deployment the call has already asked
+    "context_too_small",  # the prompt cannot fit the model's context window
+    "queue_timeout",  # the deadline passed while waiting for a free slot of the deployment
 ]
 
 

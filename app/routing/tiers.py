@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from app.executions.record import AttemptKind, ExecutionRecord
 from app.providers.catalog import Deployment
 from app.routing.ask import Ask, DeploymentRun
-from app.routing.deployment import run_deployment
-from app.routing.services import CallServices
+from app.routing.deployment import run_deployment, skip_same_deployment
+from app.routing.services import CallServices, endpoint_key
 
 
 @dataclass(slots=True)
@@ -41,6 +41,7 @@ async def route(
     in the catalog only when routing reaches it.
     """
     last: DeploymentRun | None = None
+    asked: dict[str, str] = {}  # endpoint → the alias it was asked under
     for names in tiers:
         tier = [deployment for name in names for deployment in services.catalog.resolve(name)]
         answered = False
@@ -50,6 +51,11 @@ async def route(
             kind: AttemptKind = (
                 "ask" if not record.attempts else "fallback" if index else "escalation"
             )
+            endpoint = endpoint_key(deployment)
+            if endpoint in asked:
+                skip_same_deployment(record, deployment, asked[endpoint])
+                continue
+            asked[endpoint] = deployment.alias
             last = await run_deployment(ask, deployment, record, services=services, first_kind=kind)
             if last.output is not None:
                 return Routed(last, answered_by=deployment)

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from app.compiler.validation import SchemaValidator, compiled
+from app.compiler.validation import SchemaValidator, compiled, in_words
 from tests.factories import make_document
 
 TRIAGE_OUT = make_document()["output_schema"]
@@ -47,10 +47,10 @@ SCHEMAS = [TRIAGE_OUT, NESTED]
 
 
 def reference(schema: dict[str, Any], value: Any) -> list[tuple[str, str]]:
-    """jsonschema alone: (path, message) of every error."""
+    """jsonschema alone: (path, message in words) of every error."""
     validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     return sorted(
-        ("/".join(map(str, e.absolute_path)), e.message) for e in validator.iter_errors(value)
+        ("/".join(map(str, e.absolute_path)), in_words(e)) for e in validator.iter_errors(value)
     )
 
 
