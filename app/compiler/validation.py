@@ -134,8 +134,9 @@ _PHRASES: dict[str, _Phrase] = {
     "minLength": lambda n, i, v: _size(n, i, v, _CHARS, False),
     "maxProperties": lambda n, i, v: _size(n, i, v, _PROPS, True),
     "minProperties": lambda n, i, v: _size(n, i, v, _PROPS, False),
-    "enum": lambda n, i, v: f"{n} is {_quoted(i)}; it must be one of "
-    + ", ".join(_quoted(x) for x in v),
+    "enum": lambda n, i, v: (
+        f"{n} is {_quoted(i)}; it must be one of " + ", ".join(_quoted(x) for x in v)
+    ),
     "const": lambda n, i, v: f"{n} is {_quoted(i)}; it must be exactly {_quoted(v)}",
     "maximum": lambda n, i, v: f"{n} is {i}; the largest allowed is {v}",
     "minimum": lambda n, i, v: f"{n} is {i}; the smallest allowed is {v}",

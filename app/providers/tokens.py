@@ -7,6 +7,7 @@ tokenizer never makes more tokens than the text has bytes.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -24,10 +25,15 @@ def rough(messages: list[dict[str, Any]]) -> int:
     return sum(len(_text(m)) // 4 + PER_MESSAGE for m in messages)
 
 
-def count(model: str, messages: list[dict[str, Any]]) -> int:
+async def count(model: str, messages: list[dict[str, Any]]) -> int:
     """The prompt's tokens by litellm's counter for `model` (its tokenizer where litellm
-    knows one, OpenAI's otherwise)."""
-    import litellm  # seconds to import: only prompts that come near a window pay it
+    knows one, OpenAI's otherwise), off the event loop: a long prompt takes milliseconds,
+    and the first count imports litellm (seconds, unless `warm_up` did it)."""
+    return await asyncio.to_thread(_count, model, messages)
+
+
+def _count(model: str, messages: list[dict[str, Any]]) -> int:
+    import litellm
 
     return int(litellm.token_counter(model=model, messages=messages))
 

@@ -18,9 +18,9 @@ import structlog
 from app.core.errors import Issue
 from app.core.tracing import span
 from app.executions.record import AttemptKind, AttemptOutcome, AttemptRecord, ExecutionRecord
+from app.providers import tokens
 from app.providers.base import ModelCallFailed, ModelReply
 from app.providers.catalog import Deployment
-from app.providers import tokens
 from app.providers.llm import call_model
 from app.routing.ask import Ask, DeploymentRun, Messages
 from app.routing.concurrency import SlotWaitExpired
@@ -139,10 +139,10 @@ async def _gates_open(turn: _Turn) -> bool:
     if turn.ask.needs_vision and not turn.deployment.supports_vision:
         turn.skip("no_vision", "cannot read images")
         return False
-    return _fits_context(turn)
+    return await _fits_context(turn)
 
 
-def _fits_context(turn: _Turn) -> bool:
+async def _fits_context(turn: _Turn) -> bool:
     """The context gate: False (with a skip naming the sizes) when the prompt and the output
     limit cannot fit the deployment's window. Counted only when a cheap bound cannot tell."""
     window = turn.deployment.context_window()
@@ -151,7 +151,7 @@ def _fits_context(turn: _Turn) -> bool:
     room = turn.max_tokens or 0
     if tokens.upper_bound(turn.messages) + room <= window:
         return True
-    turn.prompt_tokens = tokens.count(turn.deployment.model, turn.messages)
+    turn.prompt_tokens = await tokens.count(turn.deployment.model, turn.messages)
     if turn.prompt_tokens + room <= window:
         return True
     turn.run.context_needed = turn.prompt_tokens + room

@@ -33,8 +33,8 @@ from app.routing.budgets import BudgetExceeded
 from app.routing.services import CallServices
 from app.routing.tiers import route
 from app.serving.live import AgentVersion
-from app.serving.passed_over import reasons, retry_may_help
 from app.serving.output import OutputOutcome, parse_output
+from app.serving.passed_over import reasons, retry_may_help
 from app.serving.result import CallResult
 
 
