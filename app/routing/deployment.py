@@ -47,6 +47,9 @@ class _Turn:
     widened: bool = False
     estimate: int = 0  # tokens reserved with the rate limiter for the next call
     prompt_tokens: int | None = None  # counted when the prompt came near the context window
+    # The last attempt's timeout was what remained of the call's deadline, not the
+    # deployment's own: its timing out says nothing about the deployment.
+    cut_by_deadline: bool = False
     rejected: set[str] = field(default_factory=set)  # texts of the replies judged invalid
 
     def attempt(
@@ -188,6 +191,8 @@ async def _ask_once(turn: _Turn) -> ModelReply:
             current.set_attribute("specloom.attempt", turn.kind)
             # Counted from here: time spent waiting for a slot is not the model's.
             remaining = ask.deadline - services.clock.monotonic()
+            limit = _attempt_timeout(turn, endpoint)
+            turn.cut_by_deadline = remaining < limit
             reply = await call_model(
                 deployment,
                 turn.messages,
@@ -196,7 +201,7 @@ async def _ask_once(turn: _Turn) -> ModelReply:
                 response_format=(
                     ask.schema_format if deployment.supports_response_schema else ask.json_format
                 ),
-                timeout_s=max(0.001, min(_attempt_timeout(turn, endpoint), remaining)),
+                timeout_s=max(0.001, min(limit, remaining)),
                 temperature=ask.temperature,
                 max_tokens=turn.max_tokens,
                 hints=ask.hints if deployment.offline else None,
@@ -230,7 +235,10 @@ async def _retry_after_failure(turn: _Turn, failure: ModelCallFailed) -> bool:
         latency_ms=round(failure.latency_ms, 2),
     )
     turn.run.failure = failure
-    if services.breakers is not None and failure.transient:
+    # A timeout cut short by the call's own deadline is the caller's budget running out,
+    # not the deployment failing: the breaker does not count it.
+    counts = failure.transient and not (failure.kind == "timeout" and turn.cut_by_deadline)
+    if services.breakers is not None and counts:
         await services.breakers.record_failure(turn.key, failure.latency_ms)
     retry = services.options.retry
     if not failure.transient or turn.retries >= retry.max_retries:

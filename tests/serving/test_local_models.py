@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.fakes.upstream import Delay, Echo, FakeUpstream, Status, Text, Valid
+from tests.fakes.upstream import Delay, Echo, FakeUpstream, Hang, Status, Text, Valid
 from tests.serving.conftest import ApiFactory, execution, live_agent
 
 INPUT = {"subject": "Refund please", "body": "I was charged twice this month."}
@@ -204,3 +204,23 @@ async def test_a_short_prompt_is_not_counted_by_a_tokenizer(
         await live_agent(api, model={"name": "fast"})
         response = await api.post("/v1/agents/ticket-triage", json={**INPUT, "body": body})
     assert response.status_code == 200
+
+
+async def test_a_timeout_cut_short_by_the_deadline_is_not_a_breaker_failure(
+    make_api: ApiFactory, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """A slow model given minutes by its own timeout, in a call whose deadline is shorter:
+    the caller's budget ran out, the model did not fail."""
+    models = write_models(tmp_path / "slow.yaml", upstream.base_url, {"fast": "slow"}, {})
+    document = yaml.safe_load(models.read_text())
+    document["model_list"][0]["litellm_params"]["timeout"] = 600
+    models.write_text(yaml.safe_dump(document))
+    upstream.default = Hang(3)
+    async with make_api(models_file=models, call_deadline_s=0.4, breaker_failures=1) as api:
+        await live_agent(api, model={"name": "fast"})
+        response = await api.post("/v1/agents/ticket-triage", json=INPUT)
+        models_view = (await api.get("/api/models")).json()["items"]
+    assert response.status_code == 504
+    (slow,) = models_view
+    assert slow["state"] == "closed"
+    assert slow["consecutive_failures"] == 0
