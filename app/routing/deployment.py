@@ -106,7 +106,9 @@ async def run_deployment(
         first_kind,
         deployment_key(deployment),
         messages,
-        max_tokens=ask.max_tokens,
+        # A spec without a limit gets the one the models file declares for the model: a
+        # local server would otherwise write until its context is full.
+        max_tokens=ask.max_tokens or deployment.max_output_tokens,
     )
     if not await _gates_open(turn):
         return turn.run

@@ -140,6 +140,9 @@ def models_file(path: Path, base_url: str) -> Path:
             "supports_response_schema": True,  # the server turns the schema into a grammar
             "max_input_tokens": CONTEXT,
             "max_concurrency": 1,
+            # Sent when a spec sets no max_tokens: a base model may otherwise fill a string
+            # until the context is full.
+            "max_output_tokens": 512,
         },
     }
     path.write_text(yaml.safe_dump({"model_list": [entry, {**entry, "model_name": "smart"}]}))

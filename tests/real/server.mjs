@@ -109,6 +109,7 @@ const server = http.createServer(async (req, res) => {
     }
     send(res, 404, { error: { message: `no route ${req.method} ${req.url}` } });
   } catch (error) {
+    console.error(`${req.method} ${req.url}: ${error?.stack ?? error}`);
     send(res, 500, { error: { message: String(error?.message ?? error), type: "server_error" } });
   }
 });

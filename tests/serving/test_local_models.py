@@ -224,3 +224,21 @@ async def test_a_timeout_cut_short_by_the_deadline_is_not_a_breaker_failure(
     (slow,) = models_view
     assert slow["state"] == "closed"
     assert slow["consecutive_failures"] == 0
+
+
+async def test_a_spec_without_a_limit_gets_the_models_file_output_limit(
+    make_api: ApiFactory, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """A local server asked without `max_tokens` writes until its context is full."""
+    models = write_models(
+        tmp_path / "limit.yaml",
+        upstream.base_url,
+        {"fast": "local"},
+        {"fast": {"max_output_tokens": 512}},
+    )
+    async with make_api(models_file=models) as api:
+        await live_agent(api, model={"name": "fast"})
+        upstream.default = Valid(GOOD)
+        response = await api.post("/v1/agents/ticket-triage", json=INPUT)
+    assert response.status_code == 200
+    assert upstream.requests[0].body["max_tokens"] == 512
