@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from app.compiler.validation import SchemaValidator, compiled, in_words
+from app.compiler.validation import SchemaValidator, compiled
+from app.compiler.words import in_words
 from tests.factories import make_document
 
 TRIAGE_OUT = make_document()["output_schema"]

@@ -15,6 +15,9 @@ const llama = await getLlama({ gpu: false, build: "never" });
 const model = await llama.loadModel({ modelPath });
 const context = await model.createContext({ contextSize, sequences: 1, threads: 2 });
 const modelName = path.basename(modelPath, ".gguf");
+// One sequence for the one slot, kept across requests (a sequence freed on dispose is not
+// always free again by the next request).
+const sequence = context.getSequence();
 let queue = Promise.resolve();
 
 function history(messages) {
@@ -39,8 +42,8 @@ async function grammarFor(format) {
 async function complete(body) {
   const items = history(body.messages || []);
   const last = items.pop();
-  const sequence = context.getSequence();
-  const session = new LlamaChatSession({ contextSequence: sequence, autoDisposeSequence: true });
+  await sequence.clearHistory();
+  const session = new LlamaChatSession({ contextSequence: sequence, autoDisposeSequence: false });
   try {
     session.setChatHistory(items);
     const started = Date.now();
@@ -69,7 +72,7 @@ async function complete(body) {
       },
     };
   } finally {
-    session.dispose();
+    session.dispose({ disposeSequence: false });
   }
 }
 
@@ -113,6 +116,11 @@ const server = http.createServer(async (req, res) => {
     send(res, 500, { error: { message: String(error?.message ?? error), type: "server_error" } });
   }
 });
+// A CPU model may take minutes: Node's own request timeouts must not cut it short.
+server.requestTimeout = 0;
+server.headersTimeout = 0;
+server.timeout = 0;
+server.keepAliveTimeout = 600_000;
 server.listen(Number(portText), "127.0.0.1", () => {
   console.log(`ready http://127.0.0.1:${portText}/v1 ${modelName} n_ctx=${contextSize}`);
 });
