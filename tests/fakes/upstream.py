@@ -107,6 +107,8 @@ class FakeUpstream:
     slots: int = 0
     in_flight: int = 0  # requests received and not yet answered
     peak_in_flight: int = 0
+    # What `GET /props` answers, as llama.cpp's server does (None: 404, not llama.cpp).
+    props: dict[str, Any] | None = None
     default: Behaviour = field(default_factory=Valid)
     base_url: str = ""
     requests: list[RecordedRequest] = field(default_factory=list, repr=False)
@@ -135,6 +137,7 @@ class FakeUpstream:
             self.requests.clear()
             self.default = Valid()
             self.slots, self.peak_in_flight, self._slot_gate = 0, 0, None
+            self.props = None
 
     def app(self) -> Starlette:
         """The ASGI application serving the chat completions routes."""
@@ -142,7 +145,17 @@ class FakeUpstream:
             Route(path, self._chat, methods=["POST"])
             for path in ("/v1/chat/completions", "/chat/completions")
         ]
+        routes.append(Route("/v1/models", self._models, methods=["GET"]))
+        routes.append(Route("/props", self._props, methods=["GET"]))
         return Starlette(routes=routes)
+
+    async def _models(self, request: Request) -> Response:
+        return JSONResponse({"object": "list", "data": [{"id": "fake", "object": "model"}]})
+
+    async def _props(self, request: Request) -> Response:
+        if self.props is None:
+            return _error(404, "not llama.cpp")
+        return JSONResponse(self.props)
 
     def _next(
         self, model: str | None, body: dict[str, Any], headers: Mapping[str, str], peer: str

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from app.core.settings import Settings
+from app.providers.capabilities import detect
+from app.providers.catalog import load_catalog
 from tests.conftest import admin_client, running_app
 from tests.factories import make_document
-from tests.real.local import NotInstallable, install, local_server, models_file
+from tests.real.local import CONTEXT, NotInstallable, install, local_server, models_file
 from tests.servers import free_port
 
 INPUT = {"subject": "Refund please", "body": "I was charged twice this month."}
@@ -35,6 +37,10 @@ async def test_the_real_model_answers_in_schema_mode(
     real = settings.model_copy(
         update={"models_file": models_file(tmp_path / "models.yaml", local_model)}
     )
+    # `specloom models check`: the server says what it serves and how large its context is.
+    (deployment,) = load_catalog(real.models_file).resolve("fast")
+    facts = await detect(deployment)
+    assert (facts.server, facts.context_window, facts.grammar) == ("llama.cpp", CONTEXT, True)
     async with running_app(real) as application, admin_client(application) as api:
         document = make_document(model={"name": "fast", "temperature": 0, "max_tokens": 200})
         created = await api.post("/api/specs", json={"document": document})
