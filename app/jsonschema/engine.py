@@ -36,6 +36,7 @@ from jsonschema.validators import extend
 
 from app.core.errors import Issue, pointer
 from app.jsonschema import ecma
+from app.jsonschema.words import in_words
 
 _BASES: tuple[type[Validator], ...] = (
     Draft202012Validator,
@@ -142,7 +143,8 @@ def issues(checker: Validator, value: Any) -> list[Issue]:
         errors = sorted(checker.iter_errors(value), key=_order)
     except RecursionError:  # a schema that recurses in place despite authoring's checks
         return [Issue("", "too deeply nested for this schema")]
-    return [Issue(pointer(*error.absolute_path), _shorten(error.message)) for error in errors]
+    # In words that name the limit broken: these messages reach callers and re-ask prompts.
+    return [Issue(pointer(*error.absolute_path), _shorten(in_words(error))) for error in errors]
 
 
 def depth_exceeds(value: Any, limit: int) -> bool:

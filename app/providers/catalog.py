@@ -47,6 +47,8 @@ class _LitellmParams(BaseModel):
     rpm: int | None = Field(default=None, ge=1)
     tpm: int | None = Field(default=None, ge=1)
     timeout: float | None = Field(default=None, gt=0)
+    # litellm's name for a deployment's concurrency limit.
+    max_parallel_requests: int | None = Field(default=None, ge=1)
     input_cost_per_token: float | None = Field(default=None, ge=0)
     output_cost_per_token: float | None = Field(default=None, ge=0)
 
@@ -86,6 +88,10 @@ class Deployment:
     lean: bool = True
     # The most tokens the model may write (the models file's model_info), else the map's.
     max_output_tokens: int | None = None
+    # The most prompt tokens it takes (model_info max_input_tokens), else the map's.
+    max_input_tokens: int | None = None
+    # Requests sent at once; more wait in Specloom (a local server answers one at a time).
+    max_concurrency: int | None = None
 
     @property
     def offline(self) -> bool:
@@ -94,6 +100,12 @@ class Deployment:
     def output_limit(self) -> int | None:
         """The most output tokens a request to this deployment may ask for, if known."""
         return self.max_output_tokens or pricing.output_limit(self.model)
+
+    def context_window(self) -> int | None:
+        """The most prompt tokens a request to this deployment may hold, if known."""
+        if self.offline:
+            return None
+        return self.max_input_tokens or pricing.input_limit(self.model)
 
     def api_key(self) -> str | None:
         """The provider key, read from the environment at call time (never stored)."""
@@ -160,7 +172,8 @@ def load_catalog(path: Path | None, *, lean: bool = True) -> ModelCatalog:
             key_env = params.api_key.removeprefix("os.environ/")
         supports = entry.model_info.get("supports_response_schema")
         vision = entry.model_info.get("supports_vision")
-        output_limit = entry.model_info.get("max_output_tokens")
+        info = entry.model_info
+        output_limit = info.get("max_output_tokens")
         deployments.setdefault(entry.model_name, []).append(
             Deployment(
                 alias=entry.model_name,
@@ -178,9 +191,16 @@ def load_catalog(path: Path | None, *, lean: bool = True) -> ModelCatalog:
                 supports_vision=bool(vision) if vision is not None else _vision_ok(params.model),
                 lean=lean,
                 max_output_tokens=output_limit if isinstance(output_limit, int) else None,
+                max_input_tokens=_positive(info.get("max_input_tokens")),
+                max_concurrency=_positive(info.get("max_concurrency"))
+                or params.max_parallel_requests,
             )
         )
     return ModelCatalog({k: tuple(v) for k, v in deployments.items()}, offline=False)
+
+
+def _positive(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def _schema_ok(model: str) -> bool:

@@ -53,7 +53,9 @@ def _arguments(deployment: Deployment, request: ModelRequest) -> dict[str, Any]:
     optional = {
         "response_format": request.response_format,
         "api_base": deployment.api_base,
-        "api_key": deployment.api_key(),
+        # A local server (llama.cpp, vLLM, LM Studio, Ollama) takes no key, but the OpenAI
+        # client refuses to send a request without one.
+        "api_key": deployment.api_key() or ("no-key" if deployment.api_base else None),
         "temperature": request.temperature,
         "max_tokens": request.max_tokens,
     }

@@ -73,6 +73,15 @@ def output_limit(model: str) -> int | None:
     return limit if isinstance(limit, int) and limit > 0 else None
 
 
+@cache
+def input_limit(model: str) -> int | None:
+    """The most prompt tokens the map says `model` takes (its context window), or None."""
+    table = price_map()
+    entry = table.get(model) or table.get(model.partition("/")[2])
+    limit = entry.get("max_input_tokens") if isinstance(entry, dict) else None
+    return limit if isinstance(limit, int) and limit > 0 else None
+
+
 FREE = PlainPrice(0.0, 0.0, 0.0)
 
 

@@ -23,9 +23,13 @@ async def warm_up(catalog: ModelCatalog) -> None:
     """
     if catalog.offline:
         return
-    if all(openai_http.eligible(d) for ds in catalog.deployments.values() for d in ds):
-        # The lean client's HTTP library, imported off the start-up path too.
+    deployments = [d for ds in catalog.deployments.values() for d in ds]
+    if all(openai_http.eligible(d) for d in deployments):
+        # The lean client's HTTP library, imported off the start-up path too; litellm as
+        # well where a context window is known, for counting long prompts' tokens.
         threading.Thread(target=importlib.import_module, args=("aiohttp",), daemon=True).start()
+        if any(d.context_window() is not None for d in deployments):
+            threading.Thread(target=load_litellm, daemon=True).start()
         return
     litellm = await asyncio.to_thread(load_litellm)
     try:

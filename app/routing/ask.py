@@ -66,4 +66,8 @@ class DeploymentRun:
     truncated_at: int | None = None
     failure: ModelCallFailed | None = None
     skipped: list[str] = field(default_factory=list)
+    # The last re-ask answered with a text already rejected: asking again will not help.
+    repeated: bool = False
+    # Tokens the prompt and output limit need, when they could not fit the model's window.
+    context_needed: int | None = None
     deadline_passed: bool = False

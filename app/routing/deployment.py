@@ -18,12 +18,14 @@ import structlog
 from app.core.errors import Issue
 from app.core.tracing import span
 from app.executions.record import AttemptKind, AttemptOutcome, AttemptRecord, ExecutionRecord
+from app.providers import tokens
 from app.providers.base import ModelCallFailed, ModelReply
 from app.providers.catalog import Deployment
 from app.providers.llm import call_model
 from app.routing.ask import Ask, DeploymentRun, Messages
+from app.routing.concurrency import SlotWaitExpired
 from app.routing.pace import Leash
-from app.routing.services import CallServices, deployment_key
+from app.routing.services import CallServices, deployment_key, endpoint_key
 
 log = structlog.get_logger(__name__)
 
@@ -46,6 +48,11 @@ class _Turn:
     widened: bool = False
     estimate: int = 0  # tokens reserved with the rate limiter for the next call
     leash: Leash | None = None  # None: the configured attempt timeout, timeouts retried
+    prompt_tokens: int | None = None  # counted when the prompt came near the context window
+    # The last attempt's timeout was what remained of the call's deadline, not the
+    # deployment's own: its timing out says nothing about the deployment.
+    cut_by_deadline: bool = False
+    rejected: set[str] = field(default_factory=set)  # texts of the replies judged invalid
 
     def attempt(
         self,
@@ -76,7 +83,7 @@ class _Turn:
 
     def skip(self, outcome: AttemptOutcome, why: str) -> DeploymentRun:
         # Not a model call, but the log should say why a model was passed over.
-        self.attempt(outcome, 0.0, kind="skip")
+        self.attempt(outcome, 0.0, kind="skip", error=why)
         self.run.skipped.append(f"{self.deployment.alias}: {why}")
         return self.run
 
@@ -104,7 +111,9 @@ async def run_deployment(
         first_kind,
         deployment_key(deployment),
         messages,
-        max_tokens=ask.max_tokens,
+        # A spec without a limit gets the one the models file declares for the model: a
+        # local server would otherwise write until its context is full.
+        max_tokens=ask.max_tokens or deployment.max_output_tokens,
     )
     turn.leash = leash
     if not await _gates_open(turn):
@@ -118,6 +127,11 @@ async def run_deployment(
             return turn.run
         try:
             reply = await _ask_once(turn)
+        except SlotWaitExpired:
+            # Specloom's own queue, not the model: no failure for its breaker.
+            turn.attempt("queue_timeout", 0.0, error="no free slot before the deadline")
+            turn.run.deadline_passed = True
+            return turn.run
         except ModelCallFailed as failure:
             if await _retry_after_failure(turn, failure):
                 continue
@@ -136,7 +150,28 @@ async def _gates_open(turn: _Turn) -> bool:
     if turn.ask.needs_vision and not turn.deployment.supports_vision:
         turn.skip("no_vision", "cannot read images")
         return False
-    return True
+    return await _fits_context(turn)
+
+
+async def _fits_context(turn: _Turn) -> bool:
+    """The context gate: False (with a skip naming the sizes) when the prompt and the output
+    limit cannot fit the deployment's window. Counted only when a cheap bound cannot tell."""
+    window = turn.deployment.context_window()
+    if window is None:
+        return True
+    room = turn.max_tokens or 0
+    if tokens.upper_bound(turn.messages) + room <= window:
+        return True
+    turn.prompt_tokens = await tokens.count(turn.deployment.model, turn.messages)
+    if turn.prompt_tokens + room <= window:
+        return True
+    turn.run.context_needed = turn.prompt_tokens + room
+    output = f" + {room} output" if room else ""
+    turn.skip(
+        "context_too_small",
+        f"the prompt needs {turn.prompt_tokens}{output} tokens; its window holds {window}",
+    )
+    return False
 
 
 async def _within_rate_limit(turn: _Turn, remaining: float) -> bool:
@@ -157,30 +192,46 @@ async def _within_rate_limit(turn: _Turn, remaining: float) -> bool:
 async def _ask_once(turn: _Turn) -> ModelReply:
     deployment, ask, services = turn.deployment, turn.ask, turn.services
     model = deployment.model
-    with span(f"chat {model}", {"gen_ai.request.model": model}) as current:
-        current.set_attribute("specloom.attempt", turn.kind)
-        remaining = ask.deadline - services.clock.monotonic()
-        limit = (
-            turn.leash.timeout_s
-            if turn.leash is not None
-            else deployment.timeout_s or services.options.attempt_timeout_s
-        )
-        reply = await call_model(
-            deployment,
-            turn.messages,
-            # The same contract travels to every model, fallbacks included: the schema when
-            # the provider takes one, JSON mode (with the schema in the prompt) when not.
-            response_format=(
-                ask.schema_format if deployment.supports_response_schema else ask.json_format
-            ),
-            timeout_s=max(0.001, min(limit, remaining)),
-            temperature=ask.temperature,
-            max_tokens=turn.max_tokens,
-            hints=ask.hints if deployment.offline else None,
-        )
-        current.set_attribute("gen_ai.usage.input_tokens", reply.prompt_tokens)
-        current.set_attribute("gen_ai.usage.output_tokens", reply.completion_tokens)
+    endpoint = endpoint_key(deployment)
+    waited = ask.deadline - services.clock.monotonic()
+    async with services.gates.slot(endpoint, deployment.max_concurrency, wait_s=waited):
+        with span(f"chat {model}", {"gen_ai.request.model": model}) as current:
+            current.set_attribute("specloom.attempt", turn.kind)
+            # Counted from here: time spent waiting for a slot is not the model's.
+            remaining = ask.deadline - services.clock.monotonic()
+            limit = _attempt_timeout(turn, endpoint)
+            turn.cut_by_deadline = remaining < limit
+            reply = await call_model(
+                deployment,
+                turn.messages,
+                # The same contract travels to every model, fallbacks included: the schema
+                # when the provider takes one, JSON mode (the schema in the prompt) when not.
+                response_format=(
+                    ask.schema_format if deployment.supports_response_schema else ask.json_format
+                ),
+                timeout_s=max(0.001, min(limit, remaining)),
+                temperature=ask.temperature,
+                max_tokens=turn.max_tokens,
+                hints=ask.hints if deployment.offline else None,
+            )
+            current.set_attribute("gen_ai.usage.input_tokens", reply.prompt_tokens)
+            current.set_attribute("gen_ai.usage.output_tokens", reply.completion_tokens)
     return reply
+
+
+def _attempt_timeout(turn: _Turn, endpoint: str) -> float:
+    """The configured timeout, or more where the deployment's measured speed says this
+    prompt and output limit take longer; with candidates waiting behind the deployment, at
+    most its leash (its fair share of the time left)."""
+    configured = turn.deployment.timeout_s or turn.services.options.attempt_timeout_s
+    prompt = turn.prompt_tokens if turn.prompt_tokens is not None else tokens.rough(turn.messages)
+    measured = turn.services.speeds.timeout_s(
+        endpoint, prompt_tokens=prompt, max_tokens=turn.max_tokens, floor_s=configured
+    )
+    leash = turn.leash
+    if leash is None or leash.retry_timeouts:  # the last candidate keeps its whole time
+        return measured
+    return min(measured, leash.timeout_s)
 
 
 async def _retry_after_failure(turn: _Turn, failure: ModelCallFailed) -> bool:
@@ -197,7 +248,10 @@ async def _retry_after_failure(turn: _Turn, failure: ModelCallFailed) -> bool:
         latency_ms=round(failure.latency_ms, 2),
     )
     turn.run.failure = failure
-    if services.breakers is not None and failure.transient:
+    # A timeout cut short by the call's own deadline is the caller's budget running out,
+    # not the deployment failing: the breaker does not count it.
+    counts = failure.transient and not (failure.kind == "timeout" and turn.cut_by_deadline)
+    if services.breakers is not None and counts:
         await services.breakers.record_failure(turn.key, failure.latency_ms)
     if failure.kind == "timeout":
         services.pace.timed_out(turn.key, services.clock.monotonic())
@@ -218,6 +272,13 @@ async def _after_reply(turn: _Turn, reply: ModelReply) -> None:
     """Tell the breaker and the rate limiter that the deployment answered."""
     services = turn.services
     services.pace.answered(turn.key, reply.latency_ms)
+    if not turn.deployment.offline:
+        services.speeds.record(
+            endpoint_key(turn.deployment),
+            reply.prompt_tokens,
+            reply.completion_tokens,
+            reply.latency_ms / 1000,
+        )
     if services.breakers is not None:
         await services.breakers.record_success(turn.key, reply.latency_ms)
     if services.limiter is not None and turn.deployment.tpm:
@@ -233,8 +294,10 @@ def _reask_after_reply(turn: _Turn, reply: ModelReply) -> bool:
     ask, deployment = turn.ask, turn.deployment
     turn.run.truncated_at = None
     verdict = ask.check(reply.text, deployment.supports_response_schema and ask.strict)
+    # The very text it was told is wrong: at this temperature it will only say it again.
+    repeated = not verdict.ok and reply.text.strip() in turn.rejected
     turn.attempt(
-        verdict.stage,
+        "repeated" if repeated else verdict.stage,
         reply.latency_ms,
         reply=reply,
         issues=_issues(verdict.issues) if verdict.issues else None,
@@ -244,8 +307,9 @@ def _reask_after_reply(turn: _Turn, reply: ModelReply) -> bool:
         # deployment never shows under two names when a provider echoes another.
         turn.run.output, turn.run.model = verdict.value, deployment.model
         return False
-    turn.run.invalid = verdict
-    if turn.reasks >= turn.services.options.max_reasks:
+    turn.run.invalid, turn.run.repeated = verdict, repeated
+    turn.rejected.add(reply.text.strip())
+    if repeated or turn.reasks >= turn.services.options.max_reasks:
         return False
     turn.reasks, turn.kind = turn.reasks + 1, "reask"
     turn.messages = ask.reask(reply.text, verdict)
@@ -282,3 +346,18 @@ def _larger_limit(turn: _Turn, used: int) -> int | None:
 
 def _issues(issues: Sequence[Issue]) -> list[dict[str, str]] | None:
     return [{"pointer": i.pointer, "message": i.message} for i in issues] or None
+
+
+def skip_same_deployment(record: ExecutionRecord, deployment: Deployment, asked: str) -> None:
+    """Record a fallback passed over because the call already asked its deployment (under
+    the alias `asked`): the same model at the same server answers the same way."""
+    record.attempts.append(
+        AttemptRecord(
+            number=len(record.attempts) + 1,
+            kind="skip",
+            model=deployment.model,
+            outcome="same_deployment",
+            latency_ms=0.0,
+            error=f"the same deployment as {asked}",
+        )
+    )

@@ -10,7 +10,9 @@ from app.core.setting_groups import CallOptions
 from app.providers.catalog import Deployment, ModelCatalog
 from app.routing.breakers import CircuitBreakers
 from app.routing.budgets import BudgetGuard
+from app.routing.concurrency import ConcurrencyGates
 from app.routing.pace import HedgeBudget, PaceBook
+from app.routing.speed import SpeedBook
 
 
 @dataclass(frozen=True)
@@ -25,8 +27,17 @@ class CallServices:
     budgets: BudgetGuard | None = None
     pace: PaceBook = field(default_factory=PaceBook)
     hedges: HedgeBudget | None = None  # None: never hedge
+    # Per process: what they hold (slots in use, recent speeds) is about this process's calls.
+    gates: ConcurrencyGates = field(default_factory=ConcurrencyGates)
+    speeds: SpeedBook = field(default_factory=SpeedBook)
 
 
 def deployment_key(deployment: Deployment) -> str:
     """Identity of a deployment for breakers and rate limits, shared by all processes."""
     return f"{deployment.alias}|{deployment.model}|{deployment.api_base or ''}"[:300]
+
+
+def endpoint_key(deployment: Deployment) -> str:
+    """Identity of the model behind a deployment, whatever alias names it: two aliases
+    configured with the same model at the same server are one deployment."""
+    return f"{deployment.model}|{deployment.api_base or ''}"[:300]

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from app.executions.record import AttemptKind, ExecutionRecord
 from app.providers.catalog import Deployment
 from app.routing.ask import Ask, DeploymentRun
+from app.routing.deployment import skip_same_deployment
 from app.routing.hedging import run_candidate
-from app.routing.services import CallServices
+from app.routing.services import CallServices, endpoint_key
 
 
 @dataclass(slots=True)
@@ -47,6 +48,7 @@ async def route(
     if services.hedges is not None:
         services.hedges.earn()
     last: DeploymentRun | None = None
+    asked: dict[str, str] = {}  # endpoint → the alias it was asked under
     for names in tiers:
         tier = [deployment for name in names for deployment in services.catalog.resolve(name)]
         answered = False
@@ -57,6 +59,12 @@ async def route(
             kind: AttemptKind = (
                 "ask" if not record.attempts else "fallback" if index else "escalation"
             )
+            endpoint = endpoint_key(tier[index])
+            if endpoint in asked:  # the same model again under another name is no fallback
+                skip_same_deployment(record, tier[index], asked[endpoint])
+                index += 1
+                continue
+            asked[endpoint] = tier[index].alias
             turn = await run_candidate(ask, tier, index, record, services=services, kind=kind)
             last, index = turn.run, index + turn.used
             if last.output is not None:

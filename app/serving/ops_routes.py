@@ -16,7 +16,7 @@ from app.core.database import SessionDep
 from app.core.errors import responses
 from app.core.schemas import RequestBody
 from app.routing import budgets
-from app.routing.services import deployment_key
+from app.routing.services import deployment_key, endpoint_key
 from app.security import audit
 from app.security.auth import AdminDep, Forbidden, RateLimited, Unauthorized, require_admin
 from app.serving.context import RuntimeDep
@@ -40,6 +40,12 @@ class DeploymentRead(BaseModel):
     consecutive_failures: int
     recent_error_rate: float | None
     latency_p50_ms: float | None
+    context_window: int | None = None
+    max_concurrency: int | None = None
+    waiting: int = 0  # calls of this process waiting for a free slot now
+    # Measured from recent replies (None until a few have come back).
+    prompt_tokens_per_s: float | None = None
+    output_tokens_per_s: float | None = None
 
 
 class ModelList(BaseModel):
@@ -60,6 +66,8 @@ async def list_models(runtime: RuntimeDep) -> ModelList:
     for alias in aliases:
         for deployment in catalog.resolve(alias):
             view = views.get(deployment_key(deployment))
+            endpoint = endpoint_key(deployment)
+            speed = services.speeds.speed(endpoint)
             items.append(
                 DeploymentRead(
                     alias=alias,
@@ -73,9 +81,18 @@ async def list_models(runtime: RuntimeDep) -> ModelList:
                     consecutive_failures=view.failures if view else 0,
                     recent_error_rate=view.recent_error_rate if view else None,
                     latency_p50_ms=view.p50_latency_ms if view else None,
+                    context_window=deployment.context_window(),
+                    max_concurrency=deployment.max_concurrency,
+                    waiting=services.gates.waiting(endpoint),
+                    prompt_tokens_per_s=_rate(speed.read_s_per_token) if speed else None,
+                    output_tokens_per_s=_rate(speed.write_s_per_token) if speed else None,
                 )
             )
     return ModelList(offline=catalog.offline, items=items)
+
+
+def _rate(seconds_per_token: float) -> float | None:
+    return round(1 / seconds_per_token, 1) if seconds_per_token > 0 else None
 
 
 USD_STRING = r"^[0-9]{1,8}(\.[0-9]{1,6})?$"

@@ -34,12 +34,19 @@ from app.routing.services import CallServices
 from app.routing.tiers import route
 from app.serving.live import AgentVersion
 from app.serving.output import OutputOutcome, parse_output
+from app.serving.passed_over import reasons, retry_may_help
 from app.serving.result import CallResult
 
 
 class InputInvalid(InvalidInput):
     slug = "invalid-agent-input"
     title = "Input does not match the agent's input schema"
+
+
+class PromptTooLarge(ProblemError):
+    status = 413
+    slug = "prompt-too-large"
+    title = "The prompt does not fit any model's context window"
 
 
 class ModelRequestRejected(ProblemError):
@@ -124,7 +131,10 @@ async def _execute(
         return CallResult(record, routed.last.output, None, cacheable=not downgraded)
     if routed.deadline_passed:
         return CallResult(record, None, _deadline_problem(record))
-    return CallResult(record, None, _final_problem(routed.last, record))
+    problem = _final_problem(routed.last, record)
+    # Whether the caller should send it again depends on how the models failed.
+    problem.extra.setdefault("retryable", retry_may_help(record, ask.temperature))
+    return CallResult(record, None, problem)
 
 
 def _input_problem(agent: AgentVersion, payload: Any) -> ProblemError | None:
@@ -199,7 +209,8 @@ def _final_problem(last: DeploymentRun | None, record: ExecutionRecord) -> Probl
         return OutputTruncated(
             f"the output was truncated: the model stopped at its output limit after "
             f"{last.truncated_at} tokens, so its answer is incomplete and was not used; "
-            "raise the spec's model.max_tokens or choose a model with a larger output limit"
+            "raise the spec's model.max_tokens or choose a model with a larger output limit",
+            extra={"retryable": False},
         )
     if last is not None and last.invalid is not None:
         outcome = last.invalid
@@ -208,7 +219,7 @@ def _final_problem(last: DeploymentRun | None, record: ExecutionRecord) -> Probl
         )
         return UpstreamInvalidOutput(
             f"after {len(record.attempts)} attempt(s) the models gave {what}: "
-            f"{summary(list(outcome.issues))}",
+            f"{summary(list(outcome.issues))} ({reasons(record)})",
             issues=list(outcome.issues),
         )
     failure = last.failure if last is not None else None
@@ -216,13 +227,25 @@ def _final_problem(last: DeploymentRun | None, record: ExecutionRecord) -> Probl
         return _deadline_problem(record)
     if failure is not None and failure.kind in ("bad_request", "auth_error"):
         return ModelRequestRejected(f"the model provider rejected the request: {failure.message}")
-    if failure is not None:
-        detail = failure.message
-    elif last is not None and last.skipped:
-        detail = "every model is unavailable (" + ", ".join(last.skipped) + ")"
+    if _none_fits(record):
+        return PromptTooLarge(
+            f"the prompt fits no model's context window ({reasons(record)}); "
+            "shorten the input or add a model with a larger window",
+            extra={"retryable": False},
+        )
+    if record.attempts:
+        detail = f"every model is unavailable ({reasons(record)})"
+        if failure is not None:
+            detail = f"{failure.message} ({reasons(record)})"
     else:
         detail = "no model is configured for this agent"
     return NoModelAvailable(f"no model could answer: {detail}", headers={"Retry-After": "1"})
+
+
+def _none_fits(record: ExecutionRecord) -> bool:
+    """Every model was passed over before a call, at least one for its context window."""
+    outcomes = {a.outcome for a in record.attempts}
+    return "context_too_small" in outcomes and all(a.kind == "skip" for a in record.attempts)
 
 
 def _deadline_problem(record: ExecutionRecord) -> ProblemError:

@@ -12,6 +12,7 @@ import pytest
 import app.compiler.prompt as prompt_module
 from app.compiler import CACHE_SIZE, INPUT_PLACEHOLDER, compile_spec
 from app.compiler.document import content_hash
+from app.compiler.validation import SchemaValidator
 from app.core.errors import Issue
 
 from .conftest import TRIAGE, CompileFactory, DocumentFactory
@@ -111,7 +112,7 @@ INPUT_CASES = [
         {"subject": 1, "body": "b", "customer": {"email": "not-an-email", "plan": "gold"}},
         [
             ("/customer/email", "'not-an-email' is not a 'email'"),
-            ("/customer/plan", "'gold' is not one of ['free', 'pro', 'enterprise']"),
+            ("/customer/plan", "`plan` is 'gold'; it must be one of 'free', 'pro', 'enterprise'"),
             ("/subject", "1 is not of type 'string'"),
         ],
     ),
@@ -142,15 +143,15 @@ def test_pointers_escape_keys_and_sort_indexes_numerically(make_compiled: Compil
     assert [i.pointer for i in issues] == ["/a~1b~0c", "/tags", "/tags/2", "/tags/10"]
 
 
-def test_long_messages_keep_both_ends(make_compiled: CompileFactory) -> None:
+def test_long_values_are_not_quoted_in_full(make_compiled: CompileFactory) -> None:
     output_schema = copy.deepcopy(TRIAGE["output_schema"])
     output_schema["properties"]["summary"]["maxLength"] = 30
     compiled = make_compiled(output_schema=output_schema)
     (issue,) = compiled.validate_output({"team": "sales", "priority": "low", "summary": "x" * 5000})
     assert issue.pointer == "/summary"
     assert len(issue.message) <= 300
-    assert issue.message.startswith("'xxx")
-    assert issue.message.endswith("is too long")
+    assert issue.message.startswith("`summary` has 5000 characters")
+    assert issue.message.endswith("at most 30 are allowed")
 
 
 def test_messages_are_fresh_and_need_no_rendering(
@@ -211,3 +212,53 @@ def test_public_view(make_compiled: CompileFactory) -> None:
     public["output_schema"]["required"].clear()
     assert compiled.response_format["json_schema"]["strict"] is True
     assert compiled.output_schema["required"] == ["team", "priority", "summary"]
+
+
+@dataclass(frozen=True)
+class WordsCase:
+    name: str
+    schema: dict[str, Any]
+    value: Any
+    message: str
+
+
+WORDS = [
+    WordsCase(
+        "max items",
+        {"properties": {"tags": {"maxItems": 5}}},
+        {"tags": ["a", "b", "c", "d", "e", "f"]},
+        "`tags` has 6 items; at most 5 are allowed",
+    ),
+    WordsCase(
+        "min items, one",
+        {"properties": {"tags": {"minItems": 2}}},
+        {"tags": ["a"]},
+        "`tags` has 1 item; at least 2 are required",
+    ),
+    WordsCase(
+        "enum",
+        {"properties": {"currency": {"enum": ["USD", "EUR"]}}},
+        {"currency": "usd"},
+        "`currency` is 'usd'; it must be one of 'USD', 'EUR'",
+    ),
+    WordsCase(
+        "maximum in an array",
+        {"properties": {"scores": {"items": {"maximum": 10}}}},
+        {"scores": [3, 12]},
+        "item 1 of `scores` is 12; the largest allowed is 10",
+    ),
+    WordsCase(
+        "max properties, one",
+        {"maxProperties": 1},
+        {"a": 1, "b": 2},
+        "the answer has 2 properties; at most 1 is allowed",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", WORDS, ids=lambda c: c.name)
+def test_messages_state_the_limit_in_words(case: WordsCase) -> None:
+    """A re-ask that says only "[…] is too long" gets the same answer back: the message must
+    carry the limit itself."""
+    (issue,) = SchemaValidator({"type": "object", **case.schema}).issues(case.value)
+    assert issue.message == case.message

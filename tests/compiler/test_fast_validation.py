@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from app.compiler.validation import SchemaValidator, compiled
 from app.jsonschema import engine
+from app.jsonschema.words import in_words
 from tests.factories import make_document
 
 TRIAGE_OUT = make_document()["output_schema"]
@@ -61,10 +62,10 @@ SCHEMAS = [TRIAGE_OUT, NESTED, PATTERNS, DRAFT7]
 
 
 def reference(schema: dict[str, Any], value: Any) -> list[tuple[str, str]]:
-    """jsonschema alone (as the engine builds it): (path, message) of every error."""
+    """jsonschema alone (as the engine builds it): (path, message in words) of every error."""
     validator = engine.validator(schema)
     return sorted(
-        ("/".join(map(str, e.absolute_path)), e.message) for e in validator.iter_errors(value)
+        ("/".join(map(str, e.absolute_path)), in_words(e)) for e in validator.iter_errors(value)
     )
 
 

@@ -76,7 +76,13 @@ class Delay:
     then: Behaviour
 
 
-Behaviour = Valid | Text | Status | Hang | Delay
+@dataclass(frozen=True)
+class Echo:
+    """A model that repeats itself: answers with the request's last assistant message (the
+    answer a re-ask says was invalid), or validly when there is none."""
+
+
+Behaviour = Valid | Text | Status | Hang | Delay | Echo
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,14 @@ class FakeUpstream:
     """The scriptable server state; start it with `running_upstream()` (or `serve()`)."""
 
     latency_s: float = 0.0  # added before every answer: a benchmark's network+model time
+    # Requests answered at once (0: no limit); others wait in the server's own queue, as on
+    # a local llama.cpp server with one slot.
+    slots: int = 0
+    in_flight: int = 0  # requests received and not yet answered
+    _generation: int = field(default=0, repr=False)  # bumped by reset()
+    peak_in_flight: int = 0
+    # What `GET /props` answers, as llama.cpp's server does (None: 404, not llama.cpp).
+    props: dict[str, Any] | None = None
     default: Behaviour = field(default_factory=Valid)
     base_url: str = ""
     requests: list[RecordedRequest] = field(default_factory=list, repr=False)
@@ -105,6 +119,7 @@ class FakeUpstream:
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1), repr=False)
     # Set when the server stops, so hung requests end and shutdown stays quick and clean.
     _stopping: threading.Event = field(default_factory=threading.Event, repr=False)
+    _slot_gate: asyncio.Semaphore | None = field(default=None, repr=False)
 
     def script(self, *behaviours: Behaviour, model: str | None = None) -> None:
         """Queue behaviours for the next requests (of `model` only, if given)."""
@@ -122,6 +137,9 @@ class FakeUpstream:
             self._queues.clear()
             self.requests.clear()
             self.default = Valid()
+            self.slots, self.peak_in_flight, self._slot_gate = 0, 0, None
+            self.in_flight, self._generation = 0, self._generation + 1
+            self.props = None
 
     def app(self) -> Starlette:
         """The ASGI application serving the chat completions routes."""
@@ -129,7 +147,17 @@ class FakeUpstream:
             Route(path, self._chat, methods=["POST"])
             for path in ("/v1/chat/completions", "/chat/completions")
         ]
+        routes.append(Route("/v1/models", self._models, methods=["GET"]))
+        routes.append(Route("/props", self._props, methods=["GET"]))
         return Starlette(routes=routes)
+
+    async def _models(self, request: Request) -> Response:
+        return JSONResponse({"object": "list", "data": [{"id": "fake", "object": "model"}]})
+
+    async def _props(self, request: Request) -> Response:
+        if self.props is None:
+            return _error(404, "not llama.cpp")
+        return JSONResponse(self.props)
 
     def _next(
         self, model: str | None, body: dict[str, Any], headers: Mapping[str, str], peer: str
@@ -156,6 +184,26 @@ class FakeUpstream:
             return _error(400, "the body must be a JSON object")
         model = body.get("model") if isinstance(body.get("model"), str) else None
         peer = f"{request.client.host}:{request.client.port}" if request.client else ""
+        with self._lock:
+            # Requests of an earlier test may still hang here: only this test's are counted.
+            generation = self._generation
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+        try:
+            if self.slots:
+                if self._slot_gate is None:
+                    self._slot_gate = asyncio.Semaphore(self.slots)
+                async with self._slot_gate:
+                    return await self._answer(model, body, request, peer)
+            return await self._answer(model, body, request, peer)
+        finally:
+            with self._lock:
+                if generation == self._generation:
+                    self.in_flight -= 1
+
+    async def _answer(
+        self, model: str | None, body: dict[str, Any], request: Request, peer: str
+    ) -> Response:
         behaviour = self._next(model, body, request.headers, peer)
         if self.latency_s:
             await self._sleep(self.latency_s)
@@ -179,6 +227,11 @@ class FakeUpstream:
             return JSONResponse(payload, behaviour.code, headers=behaviour.headers)
         if isinstance(behaviour, Text):
             return self._completion(body, behaviour.text, behaviour.finish_reason)
+        if isinstance(behaviour, Echo):
+            said = [m.get("content") for m in _messages(body) if m.get("role") == "assistant"]
+            if said and isinstance(said[-1], str):
+                return self._completion(body, said[-1])
+            return await self._respond(Valid(), body)
         if behaviour.content is not None:
             return self._completion(body, json.dumps(behaviour.content))
         answer = offline_answer(_messages(body), body.get("response_format"))

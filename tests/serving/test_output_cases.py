@@ -26,6 +26,7 @@ class Case:
     status: int
     outcomes: tuple[str, ...]
     output: dict[str, Any] | None = None
+    retryable: bool = True  # of the problem, when the call fails
 
 
 CASES = [
@@ -55,9 +56,17 @@ CASES = [
     ),
     Case(
         "wrong types never fixed",
-        (Text(WRONG_TYPES), Text(WRONG_TYPES)),
+        (Text(WRONG_TYPES), Text(WRONG_TYPES.replace("5", "6"))),
         502,
         ("schema_invalid", "schema_invalid"),
+    ),
+    Case(
+        # The re-ask got the rejected text back: the model stops, and so should the caller.
+        "the same wrong answer twice",
+        (Text(WRONG_TYPES), Text(WRONG_TYPES)),
+        502,
+        ("schema_invalid", "repeated"),
+        retryable=False,
     ),
     Case(
         "prose only",
@@ -89,7 +98,7 @@ async def test_model_behaviour(api: httpx.AsyncClient, upstream: FakeUpstream, c
         problem = response.json()
         assert problem["status"] == case.status
         assert problem["execution_id"] == response.headers["x-specloom-execution-id"]
-        assert problem["retryable"] is True
+        assert problem["retryable"] is case.retryable
     record = await execution(api, response)
     assert record["status"] == ("succeeded" if case.status == 200 else "failed")
     assert record["input"] == INPUT
