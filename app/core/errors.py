@@ -29,8 +29,17 @@ class Issue:
 
 
 def pointer(*parts: str | int) -> str:
-    """A JSON Pointer (RFC 6901) from path parts."""
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+    """A JSON Pointer (RFC 6901) from path parts; a lone surrogate in a part is written as
+    its escape (`\\ud800`), so a pointer to a key that is not Unicode text can itself be
+    sent, logged and stored."""
+    return "".join("/" + _token(str(p)) for p in parts)
+
+
+def _token(part: str) -> str:
+    token = part.replace("~", "~0").replace("/", "~1")
+    if token.isascii():
+        return token
+    return token.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class ProblemIssue(BaseModel):

@@ -234,22 +234,33 @@ def _encodable(text: str) -> bool:
     return True
 
 
-def lone_surrogate_at(value: Any) -> str | None:
-    """The JSON Pointer of the first string (a value, or a key: the member it names) in
-    `value` that holds a lone surrogate; None when every string is Unicode text."""
+def unstorable_at(value: Any) -> tuple[str, str] | None:
+    """Where the first string (a value, or a key: the member it names) in `value` holds what
+    no record or answer can carry, a NUL or a lone surrogate, and what it is; None when
+    every string is storable text."""
     stack: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
     while stack:
         item, path = stack.pop()
         if isinstance(item, str):
-            if not item.isascii() and not _encodable(item):
-                return pointer(*path)
+            why = _unstorable(item)
+            if why is not None:
+                return pointer(*path), why
         elif isinstance(item, dict):
             for key, child in item.items():
-                if not key.isascii() and not _encodable(key):
-                    return pointer(*path, key)
+                why = _unstorable(key)
+                if why is not None:
+                    return pointer(*path, key), why
                 stack.append((child, (*path, key)))
         elif isinstance(item, list):
             stack.extend((child, (*path, i)) for i, child in enumerate(item))
+    return None
+
+
+def _unstorable(text: str) -> str | None:
+    if "\x00" in text:
+        return "NUL (\\u0000) cannot be stored as text"
+    if not text.isascii() and not _encodable(text):
+        return "a lone surrogate (\\ud800-\\udfff) is not Unicode text"
     return None
 
 

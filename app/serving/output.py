@@ -18,7 +18,7 @@ import json_repair
 
 from app.core.errors import Issue
 from app.core.jsontext import balanced_objects
-from app.core.limits import lone_surrogate_at
+from app.core.limits import unstorable_at
 
 OutputStage = Literal["valid", "repaired", "unparseable", "schema_invalid"]
 
@@ -27,9 +27,9 @@ OutputStage = Literal["valid", "repaired", "unparseable", "schema_invalid"]
 MAX_CANDIDATES = 16
 
 _NOT_JSON = object()
-# A surrogate escaped in the JSON text, or one already in it: only then can a parsed string
-# hold a lone surrogate, so only then are the strings walked.
-_SURROGATE_HINT = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]")
+# A surrogate or NUL escaped in the JSON text, or one already in it: only then can a parsed
+# string hold what no record or answer can carry, so only then are the strings walked.
+_UNSTORABLE_HINT = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]|\\u0000|\x00")
 
 _FENCE = re.compile(r"```[ \t]*(?:[A-Za-z0-9_+-]+)?[ \t]*\r?\n?(.*?)(?:```|\Z)", re.DOTALL)
 
@@ -144,11 +144,10 @@ def _check(
     if not isinstance(decoded, dict):
         issue = Issue("", f"the output must be a JSON object, not {_kind(decoded)}")
         return OutputOutcome("schema_invalid", None, (issue,), parsed.text)
-    if _SURROGATE_HINT.search(parsed.text):
-        where = lone_surrogate_at(decoded)
-        if where is not None:  # valid by the schema, but not text: it could not be answered
-            issue = Issue(where, "a lone surrogate (\\ud800-\\udfff) is not Unicode text")
-            return OutputOutcome("schema_invalid", None, (issue,), parsed.text)
+    if _UNSTORABLE_HINT.search(parsed.text):
+        found = unstorable_at(decoded)
+        if found is not None:  # valid by the schema, but it could be neither stored nor sent
+            return OutputOutcome("schema_invalid", None, (Issue(*found),), parsed.text)
     stage: OutputStage = "repaired" if parsed.repaired else "valid"
     return OutputOutcome(stage, decoded, (), parsed.text)
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from app.core.setting_groups import WriterSettings
 from app.executions.record import AttemptRecord, ExecutionRecord
 from app.executions.writer import ExecutionWriter
-from tests.fakes.upstream import FakeUpstream, Text
+from tests.fakes.upstream import FakeUpstream, Text, Valid
 from tests.serving.conftest import execution, live_agent
 from tests.serving.test_metrics import scrape, value
 
@@ -31,7 +31,7 @@ JSON = {"Content-Type": "application/json"}
     [
         ("/v1/agents/ticket-triage", ESCAPED, "/body"),
         ("/v1/agents/ticket-triage", RAW_BYTES, "/body"),
-        ("/v1/agents/ticket-triage", b'{"subject": "s", "body": "b", "\\udfff": 1}', "/\udfff"),
+        ("/v1/agents/ticket-triage", b'{"subject": "s", "body": "b", "\\udfff": 1}', "/\\udfff"),
         (
             "/v1/agents/ticket-triage/jobs",
             b'{"input": {"subject": "s", "body": "\\uDBFF"}}',
@@ -171,7 +171,44 @@ async def test_a_model_answer_with_a_lone_surrogate_is_not_answered(
     response = await api.post("/v1/agents/ticket-triage", json={"subject": "s", "body": "b"})
     assert response.status_code == 502, response.text  # never a 500: an invalid answer
     record = await execution(api, response)
-    assert [a["outcome"] for a in record["attempts"]] == ["schema_invalid", "schema_invalid"]
+    # The same text sent back after the re-ask stops the model at once.
+    assert [a["outcome"] for a in record["attempts"]] == ["schema_invalid", "repeated"]
+    assert record["attempts"][0]["issues"][0]["pointer"] == "/summary"
+
+
+async def test_a_lone_surrogate_in_a_key_of_the_answer_is_not_answered(
+    api: httpx.AsyncClient, upstream: FakeUpstream
+) -> None:
+    """A key that is not Unicode text: the re-ask names it by its escape, the call ends in a
+    recorded 502, and the connection serves the next call."""
+    await live_agent(api, model={"name": "fast"}, output_schema={"type": "object"})
+    upstream.script(Text('{"\\ud800": 1}'), Text('{"k": {"\\udc00x": "y"}}'), model="fake-fast")
+    response = await api.post("/v1/agents/ticket-triage", json={"subject": "s", "body": "b"})
+    assert response.status_code == 502, response.text
+    record = await execution(api, response)
+    pointers = [a["issues"][0]["pointer"] for a in record["attempts"]]
+    assert pointers == ["/\\ud800", "/k/\\udc00x"]
+    reask = upstream.requests[1].body["messages"][-1]["content"]
+    assert "\\ud800" in reask
+    upstream.script(Text('{"fine": 1}'), model="fake-fast")
+    again = await api.post("/v1/agents/ticket-triage", json={"subject": "s2", "body": "b"})
+    assert again.status_code == 200, again.text
+
+
+async def test_nul_in_an_answer_is_not_answered_and_the_call_is_recorded(
+    api: httpx.AsyncClient, upstream: FakeUpstream
+) -> None:
+    """NUL cannot be stored: an answer holding one is invalid (re-asked, then 502), so the
+    call is never a 200 whose record goes missing."""
+    await live_agent(api, model={"name": "fast"})
+    nul = '{"team": "billing", "priority": "normal", "summary": "a\\u0000b"}'
+    good = {"team": "billing", "priority": "normal", "summary": "ab"}
+    upstream.script(Text(nul), Valid(good), model="fake-fast")
+    response = await api.post("/v1/agents/ticket-triage", json={"subject": "s", "body": "b"})
+    assert response.status_code == 200, response.text
+    assert response.json() == good
+    record = await execution(api, response)
+    assert [a["outcome"] for a in record["attempts"]] == ["schema_invalid", "valid"]
     assert record["attempts"][0]["issues"][0]["pointer"] == "/summary"
 
 
