@@ -17,6 +17,7 @@ from app.compiler.assertion_paths import assertion_issues
 from app.core.errors import Issue, pointer
 from app.core.fastjson import canonical_json
 from app.core.setting_groups import DocumentLimits
+from app.core.stats import repeats_needed, wilson_lower
 from app.jsonschema import engine
 from app.jsonschema.authoring import schema_problems
 
@@ -88,12 +89,23 @@ class Assertion(DocumentModel):
 Gate = Literal["rate", "wilson"]
 
 
-def check_gate(gate: Gate, min_pass_rate: float) -> None:
-    """A Wilson lower bound never reaches 1: such a case could never pass."""
-    if gate == "wilson" and min_pass_rate >= 1:
+def check_gate(gate: Gate, min_pass_rate: float, repeat: int) -> None:
+    """A case judged on its Wilson lower bound must be able to pass: the bound never
+    reaches 1, and with few repeats it stays low even when every run passes."""
+    if gate != "wilson":
+        return
+    if min_pass_rate >= 1:
         raise ValueError(
             "with gate 'wilson', min_pass_rate must be below 1: the lower bound of a "
             "finite sample never reaches 1, so the case could never pass"
+        )
+    best = wilson_lower(repeat, repeat)
+    if best + 1e-9 < min_pass_rate:
+        needed = repeats_needed(min_pass_rate)
+        raise ValueError(
+            f"with gate 'wilson' and {repeat} repeat(s) the lower bound is at most "
+            f"{best:.2f} even when every run passes, below min_pass_rate {min_pass_rate:g}: "
+            f"use repeat: {needed} or more, or a lower min_pass_rate"
         )
 
 
@@ -114,7 +126,7 @@ class SpecTest(DocumentModel):
 
     @model_validator(mode="after")
     def _gate(self) -> SpecTest:
-        check_gate(self.gate, self.min_pass_rate)
+        check_gate(self.gate, self.min_pass_rate, self.repeat)
         return self
 
     def rule_texts(self, rules: list[str]) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -306,7 +307,17 @@ def _issue_from_pydantic(err: Any) -> Issue:
     where = (
         loc.pop(0) if loc and loc[0] in ("body", "query", "path", "header", "cookie") else "body"
     )
+    # Pydantic names the union branch it tried ("literal['api', …]", "function-after[…]"):
+    # not a place in the request, so it is left out of the pointer.
+    loc = [part for part in loc if not _BRANCH.match(str(part))]
     ptr = pointer(*loc)
     if where != "body":
         ptr = f"{where}:{ptr or '/'}"
-    return Issue(ptr, str(err.get("msg", "invalid value")))
+    message = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+    return Issue(ptr, message)
+
+
+_BRANCH = re.compile(
+    r"^(literal|function-(after|before|wrap|plain)|is-instance|tagged-union|json-or-python"
+    r"|lax-or-strict|chain)\["
+)

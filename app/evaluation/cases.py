@@ -112,8 +112,10 @@ async def create_case(
     execution it was promoted from has origin `promoted`."""
     await check_case(session, spec, body, limits=limits)
     await _ensure_free(session, spec, body.name, None)
+    placeholder = False
     if body.execution_id is not None:
-        await _check_promoted_from(session, spec, body.execution_id)
+        # An offline answer's values are placeholders, and stay marked as such in the case.
+        placeholder = await _check_promoted_from(session, spec, body.execution_id)
         origin = "promoted"
     case = TestCase(
         spec_id=spec.id,
@@ -126,6 +128,7 @@ async def create_case(
         origin=origin,
         rules=list(dict.fromkeys(body.rules)),
         execution_id=body.execution_id,
+        placeholder=placeholder,
     )
     session.add(case)
     await session.flush()
@@ -157,14 +160,20 @@ async def delete_case(session: AsyncSession, case: TestCase) -> None:
     await session.flush()
 
 
-async def _check_promoted_from(session: AsyncSession, spec: Spec, execution_id: uuid.UUID) -> None:
-    """A case says it was promoted from an execution only if that is one of the spec's."""
-    agent = await session.scalar(select(Execution.agent).where(Execution.id == execution_id))
-    if agent != spec.name:
+async def _check_promoted_from(session: AsyncSession, spec: Spec, execution_id: uuid.UUID) -> bool:
+    """A case says it was promoted from an execution only if that is one of the spec's;
+    whether the offline model answered it."""
+    found = (
+        await session.execute(
+            select(Execution.agent, Execution.offline).where(Execution.id == execution_id)
+        )
+    ).first()
+    if found is None or found.agent != spec.name:
         raise CaseInvalid(
             "the test case names an execution it was not promoted from",
             issues=[Issue("/execution_id", f"not an execution of {spec.name!r}")],
         )
+    return bool(found.offline)
 
 
 async def _ensure_free(

@@ -41,6 +41,12 @@ REVIEW = (
 )
 
 
+OFFLINE_REVIEW = (
+    "The offline model answered this execution: its values are placeholders, not what the "
+    "spec's rules give, and the saved case will be marked as a placeholder."
+)
+
+
 async def draft_from_execution(
     session: AsyncSession, execution_id: uuid.UUID, body: PromoteRequest
 ) -> PromotionDraft:
@@ -85,12 +91,16 @@ async def draft_from_execution(
         execution_id=execution.id,
     )
     save = f"/api/specs/{spec.name}/cases"
+    review = REVIEW.format(save=save)
+    if execution.offline:
+        review = OFFLINE_REVIEW + " " + review
     return PromotionDraft(
         spec=spec.name,
         execution_id=execution.id,
         case=case.model_dump(mode="json") | {"expect": stored_assertions(case.expect)},
         save=save,
-        review=REVIEW.format(save=save),
+        review=review,
+        offline=execution.offline,
     )
 
 

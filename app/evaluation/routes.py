@@ -42,6 +42,7 @@ from app.evaluation.schemas import (
     PromotionDraft,
     RunRead,
 )
+from app.executions.routes import WriterDep
 from app.models import TestCase, TestRun
 from app.registry.routes import NumberParam, SpecDep
 from app.registry.schemas import VERSION_MAX
@@ -164,12 +165,14 @@ async def promote(
     execution_id: Annotated[uuid.UUID, Path(description="An execution id.")],
     session: SessionDep,
     principal: AdminDep,
+    writer: WriterDep,
     body: Annotated[PromoteRequest | None, Body()] = None,
 ) -> PromotionDraft:
     """A draft test case from a succeeded, unredacted execution: its input, and assertions
     on its output's fields. Nothing is saved: the expected values are the model's own
     answer, so check them and POST the draft's `case` to `save` to make it a case (origin
     `promoted`)."""
+    await writer.wait_written(execution_id)  # a call made a moment ago
     return await draft_from_execution(session, execution_id, body or PromoteRequest())
 
 

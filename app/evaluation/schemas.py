@@ -45,7 +45,7 @@ class CaseWrite(RequestBody):
 
     @model_validator(mode="after")
     def _gate(self) -> CaseWrite:
-        check_gate(self.gate, self.min_pass_rate)
+        check_gate(self.gate, self.min_pass_rate, self.repeat)
         return self
 
 
@@ -171,6 +171,7 @@ class PromotionDraft(Schema):
     case: dict[str, Any] = Field(description="A `CaseWrite` body, assertions as written.")
     save: str = Field(description="Where to POST `case` once its expected values are checked.")
     review: str
+    offline: bool = Field(description="The offline model answered: the values are placeholders.")
 
 
 class CaseRef(Schema):

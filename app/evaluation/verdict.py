@@ -11,10 +11,11 @@ with no cases passes vacuously.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from app.core.stats import wilson_lower
 
 
 class Attempt(Protocol):
@@ -28,19 +29,6 @@ class Attempt(Protocol):
 
     @property
     def assertions(self) -> list[Any]: ...
-
-
-Z_95 = 1.959963984540054  # the two-sided 95% normal quantile
-
-
-def wilson_lower(passes: int, attempts: int, z: float = Z_95) -> float:
-    """The lower bound of the Wilson score interval of a pass rate (0 with no attempts)."""
-    if attempts <= 0:
-        return 0.0
-    rate = passes / attempts
-    spread = z * math.sqrt(rate * (1 - rate) / attempts + z * z / (4 * attempts * attempts))
-    lower = (rate + z * z / (2 * attempts) - spread) / (1 + z * z / attempts)
-    return max(0.0, lower)
 
 
 @dataclass(frozen=True)

@@ -155,7 +155,7 @@ def load_catalog(path: Path | None, *, lean: bool = True) -> ModelCatalog:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         parsed = _ModelsFile.model_validate(raw)
     except (OSError, yaml.YAMLError) as exc:
-        raise ModelsFileError(f"{path}: cannot read: {exc}") from None
+        raise ModelsFileError(f"{path}: cannot read: {' '.join(str(exc).split())}") from None
     except ValidationError as exc:
         problems = "; ".join(f"{'/'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ModelsFileError(f"{path}: not a LiteLLM model_list: {problems}") from None

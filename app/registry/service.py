@@ -254,8 +254,8 @@ async def rollback(
         if version not in earlier and version != spec.live_version:
             raise NeverLive(
                 f"version {version} of {name!r} has never been live, so rolling back to it "
-                "would skip its tests and contract check; publish it instead "
-                f"(POST /api/specs/{name}/publish)",
+                "would skip its tests and contract check; publish it instead, where both "
+                "are checked",
                 extra={"version": version, "rollback_versions": sorted(earlier)},
             )
     if version == spec.live_version:

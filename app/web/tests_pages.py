@@ -104,6 +104,7 @@ def _draft_form(draft: PromotionDraft) -> dict[str, Any]:
         input=json.dumps(case["input"], indent=2),
         expect=json.dumps(case["expect"], indent=2),
         execution_id=str(draft.execution_id),
+        offline="true" if draft.offline else "",
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from app.evaluation.verdict import wilson_lower
+from app.core.stats import repeats_needed, wilson_lower
 from tests.evaluation.helpers import BILLING, SALES, case_body, start_run, wait_run
 from tests.factories import create_spec, make_document
 from tests.fakes.upstream import FakeUpstream, Valid
@@ -50,25 +50,32 @@ async def test_the_offline_model_does_not_answer_a_test_from_its_expectations(
 )
 def test_wilson_lower_bound(passes: int, attempts: int, lower: float) -> None:
     assert wilson_lower(passes, attempts) == pytest.approx(lower, abs=1e-4)
+    assert wilson_lower(0, attempts) == 0.0  # exactly: no floating-point dust
 
 
-async def test_three_lucky_runs_cannot_pass_a_wilson_gate(
+def test_repeats_needed_for_a_wilson_gate() -> None:
+    assert repeats_needed(0.6) == 6
+    assert repeats_needed(0.9) == 35
+    assert repeats_needed(1.0) is None
+
+
+async def test_a_flaky_case_cannot_pass_a_wilson_gate_on_a_lucky_rate(
     api: httpx.AsyncClient, upstream: FakeUpstream
 ) -> None:
+    """6 of 8 runs pass: 75% meets min_pass_rate 0.6, but how sure 8 runs make us (a lower
+    bound of 0.41) does not, so the case fails on `gate: wilson`."""
     await live_agent(api, "flaky")
-    upstream.default = Valid(BILLING)
-    for name, gate in (("on the rate", "rate"), ("on the bound", "wilson")):
-        body = case_body(name, repeat=3, min_pass_rate=0.6, gate=gate)
-        assert (await api.post("/api/specs/flaky/cases", json=body)).status_code == 201
+    upstream.script(*[Valid(BILLING)] * 6, *[Valid(SALES)] * 2)
+    body = case_body("on the bound", repeat=8, min_pass_rate=0.6, gate="wilson")
+    assert (await api.post("/api/specs/flaky/cases", json=body)).status_code == 201
     run = await start_run(api, "flaky", 1)
     # Repeats are independent calls: the response cache never answers them.
-    assert upstream.calls() == 6
-    cases = {c["name"]: c for c in run["cases"]}
-    rate, bound = cases["on the rate"], cases["on the bound"]
-    assert (rate["pass_rate"], rate["pass_k"], rate["passed"]) == (1.0, 1.0, True)
-    assert bound["gate"] == "wilson"
-    assert bound["wilson_lower"] == pytest.approx(0.4385, abs=1e-4)
-    assert bound["passed"] is False
+    assert upstream.calls() == 8
+    (case,) = run["cases"]
+    assert case["pass_rate"] == 0.75
+    assert case["pass_k"] == 0.0
+    assert case["wilson_lower"] == pytest.approx(0.4093, abs=1e-4)
+    assert case["passed"] is False
     assert run["failing_cases"] == ["on the bound"]
 
 
@@ -85,9 +92,37 @@ async def test_pass_k_is_zero_when_one_repeat_fails(
     assert case["passed"] is True
 
 
-async def test_a_wilson_gate_that_could_never_pass_is_refused(client: httpx.AsyncClient) -> None:
+@pytest.mark.parametrize(
+    ("repeat", "min_pass_rate", "says"),
+    [(5, 1.0, "never reaches 1"), (3, 0.9, "use repeat: 35 or more")],
+)
+async def test_a_wilson_gate_that_could_never_pass_is_refused(
+    client: httpx.AsyncClient, repeat: int, min_pass_rate: float, says: str
+) -> None:
     await create_spec(client)
-    body = case_body("impossible", repeat=5, gate="wilson")  # min_pass_rate 1.0
+    body = case_body("impossible", repeat=repeat, min_pass_rate=min_pass_rate, gate="wilson")
     response = await client.post("/api/specs/ticket-triage/cases", json=body)
     assert response.status_code == 422
-    assert "never reaches 1" in response.text
+    (error,) = response.json()["errors"]
+    assert says in error["message"]
+    assert not error["message"].startswith("Value error")
+
+
+async def test_promoting_an_offline_answer_gives_a_placeholder_case(
+    client: httpx.AsyncClient,
+) -> None:
+    """Promoted straight after the call (the draft waits for the record), the offline
+    model's values are named placeholders in the draft and the saved case is marked."""
+    await create_spec(client)
+    assert (await client.post("/api/specs/ticket-triage/publish", json={"version": 1})).is_success
+    called = await client.post("/v1/agents/ticket-triage", json=TICKET)
+    execution_id = called.headers["x-specloom-execution-id"]
+    promoted = await client.post(f"/api/executions/{execution_id}/promote")
+    assert promoted.status_code == 200, promoted.text
+    draft = promoted.json()
+    assert draft["offline"] is True
+    assert "placeholders" in draft["review"]
+    saved = await client.post(draft["save"], json=draft["case"])
+    assert saved.status_code == 201, saved.text
+    assert saved.json()["placeholder"] is True
+    assert saved.json()["origin"] == "promoted"

@@ -55,5 +55,7 @@ async def test_an_unknown_source_is_a_422(api: httpx.AsyncClient) -> None:
     response = await api.get("/api/executions?source=prod")
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
+    # Where the bad value is, not which branch of the type pydantic tried.
+    assert {e["pointer"] for e in response.json()["errors"]} == {"query:/source/0"}
     usage = await api.get("/api/usage?source=nope")
     assert usage.status_code == 422
