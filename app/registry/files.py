@@ -15,6 +15,7 @@ from app.compiler.document import InvalidDocument, SpecDocument, content_hash, p
 from app.core.setting_groups import DocumentLimits
 from app.models import Spec, SpecVersion
 from app.registry import service
+from app.security import audit
 
 
 class SpecFileError(Exception):
@@ -90,6 +91,13 @@ async def push_document(
         )
         action: PushAction = "created"
         number = version.version
+        await audit.record(
+            session,
+            actor=author,
+            action="spec.created",
+            target=f"spec:{spec.name}",
+            details={"version": number, "message": "Pushed from file"},
+        )
     else:
         latest = await service.get_version(session, spec, spec.latest_version)
         if latest.content_hash == content_hash(document):
@@ -118,13 +126,27 @@ async def push_document(
     contract = await service.check_contract(
         session, spec=spec, version=number, confirm_breaking=True
     )
-    await service.publish(
+    reason = force_reason if forced else "Pushed from file"
+    release = await service.publish(
         session,
         name=document.name,
         version=number,
         actor=author,
-        reason=force_reason if forced else "Pushed from file",
+        reason=reason,
         forced=forced,
         contract=contract,
+    )
+    # The same trail as a publish through the API: who, what moved, and how the gate passed.
+    await audit.record(
+        session,
+        actor=author,
+        action="spec.force_published" if forced else "spec.published",
+        target=f"spec:{spec.name}",
+        details={
+            "from_version": release.from_version,
+            "to_version": release.to_version,
+            "reason": reason,
+            "test_gate": "forced" if forced else ("passed" if check else "not run"),
+        },
     )
     return PushResult(document.name, action, number, True)

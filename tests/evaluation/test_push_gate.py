@@ -44,6 +44,12 @@ async def test_serve_load_specs_publishes_the_examples_offline_on_a_recorded_rea
         (release,) = (await client.get(f"/api/specs/{name}/releases")).json()["items"]
         assert release["forced"] is True
         assert "offline model" in release["reason"]
+        # The audit trail says who did it and how, as for a publish through the API.
+        events = (await client.get("/api/audit", params={"target": f"spec:{name}"})).json()
+        actions = {e["action"]: e for e in events["items"]}
+        assert set(actions) == {"spec.created", "spec.force_published"}
+        assert actions["spec.force_published"]["actor"] == "cli"
+        assert "offline model" in actions["spec.force_published"]["details"]["reason"]
 
 
 async def test_push_publish_refuses_a_failing_version_on_a_real_model(
