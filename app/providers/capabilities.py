@@ -1,4 +1,5 @@
-"""What a local model server says about itself, asked on demand (`specloom models check`).
+"""What a local model server says about itself: asked once at start-up (in the background),
+and on demand (`specloom models check`, `POST /api/models/check`).
 
 llama.cpp's server answers `GET /props` with its context size (it also turns a
 `response_format` JSON Schema into a grammar); every OpenAI-compatible server lists its
@@ -7,7 +8,10 @@ models at `GET /v1/models`. Nothing here is sent on the request path.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -25,6 +29,28 @@ class Capabilities:
     server: str | None = None  # "llama.cpp" when it answers /props
     grammar: bool | None = None  # takes response_format json_schema as a grammar
     error: str | None = None
+    checked_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+class CapabilityBook:
+    """The facts each deployment with a server of its own gave when last asked."""
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[str, str], Capabilities] = {}
+
+    def get(self, deployment: Deployment) -> Capabilities | None:
+        """What `deployment`'s server said when last asked (None: never asked)."""
+        return self._found.get(_key(deployment))
+
+    async def check(self, deployments: Iterable[Deployment], *, timeout_s: float = 3.0) -> None:
+        """Ask every deployment that has a server of its own, all at once."""
+        targets = {_key(d): d for d in deployments if d.api_base and not d.offline}
+        found = await asyncio.gather(*(detect(d, timeout_s=timeout_s) for d in targets.values()))
+        self._found.update(zip(targets, found, strict=True))
+
+
+def _key(deployment: Deployment) -> tuple[str, str]:
+    return deployment.model, deployment.api_base or ""
 
 
 async def detect(deployment: Deployment, *, timeout_s: float = 5.0) -> Capabilities:
@@ -39,7 +65,7 @@ async def detect(deployment: Deployment, *, timeout_s: float = 5.0) -> Capabilit
             listed = await http.get(f"{base}/models")
         except httpx.HTTPError as exc:
             return Capabilities(reachable=False, error=f"{type(exc).__name__}: {exc}")
-        models = _model_ids(listed.json()) if listed.status_code == 200 else []
+        models = _model_ids(_json(listed)) if listed.status_code == 200 else []
         props = await _props(http, root)
     if props is None:
         return Capabilities(reachable=True, models=models)
@@ -61,8 +87,15 @@ async def _props(http: httpx.AsyncClient, root: str) -> dict[str, Any] | None:
         return None
     if response.status_code != 200:
         return None
-    body = response.json()
+    body = _json(response)
     return body if isinstance(body, dict) else None
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:  # a server that is not what the models file says it is
+        return None
 
 
 def _model_ids(body: Any) -> list[str]:

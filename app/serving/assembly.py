@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from contextlib import AsyncExitStack
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -83,3 +85,17 @@ def start_runtime(runtime: Runtime, parts: AsyncExitStack, conninfo: str) -> Non
     parts.push_async_callback(runtime.writer.stop)
     runtime.live.start(conninfo)
     parts.push_async_callback(runtime.live.stop)
+    # Ask local servers what they serve, off the start-up path: a server that is down must
+    # not delay the start, and nothing waits for the answer.
+    catalog = runtime.services.catalog
+    deployments = [d for group in catalog.deployments.values() for d in group]
+    if any(d.api_base for d in deployments):
+        checking = asyncio.create_task(runtime.capabilities.check(deployments))
+        parts.push_async_callback(_cancelled, checking)
+
+
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    """Cancel `task` and wait for it to end."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from app.executions.writer import ExecutionWriter
 from app.files.service import FileInputs
+from app.providers.capabilities import CapabilityBook
 from app.routing.services import CallServices
 from app.serving.cache import ResponseCache
 from app.serving.live import LiveAgents
@@ -33,6 +34,8 @@ class Runtime:
     services: CallServices
     cache: ResponseCache
     files: FileInputs
+    # What local model servers said about themselves (asked at start-up and on demand).
+    capabilities: CapabilityBook = field(default_factory=CapabilityBook)
 
     def __post_init__(self) -> None:
         self.context = CallContext(self.services, self.files, self.writer, self.cache)

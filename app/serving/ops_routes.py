@@ -15,6 +15,7 @@ from app.compiler.document import NAME_PATTERN
 from app.core.database import SessionDep
 from app.core.errors import responses
 from app.core.schemas import RequestBody
+from app.providers.capabilities import Capabilities
 from app.routing import budgets
 from app.routing.services import deployment_key, endpoint_key
 from app.security import audit
@@ -26,6 +27,20 @@ router = APIRouter(
     dependencies=[Depends(require_admin)],
     responses=responses(Unauthorized, Forbidden, RateLimited),
 )
+
+
+class Detected(BaseModel):
+    """What the deployment's own server said about itself when last asked."""
+
+    reachable: bool
+    models: list[str]
+    context_window: int | None
+    server: str | None
+    grammar: bool | None = Field(
+        description="Takes response_format json_schema as a grammar (schema-constrained)."
+    )
+    error: str | None
+    checked_at: datetime
 
 
 class DeploymentRead(BaseModel):
@@ -46,6 +61,9 @@ class DeploymentRead(BaseModel):
     # Measured from recent replies (None until a few have come back).
     prompt_tokens_per_s: float | None = None
     output_tokens_per_s: float | None = None
+    # Asked of servers of their own (local ones) at start-up and by POST /api/models/check;
+    # None: never asked (a hosted provider, or not yet).
+    detected: Detected | None = None
 
 
 class ModelList(BaseModel):
@@ -53,9 +71,19 @@ class ModelList(BaseModel):
     items: list[DeploymentRead]
 
 
+@router.post("/models/check", tags=["models"])
+async def check_models(runtime: RuntimeDep) -> ModelList:
+    """Ask every deployment with a server of its own what it serves (its models; for
+    llama.cpp's server its context window and schema support), then list the models."""
+    catalog = runtime.services.catalog
+    await runtime.capabilities.check(d for group in catalog.deployments.values() for d in group)
+    return await list_models(runtime)
+
+
 @router.get("/models", tags=["models"])
 async def list_models(runtime: RuntimeDep) -> ModelList:
-    """Configured aliases, their provider models and each one's circuit-breaker state."""
+    """Configured aliases, their provider models, each one's circuit-breaker state, and
+    what its server said about itself when last asked."""
     services = runtime.services
     views = {}
     if services.breakers is not None:
@@ -86,9 +114,24 @@ async def list_models(runtime: RuntimeDep) -> ModelList:
                     waiting=services.gates.waiting(endpoint),
                     prompt_tokens_per_s=_rate(speed.read_s_per_token) if speed else None,
                     output_tokens_per_s=_rate(speed.write_s_per_token) if speed else None,
+                    detected=_detected(runtime.capabilities.get(deployment)),
                 )
             )
     return ModelList(offline=catalog.offline, items=items)
+
+
+def _detected(found: Capabilities | None) -> Detected | None:
+    if found is None:
+        return None
+    return Detected(
+        reachable=found.reachable,
+        models=found.models,
+        context_window=found.context_window,
+        server=found.server,
+        grammar=found.grammar,
+        error=found.error,
+        checked_at=found.checked_at,
+    )
 
 
 def _rate(seconds_per_token: float) -> float | None:

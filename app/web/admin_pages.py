@@ -1,4 +1,5 @@
-"""The audit trail and API keys (a new key's secret is shown once, on the response page)."""
+"""The audit trail, API keys (a new key's secret is shown once, on the response page) and
+the models: what each deployment is, its breaker, and what its server said of itself."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from pydantic import ValidationError
 from app.core.database import SessionDep
 from app.security import actions, audit, keys
 from app.security.routes import KeyCreate
+from app.serving.context import RuntimeDep
+from app.serving.ops_routes import check_models, list_models
 from app.web.deps import CsrfDep, UserDep, redirect, render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -41,6 +44,20 @@ async def audit_page(
             "actions": get_args(audit.Action),
         },
     )
+
+
+@router.get("/models")
+async def models_page(request: Request, user: UserDep, runtime: RuntimeDep) -> Response:
+    """Every deployment: its model and server, breaker, limits, measured speed, and what
+    its server said about itself (context window, schema-constrained decoding)."""
+    return render(request, "ui/models.html", {"models": await list_models(runtime)})
+
+
+@router.post("/models/check", dependencies=[CsrfDep])
+async def check_models_now(request: Request, user: UserDep, runtime: RuntimeDep) -> Response:
+    """Ask the local servers again, then show the models."""
+    await check_models(runtime)
+    return redirect(request, "/ui/models")
 
 
 async def _keys_page(

@@ -76,6 +76,7 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ),
     ("GET", "/api/executions"): Sample("/api/executions", 200),
     ("GET", "/api/models"): Sample("/api/models", 200),
+    ("POST", "/api/models/check"): Sample("/api/models/check", 200),
     ("GET", "/api/usage"): Sample("/api/usage", 200),
     ("GET", "/api/dead-letters"): Sample("/api/dead-letters", 200),
     ("GET", "/api/budgets"): Sample("/api/budgets", 200),

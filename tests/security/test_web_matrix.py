@@ -89,6 +89,8 @@ WEB_SAMPLES: dict[tuple[str, str], WebSample] = {
     ("GET", "/ui/agents/{name}/api"): WebSample(f"/ui/agents/{AGENT}/api"),
     ("GET", "/ui/agents/{name}/openapi.json"): WebSample(f"/ui/agents/{AGENT}/openapi.json"),
     ("GET", "/ui/audit"): WebSample("/ui/audit"),
+    ("GET", "/ui/models"): WebSample("/ui/models"),
+    ("POST", "/ui/models/check"): WebSample("/ui/models/check", 303, {}),
     ("GET", "/ui/keys"): WebSample("/ui/keys"),
     ("POST", "/ui/keys"): WebSample("/ui/keys", 200, {"name": "new", "scope": "invoke"}),
     ("POST", "/ui/keys/{key_id}/revoke"): WebSample("/ui/keys/{key_id}/revoke", 303, {}),

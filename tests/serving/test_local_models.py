@@ -242,3 +242,31 @@ async def test_a_spec_without_a_limit_gets_the_models_file_output_limit(
         response = await api.post("/v1/agents/ticket-triage", json=INPUT)
     assert response.status_code == 200
     assert upstream.requests[0].body["max_tokens"] == 512
+
+
+async def test_local_servers_are_asked_at_start_up_and_on_demand(
+    make_api: ApiFactory, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """What a llama.cpp-like server says of itself is shown in /api/models and the web app:
+    asked at start-up, in the background, and again by POST /api/models/check."""
+    upstream.props = {"default_generation_settings": {"n_ctx": 4096}, "total_slots": 1}
+    models = write_models(
+        tmp_path / "local.yaml",
+        upstream.base_url,
+        {"fast": "local"},
+        {"fast": {"supports_response_schema": False}},
+    )
+    async with make_api(models_file=models) as api:
+        for _ in range(100):  # the start-up check runs beside the server, not before it
+            (fast,) = (await api.get("/api/models")).json()["items"]
+            if fast["detected"] is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert fast["detected"]["server"] == "llama.cpp"
+        assert (fast["detected"]["context_window"], fast["detected"]["grammar"]) == (4096, True)
+        upstream.props = {"default_generation_settings": {"n_ctx": 8192}}
+        checked = await api.post("/api/models/check")
+        assert checked.status_code == 200, checked.text
+        (fast,) = checked.json()["items"]
+        assert fast["detected"]["context_window"] == 8192
+        assert fast["detected"]["models"] == ["fake"]
