@@ -231,7 +231,7 @@ def _attempt_timeout(turn: _Turn, endpoint: str) -> float:
     leash = turn.leash
     if leash is None or leash.retry_timeouts:  # the last candidate keeps its whole time
         return measured
-    return min(measured, leash.timeout_s)
+    return min(measured, leash.timeout_s)  # its fair share, or a short leash after a timeout
 
 
 async def _retry_after_failure(turn: _Turn, failure: ModelCallFailed) -> bool:

@@ -10,6 +10,7 @@ most `hedge_max_extra` of the calls are hedged. A model is hedged only once it h
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,7 @@ from app.providers.catalog import Deployment
 from app.routing.ask import Ask, DeploymentRun
 from app.routing.deployment import run_deployment
 from app.routing.pace import leash_for
-from app.routing.services import CallServices, deployment_key
+from app.routing.services import CallServices, deployment_key, endpoint_key
 
 
 @dataclass(slots=True)
@@ -69,13 +70,18 @@ def _turn(
     kind: AttemptKind,
 ) -> Coroutine[Any, Any, DeploymentRun]:
     deployment, now = tier[index], services.clock.monotonic()
+    # Only other models wait behind this one: an alias of the same model is skipped.
+    here = endpoint_key(deployment)
+    after = len({endpoint_key(d) for d in tier[index + 1 :]} - {here})
     leash = leash_for(
         services.options,
         services.pace,
         deployment_key(deployment),
-        base_s=deployment.timeout_s or services.options.attempt_timeout_s,
+        # No base: the deployment's own timeout (scaled by its measured speed) is decided
+        # when it is asked; the leash only caps it at a fair share of the time left.
+        base_s=math.inf,
         remaining_s=ask.deadline - now,
-        after=len(tier) - index - 1,
+        after=after,
         now=now,
     )
     return run_deployment(ask, deployment, record, services=services, first_kind=kind, leash=leash)
