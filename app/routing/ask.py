@@ -71,3 +71,8 @@ class DeploymentRun:
     # Tokens the prompt and output limit need, when they could not fit the model's window.
     context_needed: int | None = None
     deadline_passed: bool = False
+
+    @property
+    def answered_unusably(self) -> bool:
+        """The model answered, but not with a usable output (invalid, or cut off)."""
+        return self.invalid is not None or self.truncated_at is not None

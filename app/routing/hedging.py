@@ -47,7 +47,7 @@ async def run_candidate(
     delay = _hedge_delay(ask, services, tier, index)
     if delay is None:  # the common path: no task, no timer
         run = await _turn(ask, tier, index, record, services, kind)
-        return CandidateTurn(run, deployment, 1, answered_invalidly(run))
+        return CandidateTurn(run, deployment, 1, run.answered_unusably)
     return await _race(ask, tier, index, record, services, kind, delay)
 
 
@@ -130,14 +130,9 @@ async def _first_valid(
         done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
             run = task.result()
-            answered = answered or answered_invalidly(run)
+            answered = answered or run.answered_unusably
             if run.output is not None or not pending:
                 return CandidateTurn(run, runners[task].deployment, len(runners), answered)
-
-
-def answered_invalidly(run: DeploymentRun) -> bool:
-    """Whether the model answered, though not with a usable output (invalid or cut off)."""
-    return run.invalid is not None or run.truncated_at is not None
 
 
 async def _cancel(
