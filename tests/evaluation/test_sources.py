@@ -24,6 +24,9 @@ async def test_test_runs_stay_out_of_the_production_log_and_usage(
     assert (await api.post("/api/specs/sourced/cases", json=case_body())).status_code == 201
     run = await start_run(api, "sourced", 1)
     assert run["status"] == "passed"
+    # The test call's record goes through the batched writer: reading it waits for it.
+    test_execution = run["cases"][0]["runs"][0]["execution_id"]
+    assert (await api.get(f"/v1/executions/{test_execution}")).status_code == 200
     after = await scrape(api)
 
     async def listed(query: str = "") -> list[tuple[str, str]]:
