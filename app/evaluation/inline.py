@@ -16,7 +16,7 @@ from app.evaluation.runner import check_result
 from app.evaluation.verdict import RunVerdict, run_verdict
 from app.models import Spec, SpecVersion
 from app.registry.files import SuiteCheck, SuiteOutcome
-from app.serving.call import call
+from app.serving.call import call, suite_width
 from app.serving.context import CallContext
 from app.serving.live import agent_version
 
@@ -44,7 +44,7 @@ async def run_suite_attempts(
     the verdict, and every attempt (for reports such as `specloom test`)."""
     cases = await list_cases(session, spec)
     agent = agent_version(spec.name, version.version, version.document, version.content_hash)
-    semaphore = asyncio.Semaphore(max(1, concurrency))
+    semaphore = asyncio.Semaphore(suite_width(agent, calls.services, concurrency))
 
     async def attempt(name: str, payload: dict[str, Any], expect: list[Any]) -> InlineAttempt:
         async with semaphore:

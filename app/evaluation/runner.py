@@ -26,7 +26,7 @@ from app.evaluation.judge import grade
 from app.evaluation.verdict import run_verdict
 from app.models import Spec, TestCase, TestResult, TestRun
 from app.observability.metrics import observe_test_attempt, observe_test_run
-from app.serving.call import call
+from app.serving.call import call, suite_width
 from app.serving.context import CallContext
 from app.serving.live import LiveAgents
 from app.serving.result import CallResult
@@ -140,7 +140,9 @@ class Evaluator:
             version, cases = run.version, list(run.cases)
             await session.commit()
         agent = await self._live.get(str(name), version)
-        semaphore = asyncio.Semaphore(self._concurrency)
+        semaphore = asyncio.Semaphore(
+            suite_width(agent, self._calls.services, self._concurrency)
+        )
 
         async def attempt(case: dict[str, Any], index: int) -> None:
             async with semaphore:

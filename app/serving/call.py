@@ -19,11 +19,12 @@ from app.executions.record import ExecutionRecord, Source, finish_record, start_
 from app.executions.redaction import redact_record
 from app.files.intake import Attachments, Upload
 from app.observability.calls import record_call
+from app.routing.services import CallServices
 from app.serving.cache import cache_policy
 from app.serving.cached_call import Shared, serve_cached
 from app.serving.context import CallContext
 from app.serving.live import AgentVersion
-from app.serving.pipeline import execute
+from app.serving.pipeline import execute, model_tiers
 from app.serving.result import CallResult
 
 
@@ -206,3 +207,17 @@ def cached_result(record: ExecutionRecord, outcome: CallResult | Shared) -> Call
     record.cache = "miss" if outcome.problem is not None else "hit"
     record.model, record.offline = outcome.model, outcome.offline
     return CallResult(record, outcome.output, outcome.problem, cached=True)
+
+
+def suite_width(
+    agent: AgentVersion, services: CallServices, configured: int, override: str | None = None
+) -> int:
+    """How many of a suite's cases to ask at once: `configured`, but no more than the
+    primary model's deployments serve at a time. Cases beyond their slots would only queue,
+    and the wait would eat each queued call's deadline (a one-slot CPU model timed out most
+    of a suite asked four at a time)."""
+    primary = model_tiers(agent, services.options.default_model, override)[0][0]
+    limits = [d.max_concurrency for d in services.catalog.resolve(primary)]
+    if any(limit is None for limit in limits):  # a deployment without a limit takes them all
+        return max(1, configured)
+    return max(1, min(configured, sum(limit or 0 for limit in limits)))

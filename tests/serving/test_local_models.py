@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.evaluation.helpers import case_body, start_run
 from tests.fakes.upstream import Delay, Echo, FakeUpstream, Hang, Status, Text, Valid
 from tests.serving.conftest import ApiFactory, execution, live_agent
 
@@ -270,3 +271,27 @@ async def test_local_servers_are_asked_at_start_up_and_on_demand(
         (fast,) = checked.json()["items"]
         assert fast["detected"]["context_window"] == 8192
         assert fast["detected"]["models"] == ["fake"]
+
+
+async def test_a_suite_asks_a_one_slot_model_one_case_at_a_time(
+    make_api: ApiFactory, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """Four cases asked at once behind one slot: the last would wait 1.2 s for it, past its
+    1 s deadline, and fail although the model answers every case well within it."""
+    models = write_models(
+        tmp_path / "one-slot.yaml",
+        upstream.base_url,
+        {"fast": "local"},
+        {"fast": {"max_concurrency": 1}},
+    )
+    upstream.slots = 1
+    upstream.default = Delay(0.4, Valid(GOOD))
+    async with make_api(models_file=models, call_deadline_s=1.0) as api:
+        await live_agent(api, model={"name": "fast"})
+        for name in ("one", "two", "three", "four"):
+            created = await api.post("/api/specs/ticket-triage/cases", json=case_body(name))
+            assert created.status_code == 201, created.text
+        run = await start_run(api, "ticket-triage", 1)
+    assert run["status"] == "passed", run
+    assert [c["pass_rate"] for c in run["cases"]] == [1.0, 1.0, 1.0, 1.0]
+    assert upstream.peak_in_flight == 1
