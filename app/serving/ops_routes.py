@@ -34,12 +34,16 @@ class Detected(BaseModel):
 
     reachable: bool
     models: list[str]
-    context_window: int | None
-    server: str | None
+    context_window: int | None = Field(description="The context the server runs the model with.")
+    model_context: int | None = Field(
+        description="The model's own maximum, where the server says it (Ollama, LM Studio)."
+    )
+    server: str | None = Field(description="llama.cpp, vLLM, Ollama or LM Studio.")
     grammar: bool | None = Field(
         description="Takes response_format json_schema as a grammar (schema-constrained)."
     )
     error: str | None
+    warnings: list[str] = Field(description="Where the models file disagrees with the server.")
     checked_at: datetime
 
 
@@ -74,7 +78,7 @@ class ModelList(BaseModel):
 @router.post("/models/check", tags=["models"])
 async def check_models(runtime: RuntimeDep) -> ModelList:
     """Ask every deployment with a server of its own what it serves (its models; for
-    llama.cpp's server its context window and schema support), then list the models."""
+    where the server says them, its context window and schema support), then list the models."""
     catalog = runtime.services.catalog
     await runtime.capabilities.check(d for group in catalog.deployments.values() for d in group)
     return await list_models(runtime)
@@ -121,17 +125,7 @@ async def list_models(runtime: RuntimeDep) -> ModelList:
 
 
 def _detected(found: Capabilities | None) -> Detected | None:
-    if found is None:
-        return None
-    return Detected(
-        reachable=found.reachable,
-        models=found.models,
-        context_window=found.context_window,
-        server=found.server,
-        grammar=found.grammar,
-        error=found.error,
-        checked_at=found.checked_at,
-    )
+    return None if found is None else Detected.model_validate(found, from_attributes=True)
 
 
 def _rate(seconds_per_token: float) -> float | None:

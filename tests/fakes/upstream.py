@@ -110,6 +110,11 @@ class FakeUpstream:
     peak_in_flight: int = 0
     # What `GET /props` answers, as llama.cpp's server does (None: 404, not llama.cpp).
     props: dict[str, Any] | None = None
+    # Other servers' own routes (Ollama's /api/show, LM Studio's /api/v0/models …): the JSON
+    # each path answers, to GET or POST (absent: 404); and fields added to /v1/models' card.
+    native: dict[str, Any] = field(default_factory=dict)
+    card: dict[str, Any] = field(default_factory=dict)
+    native_requests: list[tuple[str, Any]] = field(default_factory=list, repr=False)
     default: Behaviour = field(default_factory=Valid)
     base_url: str = ""
     requests: list[RecordedRequest] = field(default_factory=list, repr=False)
@@ -140,6 +145,8 @@ class FakeUpstream:
             self.slots, self.peak_in_flight, self._slot_gate = 0, 0, None
             self.in_flight, self._generation = 0, self._generation + 1
             self.props = None
+            self.native, self.card = {}, {}
+            self.native_requests.clear()
 
     def app(self) -> Starlette:
         """The ASGI application serving the chat completions routes."""
@@ -149,10 +156,19 @@ class FakeUpstream:
         ]
         routes.append(Route("/v1/models", self._models, methods=["GET"]))
         routes.append(Route("/props", self._props, methods=["GET"]))
+        routes.append(Route("/api/{rest:path}", self._native, methods=["GET", "POST"]))
         return Starlette(routes=routes)
 
     async def _models(self, request: Request) -> Response:
-        return JSONResponse({"object": "list", "data": [{"id": "fake", "object": "model"}]})
+        card = {"id": "fake", "object": "model", **self.card}
+        return JSONResponse({"object": "list", "data": [card]})
+
+    async def _native(self, request: Request) -> Response:
+        body = await request.json() if request.method == "POST" else None
+        self.native_requests.append((request.url.path, body))
+        if request.url.path not in self.native:
+            return _error(404, "no such route")
+        return JSONResponse(self.native[request.url.path])
 
     async def _props(self, request: Request) -> Response:
         if self.props is None:

@@ -39,6 +39,7 @@ async def test_a_llama_cpp_server_gives_its_context_and_takes_schemas(
     )
     assert found.models == ["fake"]
     line = describe(deployment, found)
+    assert "llama.cpp, context 4096" in line
     assert "WARNING: max_input_tokens 8192 > the server's 4096" in line
     assert "WARNING: supports_response_schema is false" in line
 
@@ -57,3 +58,67 @@ async def test_an_unreachable_server_says_so() -> None:
     found = await detect(Deployment(alias="fast", model="openai/x", api_base=base))
     assert not found.reachable
     assert "not checked" in describe(Deployment(alias="fast", model="openai/x"), found)
+
+
+async def test_a_vllm_server_gives_its_max_model_len(server: FakeUpstream) -> None:
+    server.reset()
+    server.card = {"owned_by": "vllm", "max_model_len": 2048}
+    deployment = Deployment(alias="fast", model="hosted_vllm/fake", api_base=server.base_url)
+    found = await detect(deployment)
+    assert (found.server, found.context_window, found.grammar) == ("vLLM", 2048, True)
+    assert server.native_requests == []  # the list said it all: no further question
+
+
+async def test_ollama_gives_the_context_a_loaded_model_runs_with(server: FakeUpstream) -> None:
+    server.reset()
+    server.native = {
+        "/api/version": {"version": "0.12.0"},
+        "/api/ps": {"models": [{"name": "qwen2.5:0.5b", "context_length": 4096}]},
+        "/api/show": {
+            "parameters": "temperature 0.7",
+            "model_info": {"qwen2.context_length": 32768},
+        },
+    }
+    deployment = Deployment(
+        alias="fast",
+        model="ollama_chat/qwen2.5:0.5b",
+        api_base=server.base_url,
+        supports_response_schema=True,
+        max_input_tokens=8000,
+    )
+    found = await detect(deployment)
+    assert (found.server, found.context_window, found.model_context) == ("Ollama", 4096, 32768)
+    assert ("/api/show", {"model": "qwen2.5:0.5b"}) in server.native_requests
+    assert found.warnings == ["max_input_tokens 8000 > the server's 4096"]
+
+
+async def test_ollama_falls_back_to_a_modelfile_num_ctx_and_warns_when_it_says_none(
+    server: FakeUpstream,
+) -> None:
+    server.reset()
+    server.native = {
+        "/api/version": {"version": "0.12.0"},
+        "/api/ps": {"models": []},
+        "/api/show": {"parameters": "num_ctx 8192\nstop <eos>"},
+    }
+    deployment = Deployment(alias="fast", model="ollama/gemma3", api_base=server.base_url)
+    assert (await detect(deployment)).context_window == 8192
+    server.native["/api/show"] = {"parameters": "temperature 0"}
+    found = await detect(deployment)
+    assert found.context_window is None
+    assert any("OLLAMA_CONTEXT_LENGTH" in warning for warning in found.warnings)
+
+
+async def test_lm_studio_gives_the_loaded_and_the_largest_context(server: FakeUpstream) -> None:
+    server.reset()
+    server.native = {
+        "/api/v0/models": {
+            "data": [
+                {"id": "other", "max_context_length": 4096},
+                {"id": "fake", "loaded_context_length": 4096, "max_context_length": 32768},
+            ]
+        }
+    }
+    deployment = Deployment(alias="fast", model="lm_studio/fake", api_base=server.base_url)
+    found = await detect(deployment)
+    assert (found.server, found.context_window, found.model_context) == ("LM Studio", 4096, 32768)
