@@ -140,9 +140,7 @@ class Evaluator:
             version, cases = run.version, list(run.cases)
             await session.commit()
         agent = await self._live.get(str(name), version)
-        semaphore = asyncio.Semaphore(
-            suite_width(agent, self._calls.services, self._concurrency)
-        )
+        semaphore = asyncio.Semaphore(suite_width(agent, self._calls.services, self._concurrency))
 
         async def attempt(case: dict[str, Any], index: int) -> None:
             async with semaphore:
