@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.constructor import SafeConstructor
+from ruamel.yaml.error import YAMLError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.compiler.document import InvalidDocument, SpecDocument, content_hash, parse_document
@@ -16,6 +18,18 @@ from app.core.setting_groups import DocumentLimits
 from app.models import Spec, SpecVersion
 from app.registry import service
 from app.security import audit
+
+
+class _JsonConstructor(SafeConstructor):
+    """YAML read as JSON values: a timestamp stays the text it is (JSON has no dates)."""
+
+
+_JsonConstructor.add_constructor("tag:yaml.org,2002:timestamp", SafeConstructor.construct_yaml_str)
+
+# YAML 1.2 (ruamel.yaml), not PyYAML's 1.1: in 1.1 `enum: [yes, no]`, `on` and `off` are
+# booleans and `1:30` is the number 90, so a spec file would say what its author did not.
+_SPEC_YAML = YAML(typ="safe", pure=True)
+_SPEC_YAML.Constructor = _JsonConstructor
 
 
 class SpecFileError(Exception):
@@ -26,8 +40,8 @@ def load_spec_file(path: Path, limits: DocumentLimits | None = None) -> SpecDocu
     """Read and validate one spec file; errors name the file and every problem in it."""
     try:
         raw = path.read_text(encoding="utf-8")
-        data = json.loads(raw) if path.suffix == ".json" else yaml.safe_load(raw)
-    except (OSError, ValueError, yaml.YAMLError) as exc:
+        data = json.loads(raw) if path.suffix == ".json" else _SPEC_YAML.load(raw)
+    except (OSError, ValueError, YAMLError) as exc:
         raise SpecFileError(f"{path}: cannot read: {exc}") from None
     try:
         return parse_document(data, limits)

@@ -129,3 +129,38 @@ def test_the_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert f"ticket-triage: version 1 -> {tmp_path / 'out' / 'ticket-triage.yaml'}" in out
     assert main(["specs", "diff", str(tmp_path / "out" / "ticket-triage.yaml")]) == 0
     assert "ticket-triage: unchanged (version 1)" in capsys.readouterr().out
+
+
+def test_spec_files_are_read_as_yaml_1_2(tmp_path: Path) -> None:
+    """`yes`, `no`, `on` and `off` are words in a spec file, and a date stays text: read as
+    YAML 1.1 (PyYAML), the enum below held two booleans and the example a `date`."""
+    path = tmp_path / "answer.yaml"
+    path.write_text(
+        """\
+name: answer
+title: Yes or no
+description: Answer a question with yes or no.
+input_schema:
+  type: object
+  properties:
+    question: {type: string}
+    asked: {type: string, format: date}
+  required: [question]
+rules: [Answer yes or no.]
+output_schema:
+  type: object
+  properties:
+    answer: {enum: [yes, no, on, off]}
+  required: [answer]
+examples:
+  - input: {question: Will it rain, asked: 2026-12-02}
+    output: {answer: no}
+""",
+        encoding="utf-8",
+    )
+    document = load_spec_file(path).canonical()
+    assert document["output_schema"]["properties"]["answer"]["enum"] == ["yes", "no", "on", "off"]
+    assert document["examples"][0] == {
+        "input": {"question": "Will it rain", "asked": "2026-12-02"},
+        "output": {"answer": "no"},
+    }
