@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pprint
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -39,8 +40,13 @@ def placeholder_input(schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def snippets(url: str, body: dict[str, Any]) -> dict[str, str]:
-    """The same call in curl, Python (httpx), JavaScript (fetch) and Go."""
+    """The same call in curl, Python (httpx), JavaScript (fetch) and Go, each sending `body`.
+
+    JSON is JavaScript's own literal syntax, not Python's (`true`, `false` and `null` are
+    `True`, `False` and `None` there), so the Python body is written as a Python literal.
+    """
     pretty = json.dumps(body, indent=2, ensure_ascii=False)
+    literal = pprint.pformat(body, indent=1, width=80, sort_dicts=False)
     compact = json.dumps(body, ensure_ascii=False)
     shell_body = compact.replace("'", "'\\''")
     go_body = compact.replace("`", '` + "`" + `')
@@ -54,7 +60,7 @@ def snippets(url: str, body: dict[str, Any]) -> dict[str, str]:
             "import os\n\nimport httpx\n\n"
             f'response = httpx.post(\n    "{url}",\n'
             '    headers={"Authorization": f"Bearer {os.environ[\'SPECLOOM_API_KEY\']}"},\n'
-            f"    json={pretty.replace(chr(10), chr(10) + '    ')},\n    timeout=60,\n)\n"
+            f"    json={literal.replace(chr(10), chr(10) + '    ')},\n    timeout=60,\n)\n"
             "response.raise_for_status()\nprint(response.json())"
         ),
         "javascript": (
