@@ -1,7 +1,13 @@
-"""Small inline SVG charts rendered on the server (no chart library, no script)."""
+"""Small inline SVG charts rendered on the server (no chart library, no script).
+
+Each chart has a y-axis with labelled ticks in its unit, a time axis, and a legend whose
+swatches are drawn shapes: the stylesheet greys every chart text, so a legend coloured by
+its text's fill showed no colour at all.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from html import escape
@@ -10,7 +16,36 @@ from markupsafe import Markup
 
 from app.executions.series import Point
 
-WIDTH, HEIGHT, PAD = 600, 120, 24
+WIDTH, HEIGHT = 600, 140
+LEFT, RIGHT, TOP, BOTTOM = 58, 12, 24, 22  # room for tick labels, the legend and the times
+# Intervals on the y-axis by the top's leading digit, so every tick is a round number.
+_STEPS = {1.0: 5, 2.0: 4, 2.5: 5, 5.0: 5, 10.0: 5}
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest 1, 2, 2.5 or 5 times a power of ten at or above `value` (0 when nothing
+    is above 0), so the ticks read as round numbers."""
+    if value <= 0:
+        return 0.0
+    scale = 10.0 ** math.floor(math.log10(value))
+    return next(m * scale for m in (1, 2, 2.5, 5, 10) if m * scale >= value * (1 - 1e-9))
+
+
+def _steps(top: float) -> int:
+    leading = round(top / 10 ** math.floor(math.log10(top)), 3)
+    return _STEPS.get(leading, 4)
+
+
+def count(value: float) -> str:
+    """A number of calls on an axis (a half where the scale is small)."""
+    return f"{value:g}"
+
+
+def dollars(value: float) -> str:
+    """A cost on an axis: `$0`, cents as `$0.05`, fractions of a cent as `$0.0004`."""
+    if value == 0:
+        return "$0"
+    return f"${value:,.2f}" if value >= 0.01 else f"${value:.2g}"
 
 
 def line_chart(
@@ -24,24 +59,24 @@ def line_chart(
 ) -> Markup:
     """One SVG with a line per series (label, colour, value) over [start, end]."""
     span = max((end - start).total_seconds(), 1.0)
-    top = max((value(p) for p in points for _, _, value in series), default=0.0) or 1.0
+    top = nice_ceiling(max((value(p) for p in points for _, _, value in series), default=0.0))
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def x(p: Point) -> float:
-        return PAD + (WIDTH - 2 * PAD) * (p.start - start).total_seconds() / span
+        return LEFT + plot_w * (p.start - start).total_seconds() / span
 
     def y(v: float) -> float:
-        return HEIGHT - PAD - (HEIGHT - 2 * PAD) * v / top
+        # Everything at zero (no cost yet) sits on the axis: the scale then has one tick, 0.
+        return TOP + plot_h - (plot_h * v / top if top else 0.0)
 
     parts = [
         f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
-        f'<line x1="{PAD}" y1="{HEIGHT - PAD}" x2="{WIDTH - PAD}" y2="{HEIGHT - PAD}"'
-        ' stroke="#999"/>',
-        f'<text x="{PAD}" y="12">{escape(title)} (max {escape(unit(top))})</text>',
-        f'<text x="{PAD}" y="{HEIGHT - 6}">{start:%m-%d %H:%M}</text>',
-        f'<text x="{WIDTH - PAD}" y="{HEIGHT - 6}" text-anchor="end">{end:%m-%d %H:%M}</text>',
+        f'<text x="{LEFT}" y="14" class="chart-title">{escape(title)}</text>',
+        *_y_axis(top, unit, y),
+        *_x_axis(start, end),
     ]
-    for index, (label, colour, value) in enumerate(series):
+    for _, colour, value in series:
         coords = " ".join(f"{x(p):.1f},{y(value(p)):.1f}" for p in points)
         if coords:
             parts.append(
@@ -51,9 +86,44 @@ def line_chart(
                 f'<circle cx="{x(p):.1f}" cy="{y(value(p)):.1f}" r="2.5" fill="{colour}"/>'
                 for p in points
             ]
-        parts.append(
-            f'<text x="{WIDTH - PAD - 90 * (len(series) - index)}" y="12" fill="{colour}">'
-            f"■ {escape(label)}</text>"
-        )
+    parts += _legend(series)
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _y_axis(top: float, unit: Callable[[float], str], y: Callable[[float], float]) -> list[str]:
+    values = [top * i / _steps(top) for i in range(_steps(top) + 1)] if top else [0.0]
+    parts = [f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{y(0):.1f}" stroke="#999"/>']
+    for value in values:
+        at = y(value)
+        parts += [
+            f'<line x1="{LEFT - 4}" y1="{at:.1f}" x2="{WIDTH - RIGHT}" y2="{at:.1f}" '
+            f'stroke="#999" stroke-opacity="{0.8 if value == 0 else 0.2}"/>',
+            f'<text x="{LEFT - 6}" y="{at + 3:.1f}" text-anchor="end" class="tick">'
+            f"{escape(unit(value))}</text>",
+        ]
+    return parts
+
+
+def _x_axis(start: datetime, end: datetime) -> list[str]:
+    middle = start + (end - start) / 2
+    base = HEIGHT - 6
+    return [
+        f'<text x="{LEFT}" y="{base}" class="tick">{start:%m-%d %H:%M}</text>',
+        f'<text x="{LEFT + (WIDTH - LEFT - RIGHT) / 2:.1f}" y="{base}" text-anchor="middle" '
+        f'class="tick">{middle:%m-%d %H:%M}</text>',
+        f'<text x="{WIDTH - RIGHT}" y="{base}" text-anchor="end" class="tick">'
+        f"{end:%m-%d %H:%M}</text>",
+    ]
+
+
+def _legend(series: Sequence[tuple[str, str, Callable[[Point], float]]]) -> list[str]:
+    parts = []
+    for index, (label, colour, _) in enumerate(series):
+        left = WIDTH - RIGHT - 80 * (len(series) - index)
+        parts += [
+            f'<rect x="{left}" y="6" width="14" height="4" rx="1" fill="{colour}" '
+            f'class="swatch" data-series="{escape(label)}"/>',
+            f'<text x="{left + 18}" y="12">{escape(label)}</text>',
+        ]
+    return parts

@@ -18,9 +18,9 @@ from app.executions.record import SOURCES, Source
 from app.executions.series import call_series
 from app.registry import service
 from app.serving.context import Runtime
-from app.web.charts import line_chart
+from app.web.charts import count, dollars, line_chart
 from app.web.deps import UserDep, render
-from app.web.filters import ms, usd
+from app.web.filters import ms
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -66,7 +66,7 @@ async def _charts(
             title="calls",
             start=start,
             end=end,
-            unit=lambda v: f"{v:.0f}",
+            unit=count,
         ),
         line_chart(
             points,
@@ -82,7 +82,7 @@ async def _charts(
             title="cost",
             start=start,
             end=end,
-            unit=usd,
+            unit=dollars,
         ),
     ]
 
