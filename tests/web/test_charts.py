@@ -15,7 +15,7 @@ from tests.web.conftest import WebServer, shot, sign_in
 AGENT = "chart-reader"
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def called(web_server: WebServer) -> None:
     """A live agent the offline model answered three times, at no cost."""
     with httpx.Client(
@@ -67,3 +67,24 @@ def test_charts_have_axes_units_and_legends_coloured_like_their_lines(
             fill = swatches.nth(i).evaluate("e => getComputedStyle(e).fill")
             assert fill == stroke, (fill, stroke)
     shot(page, "charts")
+
+
+def test_a_failed_execution_without_attempts_says_why(
+    page: Page, web_server: WebServer, called: None
+) -> None:
+    """A call refused before any model was asked (its input broke the contract) showed an
+    empty Attempts heading."""
+    with httpx.Client(
+        base_url=web_server.base_url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+    ) as api:
+        failed = api.post(f"/v1/agents/{AGENT}", json={"subject": "No body"})
+    assert failed.status_code == 422, failed.text
+    sign_in(page, web_server)
+    page.goto(f"/ui/executions/{failed.headers['x-specloom-execution-id']}")
+    for _ in range(20):  # the record arrives with the writer's next batch
+        if page.locator("#execution-input").count():
+            break
+        page.wait_for_timeout(250)
+        page.reload()
+    expect(page.locator("#no-attempts")).to_contain_text("No model was asked")
+    expect(page.locator("details")).to_have_count(0)
