@@ -65,7 +65,7 @@ def release(pgdata: Path) -> None:
     now belongs to something else) first, under pgserver's own lock.
     """
     server = _servers.pop(pgdata, None)
-    if server is None:
+    if server is None or not pgdata.exists():  # already stopped and removed by its owner
         return
     with server._lock:
         users = server.global_process_id_list

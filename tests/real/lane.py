@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import statistics
 import tempfile
 import time
@@ -135,6 +136,11 @@ def report(figures: list[SpecFigures], cases: int, seconds: float) -> str:
 
 
 async def main(cases: int, suites: bool) -> None:
+    # `kill` (SIGTERM) ends the lane as Ctrl-C does: through the `finally`s that stop the
+    # model server and the embedded Postgres, never leaving them running.
+    task = asyncio.current_task()
+    if task is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     installed = install()
     documents = [
         yaml.safe_load(path.read_text(encoding="utf-8"))
