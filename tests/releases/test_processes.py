@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from tests.conftest import ADMIN_KEY, PgServer, fresh_database
 from tests.factories import make_document
-from tests.fakes.upstream import FakeUpstream, Status
+from tests.fakes.upstream import Delay, FakeUpstream, Status, Valid
 from tests.servers import ServerProcess, running_servers
 from tests.serving.conftest import models_file
 
@@ -19,6 +21,17 @@ INPUT = {"subject": "Refund please", "body": "I was charged twice this month."}
 SPEC = "/api/specs/ticket-triage"
 AGENT = "/v1/agents/ticket-triage"
 MIN_CALLS = 6
+
+
+def _models_file(path: Path, base_url: str) -> Path:
+    """`fast` and `smart` (the guard's failing candidate, whose breaker it opens), and
+    `other` for the shadow's candidate."""
+    models_file(path, base_url)
+    listed = yaml.safe_load(path.read_text())
+    other = {**listed["model_list"][0], "model_name": "other"}
+    other["litellm_params"] = {**other["litellm_params"], "model": "openai/fake-other"}
+    path.write_text(yaml.safe_dump({"model_list": [*listed["model_list"], other]}))
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +45,9 @@ def two_servers(
             "SPECLOOM_DATABASE_URL": database_url,
             "SPECLOOM_ADMIN_KEY": ADMIN_KEY,
             "SPECLOOM_DATA_DIR": str(tmp / "data"),
-            "SPECLOOM_MODELS_FILE": str(models_file(tmp / "models.yaml", upstream_server.base_url)),
+            "SPECLOOM_MODELS_FILE": str(
+                _models_file(tmp / "models.yaml", upstream_server.base_url)
+            ),
             "SPECLOOM_MAX_RETRIES": "0",
             "SPECLOOM_ROLLOUT_GUARD_INTERVAL_S": "0.2",
             "FAKE_PROVIDER_KEY": "sk-fake",
@@ -112,3 +127,38 @@ def test_the_guard_sends_every_process_back_to_live(
         assert guarded[0]["details"]["tripped"] == "max_failure_rate"
         events = http.get(a.base_url + "/api/audit?action=rollout.rolled_back").json()["items"]
         assert [e["actor"] for e in events] == ["guard"]
+
+
+def test_a_shadow_runs_after_the_caller_has_its_answer(
+    two_servers: list[ServerProcess], upstream: FakeUpstream
+) -> None:
+    a, _ = two_servers
+    spec = "/api/specs/shadowed"
+    with httpx.Client(headers=HEADERS, timeout=30) as http:
+        http.post(
+            a.base_url + "/api/specs", json={"document": make_document("shadowed")}
+        ).raise_for_status()
+        candidate = make_document("shadowed", model={"name": "other"}, description="candidate")
+        http.post(
+            a.base_url + spec + "/versions",
+            json={"document": candidate, "base_version": 1, "message": "smart"},
+        ).raise_for_status()
+        http.post(a.base_url + spec + "/publish", json={"version": 1}).raise_for_status()
+        shadow = http.post(a.base_url + spec + "/shadows", json={"version": 2, "sample": 1.0})
+        assert shadow.status_code == 201, shadow.text
+        upstream.script(Delay(1.5, Valid()), model="fake-other")
+
+        started = time.monotonic()
+        response = http.post(a.base_url + "/v1/agents/shadowed", json=INPUT)
+        answered_s = time.monotonic() - started
+        assert response.status_code == 200, response.text
+        assert answered_s < 1.0  # the candidate's 1.5 s is not the caller's
+
+        deadline = time.monotonic() + 10
+        while True:
+            report = http.get(a.base_url + f"{spec}/shadows/{shadow.json()['id']}").json()
+            if report["compared"] == 1 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert (report["calls"], report["compared"]) == (1, 1)
+        assert time.monotonic() - started >= 1.5
