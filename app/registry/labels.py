@@ -8,18 +8,21 @@ Services take the session first, flush when they need ids, and never commit.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Conflict, NotFound
+from app.core.errors import Conflict, InvalidInput, Issue, NotFound
+from app.core.schemas import LABEL_PATTERN
 from app.models import Label, Spec
 from app.registry.service import add_release, get_version
 from app.security import audit
 
 PRODUCTION = "production"
+_LABEL = re.compile(LABEL_PATTERN)
 
 
 class LabelNotFound(NotFound):
@@ -48,6 +51,16 @@ class LabelView:
     version: int
     actor: str | None  # None for production: its moves are the release history
     updated_at: datetime | None
+
+
+def checked_label(raw: str, where: str) -> str:
+    """`raw` if it is a label's slug, else 422 pointing at `where`."""
+    if not _LABEL.match(raw):
+        raise InvalidInput(
+            "a label is a slug: lowercase letters, digits and dashes, starting with a letter",
+            issues=[Issue(where, f"got {raw[:100]!r}")],
+        )
+    return raw
 
 
 def _not_production(label: str) -> None:

@@ -10,7 +10,6 @@ at once, as a publish is.
 from __future__ import annotations
 
 import hashlib
-import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -18,17 +17,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core.errors import InvalidInput, Issue
-from app.core.schemas import LABEL_PATTERN
 from app.executions.record import Arm
 from app.models import Spec
 from app.registry import labels as label_service
-from app.registry.labels import PRODUCTION, LabelNotFound
+from app.registry.labels import PRODUCTION, LabelNotFound, checked_label
 from app.registry.rollouts import running_rollout
 from app.registry.shadows import running_shadow
 from app.serving.live import AgentNotFound, LiveAgents
 
 BUCKETS = 10_000  # a rollout's percent is a share of these, so 0.01 % steps are possible
-_LABEL = re.compile(LABEL_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -76,16 +73,9 @@ def in_canary(canary: Canary, subject: str) -> bool:
     return bucket(canary.id, subject) < round(canary.percent * BUCKETS / 100)
 
 
-def checked_label(raw: str | None, where: str) -> str | None:
-    """A label the caller named, or 422 when it is not a label's slug."""
-    if raw is None:
-        return None
-    if not _LABEL.match(raw):
-        raise InvalidInput(
-            "a label is a slug: lowercase letters, digits and dashes, starting with a letter",
-            issues=[Issue(where, f"got {raw[:100]!r}")],
-        )
-    return raw
+def requested(raw: str | None, where: str) -> str | None:
+    """A label the caller named (None: none), or 422 when it is not a label's slug."""
+    return None if raw is None else checked_label(raw, where)
 
 
 class ReleaseView:

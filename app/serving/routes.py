@@ -30,7 +30,7 @@ from app.security.auth import (
     check_label,
     require_invoke,
 )
-from app.serving.arms import Pick, checked_label
+from app.serving.arms import Pick, requested
 from app.serving.cache import wants_fresh
 from app.serving.call import call
 from app.serving.context import Runtime, RuntimeDep
@@ -121,8 +121,8 @@ def requested_label(request: Request) -> str | None:
     """The label the caller chose: `?label=`, else the `X-Specloom-Label` header."""
     raw = request.query_params.get("label")
     if raw is not None:
-        return checked_label(raw, "query:label")
-    return checked_label(request.headers.get(LABEL_HEADER), f"header:{LABEL_HEADER}")
+        return requested(raw, "query:label")
+    return requested(request.headers.get(LABEL_HEADER), f"header:{LABEL_HEADER}")
 
 
 def subject_of(request: Request, principal: Principal) -> str:
