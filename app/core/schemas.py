@@ -13,6 +13,9 @@ from typing import Annotated, Any
 from fastapi import Query
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
+# A label's name (`staging`, `eu-customers`), in paths, query parameters, headers and keys.
+LABEL_PATTERN = r"^[a-z][a-z0-9-]{0,62}$"
+
 
 class RequestBody(BaseModel):
     """A JSON request body: unknown fields and lax type coercions are refused."""

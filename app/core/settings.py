@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     key_cache_ttl_s: float = Field(
         default=5.0, ge=0, description="How long a process trusts a key lookup (revocation lag)."
     )
+    rollout_guard_interval_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How often each process checks running rollouts' guards against the "
+        "candidates' recorded calls.",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     specs_dir: Path = Field(default=Path("specs"), description="Spec files loaded by `make run`.")

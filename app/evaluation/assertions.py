@@ -17,6 +17,7 @@ from app.compiler.document import Assertion
 from app.jsonschema import ecma
 
 _MISSING = object()
+MISSING = _MISSING  # what `resolve` gives for a pointer to nothing
 
 
 @dataclass(frozen=True)

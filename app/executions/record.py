@@ -14,9 +14,12 @@ from typing import Any, Literal
 
 ExecutionStatus = Literal["succeeded", "failed"]
 # Who called: the typed endpoint, an MCP tool, a job item (production traffic), the web
-# playground, a test run, the LLM judge grading a test, or the writer of rule-based cases.
-Source = Literal["api", "mcp", "job", "playground", "test", "judge", "case-writer"]
-SOURCES: tuple[Source, ...] = ("api", "mcp", "job", "playground", "test", "judge", "case-writer")
+# playground, a test run, the LLM judge grading a test, the writer of rule-based cases, or a
+# candidate version run beside live on a call already answered (a shadow).
+Source = Literal["api", "mcp", "job", "playground", "test", "judge", "case-writer", "shadow"]
+SOURCES: tuple[Source, ...] = (
+    "api", "mcp", "job", "playground", "test", "judge", "case-writer", "shadow"
+)  # fmt: skip
 # What logs, usage, charts and metrics count unless asked for other sources.
 PRODUCTION: tuple[Source, ...] = ("api", "mcp", "job")
 CacheResult = Literal["hit", "miss"]
@@ -69,6 +72,17 @@ class AttemptRecord:
     cost_usd: float = 0.0
 
 
+@dataclass(frozen=True)
+class Arm:
+    """Which release answered a call: the label the caller chose (None: production), the
+    rollout whose arm served it, or the shadow it ran for and the live execution it shadowed."""
+
+    label: str | None = None
+    rollout_id: uuid.UUID | None = None
+    shadow_id: uuid.UUID | None = None
+    shadow_of: uuid.UUID | None = None
+
+
 @dataclass
 class ExecutionRecord:
     """One call of an agent, as it will be stored."""
@@ -89,6 +103,7 @@ class ExecutionRecord:
     latency_ms: float = 0.0
     attempts: list[AttemptRecord] = field(default_factory=list)
     api_key_id: uuid.UUID | None = None  # the calling key; None for the bootstrap admin key
+    arm: Arm = field(default_factory=Arm)
 
     @property
     def prompt_tokens(self) -> int:
@@ -123,6 +138,10 @@ class ExecutionRecord:
             "source": self.source,
             "api_key_id": self.api_key_id,
             "created_at": self.created_at,
+            "label": self.arm.label,
+            "rollout_id": self.arm.rollout_id,
+            "shadow_id": self.arm.shadow_id,
+            "shadow_of": self.arm.shadow_of,
         }
         attempts = [
             {

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from app.executions.record import Source
 
@@ -49,6 +49,14 @@ class ExecutionSummary(_Read):
     request_id: str | None
     source: Source
     created_at: datetime
+    label: str | None = Field(default=None, description="The label the caller chose.")
+    rollout_id: uuid.UUID | None = Field(
+        default=None, description="The rollout whose arm (live or candidate) answered."
+    )
+    shadow_id: uuid.UUID | None = Field(default=None, description="The shadow it ran for.")
+    shadow_of: uuid.UUID | None = Field(
+        default=None, description="The live execution a shadow call repeated."
+    )
 
     @field_serializer("cost_usd")
     def _cost(self, value: Decimal) -> float:

@@ -9,6 +9,7 @@ from app.models.execution import Attempt, Execution
 from app.models.job import Job, JobItem, WebhookDelivery
 from app.models.release import Release
 from app.models.resilience import BreakerState, Budget, RateWindow, ResponseCacheEntry, Spend
+from app.models.rollout import Label, Rollout, Shadow
 from app.models.spec import Spec
 from app.models.spec_version import SpecVersion
 from app.models.stored_file import StoredFile
@@ -26,9 +27,12 @@ __all__ = [
     "Execution",
     "Job",
     "JobItem",
+    "Label",
     "RateWindow",
     "Release",
     "ResponseCacheEntry",
+    "Rollout",
+    "Shadow",
     "Spec",
     "SpecVersion",
     "Spend",

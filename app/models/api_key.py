@@ -20,6 +20,7 @@ class ApiKey(IdMixin, Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
     scopes: Mapped[list[Any]]
     agents: Mapped[list[Any] | None]
+    labels: Mapped[list[Any] | None]  # None: any label (and production)
     rpm: Mapped[int | None]
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -17,7 +17,8 @@ class Execution(IdMixin, Base):
     __table_args__ = (
         CheckConstraint("status IN ('succeeded', 'failed')", name="status"),
         CheckConstraint(
-            "source IN ('api', 'mcp', 'job', 'playground', 'test', 'judge', 'case-writer')",
+            "source IN ('api', 'mcp', 'job', 'playground', 'test', 'judge', 'case-writer',"
+            " 'shadow')",
             name="source",
         ),
         Index("ix_execution_agent_created", "agent", "created_at"),
@@ -43,6 +44,12 @@ class Execution(IdMixin, Base):
     # back its own executions and nobody else's. No foreign key: revoked keys stay as rows,
     # and the execution writer must never fail on a key deleted by hand.
     api_key_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    # Which release answered: the label the caller chose (None: production), the rollout
+    # whose arm it was, or the shadow it ran for and the live execution it shadowed.
+    label: Mapped[str | None] = mapped_column(String(63))
+    rollout_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    shadow_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    shadow_of: Mapped[uuid.UUID | None]
 
     attempts: Mapped[list[Attempt]] = relationship(
         back_populates="execution", lazy="raise", order_by="Attempt.number"

@@ -115,10 +115,28 @@ class VersionList(Schema):
     items: list[VersionSummary]
 
 
+ReleaseAction = Literal[
+    "publish",
+    "rollback",
+    "label",
+    "unlabel",
+    "rollout",
+    "rollout_aborted",
+    "rollout_rolled_back",
+    "shadow",
+    "shadow_stopped",
+]
+
+
 class ReleaseRead(Schema):
-    action: Literal["publish", "rollback"]
+    action: ReleaseAction
+    label: str = Field(
+        default="production",
+        description="The pointer that moved: `production` (the live pointer, its rollouts "
+        "and shadows) or a label.",
+    )
     from_version: int | None
-    to_version: int
+    to_version: int | None = Field(description="None when a label was removed.")
     actor: str
     reason: str | None
     forced: bool
@@ -126,6 +144,11 @@ class ReleaseRead(Schema):
         default=None, description="The contract diff against the version live before."
     )
     breaking_confirmed: bool = False
+    details: dict[str, Any] | None = Field(
+        default=None,
+        description="A rollout's or shadow's settings, and the figures that ended it (the "
+        "guard's: which bound they crossed).",
+    )
     at: datetime = Field(validation_alias="created_at")
 
 

@@ -15,7 +15,7 @@ from app.compiler.document import InvalidDocument, SpecDocument, content_hash, p
 from app.core.errors import Conflict, InvalidInput, Issue, NotFound
 from app.core.offload import off_loop
 from app.core.setting_groups import DocumentLimits
-from app.models import Release, Spec, SpecVersion
+from app.models import Release, Rollout, Spec, SpecVersion
 from app.registry.contract import ContractDiff, classify_contract
 from app.registry.file_cases import sync_file_cases
 
@@ -52,6 +52,11 @@ class NothingToRollBack(Conflict):
 class NeverLive(Conflict):
     slug = "version-never-live"
     title = "Only a version that was live before can be rolled back to"
+
+
+class RolloutRunning(Conflict):
+    slug = "rollout-running"
+    title = "A rollout is running"
 
 
 class BreakingChange(Conflict):
@@ -263,9 +268,16 @@ async def rollback(
     return await _move_live(session, spec, "rollback", version, actor, reason, False)
 
 
+# The release actions that moved the live pointer itself (a label's moves, a rollout's
+# start and end and a shadow's leave it where it was).
+POINTER_MOVES = ("publish", "rollback")
+
+
 def was_live(releases: Sequence[Release]) -> set[int]:
     """Every version the live pointer has ever pointed at."""
-    return {release.to_version for release in releases}
+    return {
+        r.to_version for r in releases if r.action in POINTER_MOVES and r.to_version is not None
+    }
 
 
 def live_stack(releases: Sequence[Release]) -> list[int]:
@@ -273,6 +285,8 @@ def live_stack(releases: Sequence[Release]) -> list[int]:
     target, so rolling back twice walks further back in time rather than flip-flopping."""
     stack: list[int] = []
     for release in releases:
+        if release.action not in POINTER_MOVES or release.to_version is None:
+            continue
         if release.action == "rollback" and release.to_version in stack:
             del stack[stack.index(release.to_version) + 1 :]
         else:
@@ -297,26 +311,71 @@ async def _move_live(
     reason: str | None,
     forced: bool,
 ) -> Release:
-    release = Release(
-        spec_id=spec.id,
+    running = await session.scalar(
+        select(Rollout.version).where(Rollout.spec_id == spec.id, Rollout.status == "running")
+    )
+    if running is not None:
+        # The rollout's live arm is the live version: moving it under the rollout would mix
+        # its figures. Promote or abort the rollout first.
+        raise RolloutRunning(
+            f"a rollout of version {running} of {spec.name!r} is running; promote or abort it "
+            "before moving the live pointer"
+        )
+    from_version = spec.live_version
+    spec.live_version = version
+    return await add_release(
+        session,
+        spec,
         action=action,
-        from_version=spec.live_version,
+        from_version=from_version,
         to_version=version,
         actor=actor,
         reason=reason,
         forced=forced,
     )
-    spec.live_version = version
-    session.add(release)
-    session.info.setdefault(LIVE_CHANGED, set()).add(spec.name)
-    # Every server process listens on this channel and drops its cached live version; the
-    # notification is delivered on commit, so nobody sees a pointer that was rolled back.
-    await session.execute(
-        text("SELECT pg_notify(:channel, :name)"), {"channel": LIVE_CHANNEL, "name": spec.name}
+
+
+async def add_release(
+    session: AsyncSession,
+    spec: Spec,
+    *,
+    action: str,
+    from_version: int | None,
+    to_version: int | None,
+    actor: str,
+    reason: str | None,
+    label: str = "production",
+    forced: bool = False,
+    details: dict[str, Any] | None = None,
+) -> Release:
+    """Record one move of what callers of `spec` get (a release row) and tell every process."""
+    release = Release(
+        spec_id=spec.id,
+        action=action,
+        label=label,
+        from_version=from_version,
+        to_version=to_version,
+        actor=actor,
+        reason=reason,
+        forced=forced,
+        details=details,
     )
+    session.add(release)
+    await notify_moved(session, spec.name)
     await session.flush()
     await session.refresh(release)
     return release
+
+
+async def notify_moved(session: AsyncSession, name: str) -> None:
+    """Make every process read again what serves `name` (its live pointer, labels, rollout
+    and shadow) once this transaction commits."""
+    session.info.setdefault(LIVE_CHANGED, set()).add(name)
+    # Every server process listens on this channel and drops what it cached of the agent;
+    # the notification is delivered on commit, so nobody sees a move that was rolled back.
+    await session.execute(
+        text("SELECT pg_notify(:channel, :name)"), {"channel": LIVE_CHANNEL, "name": name}
+    )
 
 
 def _new_version(

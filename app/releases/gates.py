@@ -1,5 +1,6 @@
 """Publishing with both gates (contract and tests) and its audit entry, shared by the
-`POST /api/specs/{name}/publish` route and the web app's Publish form."""
+`POST /api/specs/{name}/publish` route and the web app's Publish form; a rollout's start
+passes the same gates."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.evaluation import service as evaluation
-from app.models import Release
-from app.registry import service
+from app.models import Release, Rollout
+from app.registry import rollouts, service
+from app.registry.labels import Who
+from app.releases.schemas import RolloutCreate
 from app.security import audit
 from app.security.store import Principal
 
@@ -76,3 +79,43 @@ def contract_note(contract: dict[str, Any] | None, confirmed: bool) -> str:
         label = "breaking" if certain else "may break"
         return f"{label}, confirmed" if confirmed else label
     return "compatible"
+
+
+async def rollout_checked(
+    session: AsyncSession,
+    *,
+    name: str,
+    body: RolloutCreate,
+    principal: Principal,
+) -> Rollout:
+    """Start a rollout of `body.version` if it passes publish's gates (its contract and its
+    latest test run, or `force` with a reason); audited."""
+    spec = await service.get_spec(session, name, for_update=True)
+    await service.get_version(session, spec, body.version)
+    contract = await service.check_contract(
+        session, spec=spec, version=body.version, confirm_breaking=body.confirm_breaking
+    )
+    gate = await evaluation.check_publish(
+        session, spec=spec, version=body.version, force=body.force, reason=body.reason
+    )
+    gates = {
+        "test_gate": gate or ("forced" if body.force else "passed"),
+        "contract": contract_note(contract.model_dump() if contract else None,
+                                  body.confirm_breaking),
+    }  # fmt: skip
+    return await rollouts.start_rollout(
+        session,
+        spec=spec,
+        version=body.version,
+        percent=body.percent,
+        guard=body.guard.model_dump(),
+        gates=gates,
+        who=who(principal),
+        reason=body.reason,
+        forced=body.force,
+    )
+
+
+def who(principal: Principal) -> Who:
+    """A principal as release rows and the audit trail name it."""
+    return Who(release=principal.label, audit=principal.actor)

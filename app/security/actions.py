@@ -21,16 +21,25 @@ async def create_key(
     agents: Sequence[str] | None,
     rpm: int | None,
     principal: Principal,
+    labels: Sequence[str] | None = None,
 ) -> keys.CreatedKey:
     """A new key (its secret shown once, by the caller); audited as `key.created`."""
-    created = await keys.create_key(session, name=name, scopes=scopes, agents=agents, rpm=rpm)
+    created = await keys.create_key(
+        session, name=name, scopes=scopes, agents=agents, rpm=rpm, labels=labels
+    )
     key = created.key
     await audit.record(
         session,
         actor=principal.actor,
         action="key.created",
         target=f"key:{key.id}",
-        details={"name": key.name, "scopes": key.scopes, "agents": key.agents, "rpm": key.rpm},
+        details={
+            "name": key.name,
+            "scopes": key.scopes,
+            "agents": key.agents,
+            "labels": key.labels,
+            "rpm": key.rpm,
+        },
     )
     return created
 

@@ -128,5 +128,17 @@ def check_agent(principal: Principal, agent: str) -> None:
         raise Forbidden(f"this key may not call the agent {agent!r}")
 
 
+def check_label(principal: Principal, label: str | None, *, pinned: bool) -> None:
+    """403 unless the key may call through `label` (keys limited to some labels; for them
+    no label means production, and a pinned version is not theirs to choose)."""
+    if principal.labels is None or principal.is_admin:
+        return
+    if pinned:
+        raise Forbidden("this key may call only through its labels, not a pinned version")
+    chosen = label or "production"
+    if chosen not in principal.labels:
+        raise Forbidden(f"this key may not call through the label {chosen!r}")
+
+
 AdminDep = Annotated[Principal, Depends(require_admin)]
 InvokeDep = Annotated[Principal, Depends(require_invoke)]

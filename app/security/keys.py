@@ -63,6 +63,7 @@ async def create_key(
     scopes: Sequence[Scope],
     agents: Sequence[str] | None = None,
     rpm: int | None = None,
+    labels: Sequence[str] | None = None,
 ) -> CreatedKey:
     """Make a key; only its hash and prefix are stored."""
     secret = new_secret()
@@ -72,6 +73,7 @@ async def create_key(
         hash=hash_secret(secret),
         scopes=sorted(set(scopes)),
         agents=sorted(set(agents)) if agents is not None else None,
+        labels=sorted(set(labels)) if labels is not None else None,
         rpm=rpm,
     )
     session.add(key)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.compiler.document import NAME_PATTERN
 from app.core.database import SessionDep
 from app.core.errors import BadRequest, responses
-from app.core.schemas import Cursor, Filter, RequestBody
+from app.core.schemas import LABEL_PATTERN, Cursor, Filter, RequestBody
 from app.security import actions, audit, keys
 from app.security.auth import AdminDep, Forbidden, RateLimited, Unauthorized, require_admin
 
@@ -23,6 +23,7 @@ router = APIRouter(
 )
 
 AgentName = Annotated[str, Field(pattern=NAME_PATTERN)]
+LabelName = Annotated[str, Field(pattern=LABEL_PATTERN)]
 
 
 class KeyCreate(RequestBody):
@@ -30,6 +31,12 @@ class KeyCreate(RequestBody):
     scopes: list[keys.Scope] = Field(min_length=1, max_length=2)
     agents: list[AgentName] | None = Field(
         default=None, max_length=1000, description="Agents an invoke key may call; null: all."
+    )
+    labels: list[LabelName] | None = Field(
+        default=None,
+        max_length=100,
+        description="Labels an invoke key may call through (`production` is the live "
+        "version); null: any.",
     )
     rpm: int | None = Field(default=None, ge=1, le=1_000_000, description="Requests per minute.")
 
@@ -42,6 +49,7 @@ class KeyRead(BaseModel):
     prefix: str = Field(description="The first characters after `sk-sl-`; never the secret.")
     scopes: list[str]
     agents: list[str] | None
+    labels: list[str] | None
     rpm: int | None
     created_at: datetime
     last_used_at: datetime | None
@@ -82,6 +90,7 @@ async def create_key(body: KeyCreate, session: SessionDep, principal: AdminDep) 
         agents=body.agents,
         rpm=body.rpm,
         principal=principal,
+        labels=body.labels,
     )
     return KeyCreated.model_validate(
         {**KeyRead.model_validate(created.key).model_dump(), "secret": created.secret}

@@ -38,6 +38,7 @@ class Principal:
     key_id: uuid.UUID | None = None
     agents: frozenset[str] | None = None
     rpm: int | None = None
+    labels: frozenset[str] | None = None  # None: any label; else only these (production too)
 
     @property
     def is_admin(self) -> bool:
@@ -173,6 +174,7 @@ class KeyStore:
             key_id=key.id,
             agents=frozenset(key.agents) if key.agents is not None else None,
             rpm=key.rpm,
+            labels=frozenset(key.labels) if key.labels is not None else None,
         )
 
     async def _maybe_touch(self, key_id: uuid.UUID) -> None:

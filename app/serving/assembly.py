@@ -19,8 +19,10 @@ from app.routing.breakers import CircuitBreakers
 from app.routing.budgets import BudgetGuard
 from app.routing.pace import HedgeBudget
 from app.routing.services import CallServices
+from app.serving.arms import ReleaseView
 from app.serving.cache import ResponseCache
 from app.serving.context import CallContext, Runtime
+from app.serving.guard import RolloutGuard
 from app.serving.live import LiveAgents
 
 
@@ -72,6 +74,8 @@ def build_runtime(
         ),
         cache=cache,
         files=FileInputs(limits=settings.files, sessionmaker=sessionmaker),
+        releases=ReleaseView(sessionmaker, live),
+        guard=RolloutGuard(sessionmaker, interval_s=settings.rollout_guard_interval_s),
     )
 
 
@@ -85,6 +89,9 @@ def start_runtime(runtime: Runtime, parts: AsyncExitStack, conninfo: str) -> Non
     parts.push_async_callback(runtime.writer.stop)
     runtime.live.start(conninfo)
     parts.push_async_callback(runtime.live.stop)
+    if runtime.guard is not None:
+        runtime.guard.loop.start()
+        parts.push_async_callback(runtime.guard.loop.stop)
     # Ask local servers what they serve, off the start-up path: a server that is down must
     # not delay the start, and nothing waits for the answer.
     catalog = runtime.services.catalog

@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 from app.core.errors import ProblemError
-from app.executions.record import ExecutionRecord, Source, finish_record, start_record
+from app.executions.record import Arm, ExecutionRecord, Source, finish_record, start_record
 from app.executions.redaction import redact_record
 from app.files.intake import Attachments, Upload
 from app.observability.calls import record_call
@@ -51,6 +51,9 @@ CONDUCT: dict[Source, Conduct] = {
     # Calls the platform makes for itself: no cache, not part of the execution log.
     "judge": Conduct(cached=False, recorded=False, observed=False, stored_files=False),
     "case-writer": Conduct(cached=False, recorded=False, observed=False, stored_files=False),
+    # A candidate beside live: always asked (a cached answer compares nothing), recorded
+    # for the comparison, counted under its own source, apart from production traffic.
+    "shadow": Conduct(cached=False, recorded=True, observed=True, stored_files=False),
 }
 
 
@@ -67,6 +70,7 @@ async def call(
     uploads: Sequence[Upload] = (),
     model_override: str | None = None,
     execution_id: uuid.UUID | None = None,
+    arm: Arm | None = None,
 ) -> CallResult:
     """Run one call of `agent` on `payload` and finish its record (redacted).
 
@@ -75,6 +79,7 @@ async def call(
     test case's) is a failed, recorded call instead. `execution_id` names the record when
     the caller has one already (a job item's); the record's latency covers the whole call,
     files and cache included, while the model deadline starts when the models are asked.
+    `arm` says which release answered (a label, a rollout's arm, a shadow).
     """
     conduct = CONDUCT[source]
     clock = context.services.clock
@@ -120,6 +125,8 @@ async def call(
     latency_ms = (clock.monotonic() - started) * 1000
     finish_record(record, output=result.output, error=error, latency_ms=latency_ms)
     record.api_key_id = api_key_id  # so an invoke key can read back its own calls
+    if arm is not None:
+        record.arm = arm
     redact_record(
         record,
         agent.compiled.input_schema,

@@ -11,7 +11,9 @@ from app.executions.writer import ExecutionWriter
 from app.files.service import FileInputs
 from app.providers.capabilities import CapabilityBook
 from app.routing.services import CallServices
+from app.serving.arms import ReleaseView
 from app.serving.cache import ResponseCache
+from app.serving.guard import RolloutGuard
 from app.serving.live import LiveAgents
 
 
@@ -36,6 +38,9 @@ class Runtime:
     files: FileInputs
     # What local model servers said about themselves (asked at start-up and on demand).
     capabilities: CapabilityBook = field(default_factory=CapabilityBook)
+    # Each agent's labels, rollout and shadow, and the guard that ends failing rollouts.
+    releases: ReleaseView | None = None
+    guard: RolloutGuard | None = None
 
     def __post_init__(self) -> None:
         self.context = CallContext(self.services, self.files, self.writer, self.cache)

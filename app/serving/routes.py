@@ -10,11 +10,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import Field, TypeAdapter, ValidationError
+from starlette.background import BackgroundTask
 
 from app.core import fastjson
 from app.core.errors import BadRequest, InvalidInput, Issue, problem_response, responses
 from app.core.limits import PARSED_BODY
 from app.core.tracing import span
+from app.executions.record import Arm
 from app.files.intake import Upload
 from app.files.multipart import is_multipart, read_multipart
 from app.security.auth import (
@@ -25,18 +27,23 @@ from app.security.auth import (
     Unauthorized,
     authenticate,
     check_agent,
+    check_label,
     require_invoke,
 )
+from app.serving.arms import Pick, requested
 from app.serving.cache import wants_fresh
 from app.serving.call import call
 from app.serving.context import Runtime, RuntimeDep
 from app.serving.live import AgentNotFound, AgentNotLive, AgentVersion
 from app.serving.openapi import standalone_document
+from app.serving.shadowing import run_shadow, sampled
 
 router = APIRouter(tags=["agents"], responses=responses(Unauthorized, Forbidden, RateLimited))
 
 
 DEADLINE_HEADER = "x-specloom-deadline-ms"
+LABEL_HEADER = "x-specloom-label"
+SUBJECT_HEADER = "x-specloom-subject"
 
 
 def requested_deadline(request: Request, max_deadline_s: float) -> float | None:
@@ -89,21 +96,49 @@ async def invoke_agent(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     name: str = request.path_params["name"]
     version = _requested_version(request)
+    label = requested_label(request)
     check_agent(principal, name)
-    agent = await runtime.live.get(name, version)
+    check_label(principal, label, pinned=version is not None)
+    pick = await _pick(runtime, name, label, version, subject_of(request, principal))
+    agent = await runtime.live.get(name, pick.version)
     # Every line logged while answering names the agent and version.
     with (
         structlog.contextvars.bound_contextvars(agent=name, version=agent.version),
         span("POST /v1/agents/{name}", {"specloom.agent": name, "specloom.version": agent.version}),
     ):
-        return await _answer(agent, request, runtime, principal)
+        return await _answer(agent, request, runtime, principal, pick)
+
+
+async def _pick(
+    runtime: Runtime, name: str, label: str | None, version: int | None, subject: str
+) -> Pick:
+    if runtime.releases is None:  # a runtime without releases serves live or pinned only
+        return Pick(version, Arm(label=label))
+    return await runtime.releases.pick(name, label=label, version=version, subject=subject)
+
+
+def requested_label(request: Request) -> str | None:
+    """The label the caller chose: `?label=`, else the `X-Specloom-Label` header."""
+    raw = request.query_params.get("label")
+    if raw is not None:
+        return requested(raw, "query:label")
+    return requested(request.headers.get(LABEL_HEADER), f"header:{LABEL_HEADER}")
+
+
+def subject_of(request: Request, principal: Principal) -> str:
+    """Who a rollout keeps on one version: `X-Specloom-Subject` (a user or tenant id), else
+    the calling key."""
+    subject = request.headers.get(SUBJECT_HEADER)
+    if subject:
+        return subject
+    return "key:" + principal.actor
 
 
 router.add_route("/v1/agents/{name}", invoke_agent, methods=["POST"], include_in_schema=False)
 
 
 async def _answer(
-    agent: AgentVersion, request: Request, runtime: Runtime, principal: Principal
+    agent: AgentVersion, request: Request, runtime: Runtime, principal: Principal, pick: Pick
 ) -> Response:
     state = request.scope.get("state", {})
     uploads: list[Upload] = []
@@ -130,6 +165,7 @@ async def _answer(
         deadline_s=requested_deadline(request, runtime.services.options.max_deadline_s),
         fresh=wants_fresh(request.headers.get("cache-control")),
         uploads=uploads,
+        arm=pick.arm,
     )
     record = result.record
     headers = {
@@ -142,11 +178,24 @@ async def _answer(
         headers["X-Specloom-Model"] = record.model
     if record.offline:
         headers["X-Specloom-Offline"] = "true"
-    if result.problem is not None:
+    if result.problem is not None:  # nothing to compare a candidate's answer with
         body = result.problem.problem(request_id)
         body["execution_id"] = str(record.id)
         return problem_response(result.problem.status, body, {**headers, **result.problem.headers})
-    return Response(fastjson.dumps(result.output), media_type="application/json", headers=headers)
+    # The caller has live's answer first; the candidate runs after it is sent. A call with
+    # uploaded files is not shadowed: its files were read once, for live.
+    shadow = pick.shadow if not uploads and sampled(pick.shadow) else None
+    background = (
+        BackgroundTask(run_shadow, runtime, agent.name, shadow, payload, record.id)
+        if shadow
+        else None
+    )
+    return Response(
+        fastjson.dumps(result.output),
+        media_type="application/json",
+        headers=headers,
+        background=background,
+    )
 
 
 @router.get("/v1/agents/{name}/openapi.json", responses=responses(AgentNotFound, AgentNotLive))

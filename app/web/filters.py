@@ -9,6 +9,8 @@ from typing import Any
 
 from jinja2 import Environment
 
+from app.evaluation.assertions import MISSING, resolve
+
 DASH = "\u2013"  # shown for a missing value
 
 
@@ -45,9 +47,15 @@ def pct(value: float | None) -> str:
     return DASH if value is None else f"{value * 100:.0f}%"
 
 
+def pointer_value(document: Any, pointer: str) -> str:
+    """The value at a JSON Pointer as one-line JSON, or a dash when it is absent."""
+    value = resolve(document, pointer)
+    return DASH if value is MISSING else compact_json(value)
+
+
 def install(env: Environment) -> None:
     """Register the filters on the templates' environment."""
     env.filters.update(
         {"pretty_json": pretty_json, "compact_json": compact_json, "usd": usd, "ms": ms}
     )
-    env.filters.update({"when": when, "pct": pct})
+    env.filters.update({"when": when, "pct": pct, "pointer_value": pointer_value})

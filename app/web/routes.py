@@ -14,6 +14,7 @@ from app.web import (
     executions_pages,
     jobs_pages,
     playground,
+    releases_page,
     tests_pages,
 )
 from app.web.deps import install_handlers
@@ -26,6 +27,7 @@ def install(app: FastAPI) -> None:
         editor,  # before agents: /ui/agents/new is not an agent called "new"
         agents,
         diff_page,
+        releases_page,
         tests_pages,
         playground,
         executions_pages,

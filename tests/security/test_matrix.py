@@ -22,6 +22,7 @@ from tests.security.test_web_matrix import WEB_SAMPLES
 
 AGENT = "alpha"
 INPUT = {"subject": "Refund", "body": "I was charged twice"}
+NO_SUCH_ID = "00000000-0000-4000-8000-000000000000"
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,41 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     # Published once: nothing to roll back to, which is past authorization (409, not 401/403).
     ("POST", "/api/specs/{name}/rollback"): Sample(f"/api/specs/{AGENT}/rollback", 409, {}),
     ("GET", "/api/specs/{name}/releases"): Sample(f"/api/specs/{AGENT}/releases", 200),
+    # labels, rollouts, shadows: admin only, like publish
+    ("GET", "/api/specs/{name}/labels"): Sample(f"/api/specs/{AGENT}/labels", 200),
+    ("PUT", "/api/specs/{name}/labels/{label}"): Sample(
+        f"/api/specs/{AGENT}/labels/staging", 200, {"version": 1}
+    ),
+    # No such label: past authorization (404, not 401/403).
+    ("DELETE", "/api/specs/{name}/labels/{label}"): Sample(
+        f"/api/specs/{AGENT}/labels/staging", 404
+    ),
+    # Version 1 is live already: nothing to roll out or shadow, past authorization.
+    ("POST", "/api/specs/{name}/rollouts"): Sample(
+        f"/api/specs/{AGENT}/rollouts",
+        409,
+        {"version": 1, "percent": 10, "guard": {"max_failure_rate": 0.1, "min_calls": 5}},
+    ),
+    ("GET", "/api/specs/{name}/rollouts"): Sample(f"/api/specs/{AGENT}/rollouts", 200),
+    ("GET", "/api/specs/{name}/rollouts/{rollout_id}"): Sample(
+        f"/api/specs/{AGENT}/rollouts/{NO_SUCH_ID}", 404
+    ),
+    ("POST", "/api/specs/{name}/rollouts/{rollout_id}/promote"): Sample(
+        f"/api/specs/{AGENT}/rollouts/{NO_SUCH_ID}/promote", 404
+    ),
+    ("POST", "/api/specs/{name}/rollouts/{rollout_id}/abort"): Sample(
+        f"/api/specs/{AGENT}/rollouts/{NO_SUCH_ID}/abort", 404
+    ),
+    ("POST", "/api/specs/{name}/shadows"): Sample(
+        f"/api/specs/{AGENT}/shadows", 409, {"version": 1, "sample": 0.5}
+    ),
+    ("GET", "/api/specs/{name}/shadows"): Sample(f"/api/specs/{AGENT}/shadows", 200),
+    ("GET", "/api/specs/{name}/shadows/{shadow_id}"): Sample(
+        f"/api/specs/{AGENT}/shadows/{NO_SUCH_ID}", 404
+    ),
+    ("POST", "/api/specs/{name}/shadows/{shadow_id}/stop"): Sample(
+        f"/api/specs/{AGENT}/shadows/{NO_SUCH_ID}/stop", 404
+    ),
     ("POST", "/v1/agents/{name}"): Sample(f"/v1/agents/{AGENT}", 200, INPUT, invoke=200),
     ("GET", "/v1/agents/{name}/openapi.json"): Sample(
         f"/v1/agents/{AGENT}/openapi.json", 200, invoke=200

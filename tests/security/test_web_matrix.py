@@ -19,6 +19,7 @@ from tests.security.helpers import live_spec, make_key
 
 AGENT = "alpha"
 INPUT = {"subject": "Refund", "body": "I was charged twice"}
+NO_SUCH_ID = "00000000-0000-4000-8000-000000000000"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -53,6 +54,28 @@ WEB_SAMPLES: dict[tuple[str, str], WebSample] = {
     ),
     # published once: nothing to roll back to, shown on the page
     ("POST", "/ui/agents/{name}/rollback"): WebSample(f"/ui/agents/{AGENT}/rollback", 409, {}),
+    ("GET", "/ui/agents/{name}/releases"): WebSample(f"/ui/agents/{AGENT}/releases"),
+    ("POST", "/ui/agents/{name}/labels"): WebSample(
+        f"/ui/agents/{AGENT}/labels", 303, {"label": "staging", "version": "1"}
+    ),
+    ("POST", "/ui/agents/{name}/labels/{label}/remove"): WebSample(
+        f"/ui/agents/{AGENT}/labels/gone/remove", 404, {}
+    ),
+    # version 1 is live: nothing to roll out or shadow, shown on the page
+    ("POST", "/ui/agents/{name}/rollouts"): WebSample(
+        f"/ui/agents/{AGENT}/rollouts",
+        409,
+        {"version": "1", "percent": "10", "max_failure_rate": "0.1", "min_calls": "5"},
+    ),
+    ("POST", "/ui/agents/{name}/rollouts/{rollout_id}/{verb}"): WebSample(
+        f"/ui/agents/{AGENT}/rollouts/{NO_SUCH_ID}/abort", 404, {}
+    ),
+    ("POST", "/ui/agents/{name}/shadows"): WebSample(
+        f"/ui/agents/{AGENT}/shadows", 409, {"version": "1", "sample": "0.5"}
+    ),
+    ("POST", "/ui/agents/{name}/shadows/{shadow_id}/stop"): WebSample(
+        f"/ui/agents/{AGENT}/shadows/{NO_SUCH_ID}/stop", 404, {}
+    ),
     ("GET", "/ui/agents/{name}/tests"): WebSample(f"/ui/agents/{AGENT}/tests"),
     ("POST", "/ui/agents/{name}/test-runs"): WebSample(f"/ui/agents/{AGENT}/test-runs", 303, {}),
     ("POST", "/ui/agents/{name}/cases/generate"): WebSample(
