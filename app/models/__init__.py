@@ -7,6 +7,7 @@ from app.models.dead_letter import DeadLetter
 from app.models.evaluation import TestCase, TestResult, TestRun
 from app.models.execution import Attempt, Execution
 from app.models.job import Job, JobItem, WebhookDelivery
+from app.models.model_matrix import ModelMatrix
 from app.models.release import Release
 from app.models.resilience import BreakerState, Budget, RateWindow, ResponseCacheEntry, Spend
 from app.models.spec import Spec
@@ -26,6 +27,7 @@ __all__ = [
     "Execution",
     "Job",
     "JobItem",
+    "ModelMatrix",
     "RateWindow",
     "Release",
     "ResponseCacheEntry",

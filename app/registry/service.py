@@ -308,15 +308,21 @@ async def _move_live(
     )
     spec.live_version = version
     session.add(release)
-    session.info.setdefault(LIVE_CHANGED, set()).add(spec.name)
-    # Every server process listens on this channel and drops its cached live version; the
-    # notification is delivered on commit, so nobody sees a pointer that was rolled back.
-    await session.execute(
-        text("SELECT pg_notify(:channel, :name)"), {"channel": LIVE_CHANNEL, "name": spec.name}
-    )
+    await serving_changed(session, spec.name)
     await session.flush()
     await session.refresh(release)
     return release
+
+
+async def serving_changed(session: AsyncSession, name: str) -> None:
+    """Tell every process, on commit, that what serves `name` changed (its live pointer, or
+    the model matrix its `auto` versions follow)."""
+    session.info.setdefault(LIVE_CHANGED, set()).add(name)
+    # Every server process listens on this channel and drops its cached live version; the
+    # notification is delivered on commit, so nobody sees a pointer that was rolled back.
+    await session.execute(
+        text("SELECT pg_notify(:channel, :name)"), {"channel": LIVE_CHANNEL, "name": name}
+    )
 
 
 def _new_version(
