@@ -29,6 +29,7 @@ from app.evaluation.matrix_schemas import Estimate, MatrixRequest
 from app.evaluation.runner import Evaluator
 from app.models import ModelMatrix, Spec, TestRun
 from app.registry.service import get_version, serving_changed
+from app.serving.live import agent_version
 
 log = structlog.get_logger(__name__)
 
@@ -53,7 +54,7 @@ async def open_matrix(
         )
     if services.budgets is not None:
         await services.budgets.check(spec.name)  # raises BudgetExceeded when spent
-    agent = await evaluator.live.get(spec.name, number)
+    agent = agent_version(spec.name, number, version.document, version.content_hash)
     cost = estimate(
         agent,
         [{"input": c.input, "repeat": c.repeat} for c in cases],
