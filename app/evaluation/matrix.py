@@ -17,10 +17,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.compiler.document import SpecDocument, behaviour_hash
+from app.compiler.document import AUTO_MODEL, SpecDocument, behaviour_hash
 from app.core.errors import Conflict, InvalidInput, Issue, NotFound
 from app.core.stats import wilson_lower
 from app.evaluation.matrix_schemas import MatrixRead, MatrixRequest, MatrixRow, MatrixStatus
@@ -234,6 +234,31 @@ async def read_matrix(
 def is_stale(matrix: ModelMatrix, catalog: ModelCatalog) -> bool:
     """Whether the models file now says something else of the models the matrix measured."""
     return fingerprint(catalog, matrix.models) != matrix.fingerprint
+
+
+async def auto_evidence(
+    session: AsyncSession, specs: Sequence[Spec], catalog: ModelCatalog
+) -> dict[uuid.UUID, str]:
+    """For each spec whose live version is `auto`: `missing` (no finished matrix measured
+    it), `stale` (the models file changed for the models it measured) or `current`."""
+    live = [(s.id, s.live_version) for s in specs if s.live_version is not None]
+    if not live:
+        return {}
+    rows = await session.execute(
+        select(SpecVersion.spec_id, SpecVersion.document).where(
+            tuple_(SpecVersion.spec_id, SpecVersion.version).in_(live)
+        )
+    )
+    found: dict[uuid.UUID, str] = {}
+    for spec_id, document in rows:
+        model = document.get("model")
+        if not isinstance(model, dict) or model.get("name") != AUTO_MODEL:
+            continue
+        matrix = await latest_finished(session, spec_id, document)
+        found[spec_id] = (
+            "missing" if matrix is None else "stale" if is_stale(matrix, catalog) else "current"
+        )
+    return found
 
 
 async def check_auto(

@@ -13,6 +13,7 @@ from app.web import (
     editor,
     executions_pages,
     jobs_pages,
+    matrix_pages,
     playground,
     tests_pages,
 )
@@ -27,6 +28,7 @@ def install(app: FastAPI) -> None:
         agents,
         diff_page,
         tests_pages,
+        matrix_pages,
         playground,
         executions_pages,
         jobs_pages,
