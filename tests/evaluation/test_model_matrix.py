@@ -218,3 +218,71 @@ async def test_matrix_without_cases_is_refused(make_api: ApiFactory, priced: Pat
 
     assert response.status_code == 409, response.text
     assert response.json()["type"].endswith("/model-matrix-without-cases")
+
+
+async def publish_auto(api: httpx.AsyncClient, name: str, base: int) -> int:
+    """Save the spec with `model: auto` on top of `base`, wait for its tests, publish it."""
+    saved = await api.post(
+        f"/api/specs/{name}/versions",
+        json={
+            "document": make_document(name, model={"name": "auto"}),
+            "base_version": base,
+            "message": "auto",
+        },
+    )
+    assert saved.status_code == 201, saved.text
+    await wait_run(api, saved.headers["X-Specloom-Test-Run"])
+    number = int(saved.json()["version"])
+    published = await api.post(f"/api/specs/{name}/publish", json={"version": number})
+    assert published.status_code == 200, published.text
+    return number
+
+
+async def served_by(api: httpx.AsyncClient, name: str) -> str:
+    answered = await api.post(
+        f"/v1/agents/{name}", json={"subject": "Refund", "body": "I was charged twice"}
+    )
+    assert answered.status_code == 200, answered.text
+    return answered.headers["X-Specloom-Model"]
+
+
+async def test_auto_follows_the_matrix_run_again(
+    make_api: ApiFactory, upstream: FakeUpstream, priced: Path
+) -> None:
+    async with make_api(models_file=priced) as api:
+        await create_spec(api, "triage", model={"name": "dear"})
+        assert (await api.post("/api/specs/triage/cases", json=case_body())).status_code == 201
+        assert (await run_matrix(api, "triage", 1))["recommended"] == "cheap"
+        version = await publish_auto(api, "triage", 1)
+        assert await served_by(api, "triage") == "openai/fake-cheap"
+
+        # The cheap model regresses: measured again, the evidence moves to the dear one, and
+        # the live version (held in memory) follows at once.
+        upstream.script(*[Valid(SALES)] * REPEAT, model="fake-cheap")
+        again = await run_matrix(api, "triage", version)
+
+        assert again["recommended"] == "dear"
+        assert [r["pass_rate"] for r in again["rows"]] == [1.0, 0.0, 0.0]
+        assert await served_by(api, "triage") == "openai/fake-dear"
+
+
+async def test_matrix_runs_are_not_the_versions_own_test_run(
+    make_api: ApiFactory, priced: Path
+) -> None:
+    async with make_api(models_file=priced) as api:
+        await create_spec(api, "triage")
+        assert (await api.post("/api/specs/triage/cases", json=case_body())).status_code == 201
+        started = await api.post(
+            "/api/specs/triage/versions/1/model-matrix", json={"models": ["cheapest", "cheap"]}
+        )
+        assert started.status_code == 202, started.text
+        matrix = await wait_matrix(api, "triage", started.json()["id"])
+        assert matrix["recommended"] == "cheap"
+
+        # The newest run of version 1 is the matrix's (passing) run on `cheap`; the gate
+        # still wants version 1's own run on its own model.
+        refused = await api.post("/api/specs/triage/publish", json={"version": 1})
+
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["type"].endswith("/tests-not-passed")
+        assert refused.json()["test_run"] is None
