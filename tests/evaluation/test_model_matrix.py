@@ -225,7 +225,7 @@ async def publish_auto(api: httpx.AsyncClient, name: str, base: int) -> int:
     saved = await api.post(
         f"/api/specs/{name}/versions",
         json={
-            "document": make_document(name, model={"name": "auto"}),
+            "document": make_document(name, model={"name": "auto", "temperature": 0}),
             "base_version": base,
             "message": "auto",
         },
@@ -238,12 +238,21 @@ async def publish_auto(api: httpx.AsyncClient, name: str, base: int) -> int:
     return number
 
 
-async def served_by(api: httpx.AsyncClient, name: str) -> str:
+async def served_by(api: httpx.AsyncClient, name: str) -> tuple[str, str]:
+    """The model that answered a call (the same input each time), and whether from cache."""
     answered = await api.post(
         f"/v1/agents/{name}", json={"subject": "Refund", "body": "I was charged twice"}
     )
     assert answered.status_code == 200, answered.text
-    return answered.headers["X-Specloom-Model"]
+    return answered.headers["X-Specloom-Model"], answered.headers["X-Specloom-Cache"]
+
+
+async def cached_by(api: httpx.AsyncClient, name: str, model: str) -> None:
+    """Wait until the response cache serves the call (its stores are written behind)."""
+    deadline = asyncio.get_running_loop().time() + 10
+    while await served_by(api, name) != (model, "hit"):
+        assert asyncio.get_running_loop().time() < deadline, "never cached"
+        await asyncio.sleep(0.05)
 
 
 async def test_auto_follows_the_matrix_run_again(
@@ -254,16 +263,17 @@ async def test_auto_follows_the_matrix_run_again(
         assert (await api.post("/api/specs/triage/cases", json=case_body())).status_code == 201
         assert (await run_matrix(api, "triage", 1))["recommended"] == "cheap"
         version = await publish_auto(api, "triage", 1)
-        assert await served_by(api, "triage") == "openai/fake-cheap"
+        assert await served_by(api, "triage") == ("openai/fake-cheap", "miss")
+        await cached_by(api, "triage", "openai/fake-cheap")
 
         # The cheap model regresses: measured again, the evidence moves to the dear one, and
-        # the live version (held in memory) follows at once.
+        # the live version (held in memory) follows at once, its cached answers left behind.
         upstream.script(*[Valid(SALES)] * REPEAT, model="fake-cheap")
         again = await run_matrix(api, "triage", version)
 
         assert again["recommended"] == "dear"
         assert [r["pass_rate"] for r in again["rows"]] == [1.0, 0.0, 0.0]
-        assert await served_by(api, "triage") == "openai/fake-dear"
+        assert await served_by(api, "triage") == ("openai/fake-dear", "miss")
 
 
 async def test_matrix_runs_are_not_the_versions_own_test_run(
