@@ -96,6 +96,15 @@ def _command(argv: Sequence[str] | None) -> int:
     test.add_argument("--key", default=os.environ.get("SPECLOOM_KEY"), help="its admin key")
     test.add_argument("--timeout", type=float, default=600.0, help="seconds to await a run")
 
+    matrix = commands.add_parser("matrix", help="run a spec file's suite on several models")
+    matrix.add_argument("file", type=Path)
+    matrix.add_argument("--models", default=None, help="a,b,c (default: every alias)")
+    matrix.add_argument("--repeat", type=int, default=None, help="runs of every case per model")
+    matrix.add_argument("--junit", type=Path, default=None, help="write a JUnit XML report")
+    matrix.add_argument("--url", default=None, help="a running server (default: in-process)")
+    matrix.add_argument("--key", default=os.environ.get("SPECLOOM_KEY"), help="its admin key")
+    matrix.add_argument("--timeout", type=float, default=1800.0, help="seconds to await it")
+
     models = commands.add_parser("models", help="the configured models")
     model_commands = models.add_subparsers(dest="models_command", required=True)
     model_commands.add_parser("check", help="ask each local server what it serves")
@@ -144,6 +153,21 @@ def _command(argv: Sequence[str] | None) -> int:
         return test_command(
             settings,
             args.files,
+            junit=args.junit,
+            url=args.url,
+            key=args.key,
+            timeout_s=args.timeout,
+        )
+    if args.command == "matrix":
+        from app.core.logging import configure_logging
+        from app.evaluation.matrix_cli import matrix_command
+
+        configure_logging("WARNING")  # the table, not a log line per model call
+        return matrix_command(
+            settings,
+            args.file,
+            models=args.models,
+            repeat=args.repeat,
             junit=args.junit,
             url=args.url,
             key=args.key,

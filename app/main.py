@@ -20,6 +20,7 @@ from app.core.ratelimit import RateLimiter
 from app.core.reads import FastReads
 from app.core.settings import Settings, get_settings
 from app.core.tracing import configure_tracing
+from app.evaluation.matrix_routes import router as matrix_router
 from app.evaluation.routes import router as evaluation_router
 from app.evaluation.runner import Evaluator
 from app.executions.dead_letters import router as dead_letters_router
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(canary_router)
     app.include_router(registry_router)
     app.include_router(evaluation_router)  # test cases and runs
+    app.include_router(matrix_router)  # model matrices
     app.include_router(execution_router)
     app.include_router(executions_router)
     app.include_router(usage_router)

@@ -33,8 +33,13 @@ class DocumentModel(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+# The model name that lets evidence choose: the version's latest finished model matrix.
+AUTO_MODEL = "auto"
+
+
 class ModelChoice(DocumentModel):
-    """Which model serves the spec: an alias from the models file or a litellm model string."""
+    """Which model serves the spec: an alias from the models file, a litellm model string,
+    or `auto` (the cheapest model that passed the suite in the version's model matrix)."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     fallbacks: list[str] = Field(
@@ -59,6 +64,11 @@ class ModelChoice(DocumentModel):
         description="Ask the next model in parallel when one is slower than its recent p95 "
         "(the first valid answer wins); unset: the server's SPECLOOM_HEDGE.",
     )
+
+    @property
+    def auto(self) -> bool:
+        """Whether a model matrix chooses the model."""
+        return self.name == AUTO_MODEL
 
 
 class Example(DocumentModel):
@@ -169,6 +179,13 @@ class InvalidDocument(Exception):
 def content_hash(document: SpecDocument) -> str:
     """SHA-256 of the canonical document: equal documents always hash equal."""
     return hashlib.sha256(canonical_json(document.canonical()).encode()).hexdigest()
+
+
+def behaviour_hash(document: JsonObject) -> str:
+    """SHA-256 of a stored document without its model section: what a model matrix
+    measured (prompt, schemas, examples), shared by versions that differ only in model."""
+    rest = {key: value for key, value in document.items() if key != "model"}
+    return hashlib.sha256(canonical_json(rest).encode()).hexdigest()
 
 
 def parse_document(data: Any, limits: DocumentLimits | None = None) -> SpecDocument:

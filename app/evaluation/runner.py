@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -24,18 +25,22 @@ from app.evaluation.assertions import evaluate
 from app.evaluation.cases import list_cases
 from app.evaluation.judge import grade
 from app.evaluation.verdict import run_verdict
+from app.executions.record import Source
 from app.models import Spec, TestCase, TestResult, TestRun
 from app.observability.metrics import observe_test_attempt, observe_test_run
 from app.serving.call import call, suite_width
 from app.serving.context import CallContext
-from app.serving.live import LiveAgents
+from app.serving.live import LiveAgents, on_model
 from app.serving.result import CallResult
 
 log = structlog.get_logger(__name__)
 
 
-async def queue_run(session: AsyncSession, *, spec: Spec, version: int) -> TestRun:
-    """A queued run of `version` over the spec's current cases (snapshotted now)."""
+async def queue_run(
+    session: AsyncSession, *, spec: Spec, version: int, repeat: int | None = None
+) -> TestRun:
+    """A queued run of `version` over the spec's current cases (snapshotted now), each run
+    `repeat` times when given, else as often as the case says."""
     cases = (
         await session.scalars(
             select(TestCase).where(TestCase.spec_id == spec.id).order_by(TestCase.name)
@@ -45,14 +50,14 @@ async def queue_run(session: AsyncSession, *, spec: Spec, version: int) -> TestR
         spec_id=spec.id,
         version=version,
         status="queued",
-        total=sum(c.repeat for c in cases),
+        total=sum(repeat or c.repeat for c in cases),
         cases=[
             {
                 "case_id": str(c.id),
                 "name": c.name,
                 "input": c.input,
                 "expect": c.expect,
-                "repeat": c.repeat,
+                "repeat": repeat or c.repeat,
                 "min_pass_rate": c.min_pass_rate,
                 "gate": c.gate,
             }
@@ -83,6 +88,20 @@ def check_result(result: CallResult, expect: list[Any]) -> list[dict[str, Any]]:
     return checks
 
 
+# A failed spec check, as an attempt's outcome and as the problem of a call that never
+# satisfied its checks (strings: checks are evaluated by the call path, not here).
+CHECK_FAILED_OUTCOME = "check_failed"
+CHECKS_FAILED_PROBLEM = "checks-failed"
+
+
+def check_failures(result: CallResult) -> int:
+    """How often the call's answers broke the spec's checks: its attempts that did, or one
+    for the call when it failed on them and no attempt says so."""
+    attempts = sum(1 for a in result.record.attempts if str(a.outcome) == CHECK_FAILED_OUTCOME)
+    failed = result.problem is not None and result.problem.slug == CHECKS_FAILED_PROBLEM
+    return attempts or int(failed)
+
+
 class Evaluator:
     """Runs test runs as background tasks owned by the app, at most `config.concurrency` calls at
     a time per run."""
@@ -102,9 +121,26 @@ class Evaluator:
         self._concurrency = config.concurrency
         self.tasks: set[asyncio.Task[None]] = set()
 
+    @property
+    def sessionmaker(self) -> async_sessionmaker[AsyncSession]:
+        return self._sessionmaker
+
+    @property
+    def calls(self) -> CallContext:
+        """What its calls use (the catalog, budgets, the writer)."""
+        return self._calls
+
+    @property
+    def live(self) -> LiveAgents:
+        return self._live
+
     def start(self, run_id: uuid.UUID) -> asyncio.Task[None]:
         """Run `run_id` (already committed) in the background."""
-        task = asyncio.create_task(self.run(run_id), name=f"test-run-{run_id}")
+        return self.spawn(self.run(run_id), name=f"test-run-{run_id}")
+
+    def spawn(self, work: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
+        """Run `work` in the background, owned (and stopped) with the test runs."""
+        task = asyncio.create_task(work, name=name)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task
@@ -137,14 +173,17 @@ class Evaluator:
             name = await session.scalar(select(Spec.name).where(Spec.id == run.spec_id))
             run.status = "running"
             run.started_at = datetime.now(UTC)
-            version, cases = run.version, list(run.cases)
+            version, cases, model = run.version, list(run.cases), run.model
+            source: Source = "test" if run.matrix_id is None else "matrix"
             await session.commit()
         agent = await self._live.get(str(name), version)
+        if model is not None:
+            agent = on_model(agent, model)
         semaphore = asyncio.Semaphore(suite_width(agent, self._calls.services, self._concurrency))
 
         async def attempt(case: dict[str, Any], index: int) -> None:
             async with semaphore:
-                row = await self._attempt(agent, run_id, case, index)
+                row = await self._attempt(agent, run_id, case, index, source)
             observe_test_attempt(str(name), passed=row.passed)
             async with self._sessionmaker() as session:
                 session.add(row)
@@ -181,10 +220,10 @@ class Evaluator:
         )
 
     async def _attempt(
-        self, agent: Any, run_id: uuid.UUID, case: dict[str, Any], index: int
+        self, agent: Any, run_id: uuid.UUID, case: dict[str, Any], index: int, source: Source
     ) -> TestResult:
         result = await call(
-            self._calls, agent, case["input"], source="test", request_id=f"test-run-{run_id}"
+            self._calls, agent, case["input"], source=source, request_id=f"test-run-{run_id}"
         )
         checks = await grade(
             check_result(result, case["expect"]),
@@ -205,6 +244,8 @@ class Evaluator:
             latency_ms=result.record.latency_ms,
             cost_usd=result.record.cost_usd,
             offline=result.record.offline,
+            reasks=sum(1 for a in result.record.attempts if a.kind == "reask"),
+            check_failures=check_failures(result),
         )
 
     async def _finish_error(self, run_id: uuid.UUID, message: str) -> None:

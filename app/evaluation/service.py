@@ -69,6 +69,8 @@ async def latest_runs(
     query = (
         select(TestRun)
         .where(tuple_(TestRun.spec_id, TestRun.version).in_(versions))
+        # A model matrix's runs measure models, not the version with its own model.
+        .where(TestRun.matrix_id.is_(None))
         .order_by(TestRun.spec_id, TestRun.version, TestRun.created_at.desc(), TestRun.id)
         .distinct(TestRun.spec_id, TestRun.version)
     )

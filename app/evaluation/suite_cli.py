@@ -133,23 +133,32 @@ async def run_against_server(
     started = time.monotonic()
     headers = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(base_url=url.rstrip("/"), headers=headers, timeout=30) as http:
-        version, run_id = await _push(http, document)
+        version, run_id = await push_draft(http, document)
         if run_id is None:
             started_run = await http.post(
                 f"/api/specs/{document.name}/versions/{version}/test-runs"
             )
-            _check(started_run, "start the test run")
+            check_response(started_run, "start the test run")
             run_id = started_run.json()["id"]
         deadline = time.monotonic() + timeout_s
         while True:
             response = await http.get(f"/api/test-runs/{run_id}")
-            _check(response, "read the test run")
+            check_response(response, "read the test run")
             run: dict[str, Any] = response.json()
             if run["status"] in ("passed", "failed", "error"):
                 break
             if time.monotonic() > deadline:
                 raise SuiteError(f"test run {run_id} did not finish within {timeout_s:.0f} s")
             await asyncio.sleep(0.25)
+    return report_from_run(
+        run, spec=document.name, version=version, where=url, seconds=time.monotonic() - started
+    )
+
+
+def report_from_run(
+    run: dict[str, Any], *, spec: str, version: int, where: str, seconds: float
+) -> SuiteReport:
+    """A test run as the API shows it (`GET /api/test-runs/{id}`), as a suite report."""
     cases = []
     for case in run["cases"]:
         attempts = case["runs"]
@@ -171,40 +180,40 @@ async def run_against_server(
             )
         )
     return SuiteReport(
-        document.name,
+        spec,
         version,
-        url,
+        where,
         cases,
-        time.monotonic() - started,
+        seconds,
         error=run.get("error") if run["status"] == "error" else None,
         offline=bool(run.get("offline")),
     )
 
 
-async def _push(http: httpx.AsyncClient, document: SpecDocument) -> tuple[int, str | None]:
+async def push_draft(http: httpx.AsyncClient, document: SpecDocument) -> tuple[int, str | None]:
     """Create the spec or a new version (unchanged content: the latest); never publish.
     Returns the version and the test run the server started for it, if any."""
     body = document.canonical()
     found = await http.get(f"/api/specs/{document.name}")
     if found.status_code == 404:
         created = await http.post("/api/specs", json={"document": body, "message": "specloom test"})
-        _check(created, "create the spec")
+        check_response(created, "create the spec")
         return 1, created.headers.get("X-Specloom-Test-Run")
-    _check(found, "read the spec")
+    check_response(found, "read the spec")
     latest = found.json()["latest_version"]
     current = await http.get(f"/api/specs/{document.name}/versions/{latest}")
-    _check(current, "read the latest version")
+    check_response(current, "read the latest version")
     if canonical_json(current.json()["document"]) == canonical_json(body):
         return int(latest), None
     saved = await http.post(
         f"/api/specs/{document.name}/versions",
         json={"document": body, "base_version": latest, "message": "specloom test"},
     )
-    _check(saved, "push the version")
+    check_response(saved, "push the version")
     return int(saved.json()["version"]), saved.headers.get("X-Specloom-Test-Run")
 
 
-def _check(response: httpx.Response, doing: str) -> None:
+def check_response(response: httpx.Response, doing: str) -> None:
     if response.is_success:
         return
     try:

@@ -14,15 +14,21 @@ from typing import Any, Literal
 
 ExecutionStatus = Literal["succeeded", "failed"]
 # Who called: the typed endpoint, an MCP tool, a job item (production traffic), the web
-# playground, a test run, the LLM judge grading a test, the writer of rule-based cases, or a
-# candidate version run beside live on a call already answered (a shadow).
-Source = Literal["api", "mcp", "job", "playground", "test", "judge", "case-writer", "shadow"]
+# playground, a test run, the LLM judge grading a test, the writer of rule-based cases, a
+# candidate version run beside live on a call already answered (a shadow), or a model matrix
+# trying the suite on one model.
+Source = Literal[
+    "api", "mcp", "job", "playground", "test", "judge", "case-writer", "shadow", "matrix"
+]
 SOURCES: tuple[Source, ...] = (
-    "api", "mcp", "job", "playground", "test", "judge", "case-writer", "shadow"
+    "api", "mcp", "job", "playground", "test", "judge", "case-writer", "shadow", "matrix"
 )  # fmt: skip
 # What logs, usage, charts and metrics count unless asked for other sources.
 PRODUCTION: tuple[Source, ...] = ("api", "mcp", "job")
 CacheResult = Literal["hit", "miss"]
+# Why the model that answered was asked when the spec did not name it: `auto` is the
+# version's model matrix's choice.
+ModelChoice = Literal["auto"]
 # ask: the first call; retry: the same model after a transient failure; reask: the same
 # model told why its output was invalid; fallback: the next model of the tier; escalation:
 # a stronger model after invalid answers; more_tokens: the same model asked again with a
@@ -99,6 +105,7 @@ class ExecutionRecord:
     error: dict[str, Any] | None = None
     cache: CacheResult = "miss"
     model: str | None = None
+    model_choice: ModelChoice | None = None
     offline: bool = False
     latency_ms: float = 0.0
     attempts: list[AttemptRecord] = field(default_factory=list)
@@ -129,6 +136,7 @@ class ExecutionRecord:
             "error": self.error,
             "cache": self.cache,
             "model": self.model,
+            "model_choice": self.model_choice,
             "offline": self.offline,
             "latency_ms": self.latency_ms,
             "prompt_tokens": self.prompt_tokens,

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
-from app.executions.record import Source
+from app.executions.record import ModelChoice, Source
 
 
 class _Read(BaseModel):
@@ -41,6 +41,8 @@ class ExecutionSummary(_Read):
     status: Literal["succeeded", "failed"]
     cache: Literal["hit", "miss"]
     model: str | None
+    # `auto`: the model was chosen by the version's model matrix.
+    model_choice: ModelChoice | None = None
     offline: bool
     latency_ms: float
     prompt_tokens: int

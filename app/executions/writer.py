@@ -39,14 +39,14 @@ log = structlog.get_logger(__name__)
 _STORE: LiteralString = """
 WITH executions AS (
     INSERT INTO execution (id, agent, version, status, input, output, error, cache, model,
-        offline, latency_ms, prompt_tokens, completion_tokens, cost_usd, request_id,
-        source, api_key_id, created_at, label, rollout_id, shadow_id, shadow_of)
+        model_choice, offline, latency_ms, prompt_tokens, completion_tokens, cost_usd,
+        request_id, source, api_key_id, created_at, label, rollout_id, shadow_id, shadow_of)
     SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(id uuid, agent varchar, version int,
         status varchar, input jsonb, output jsonb, error jsonb, cache varchar, model varchar,
-        offline bool, latency_ms float8, prompt_tokens int, completion_tokens int,
-        cost_usd numeric, request_id varchar, source varchar, api_key_id uuid,
-        created_at timestamptz, label varchar, rollout_id uuid, shadow_id uuid,
-        shadow_of uuid)
+        model_choice varchar, offline bool, latency_ms float8, prompt_tokens int,
+        completion_tokens int, cost_usd numeric, request_id varchar, source varchar,
+        api_key_id uuid, created_at timestamptz, label varchar, rollout_id uuid,
+        shadow_id uuid, shadow_of uuid)
 ), attempts AS (
     INSERT INTO attempt (id, execution_id, number, kind, model, outcome, raw_text, issues,
         error, latency_ms, prompt_tokens, completion_tokens, cost_usd)

@@ -7,6 +7,7 @@ from app.models.dead_letter import DeadLetter
 from app.models.evaluation import TestCase, TestResult, TestRun
 from app.models.execution import Attempt, Execution
 from app.models.job import Job, JobItem, WebhookDelivery
+from app.models.model_matrix import ModelMatrix
 from app.models.release import Release
 from app.models.resilience import BreakerState, Budget, RateWindow, ResponseCacheEntry, Spend
 from app.models.rollout import Label, Rollout, Shadow
@@ -28,6 +29,7 @@ __all__ = [
     "Job",
     "JobItem",
     "Label",
+    "ModelMatrix",
     "RateWindow",
     "Release",
     "ResponseCacheEntry",

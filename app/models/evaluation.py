@@ -74,6 +74,12 @@ class TestRun(IdMixin, Base):
     # later edits of a case do not rewrite the verdict of a past run.
     cases: Mapped[list[Any]] = mapped_column(default=list)
     error: Mapped[str | None] = mapped_column(String(2000))
+    # A model matrix's row: the suite run on `model` alone (no fallbacks). Such runs are
+    # evidence about models, never the version's own test run (the publish gate).
+    matrix_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("model_matrix.id", ondelete="CASCADE"), index=True
+    )
+    model: Mapped[str | None] = mapped_column(String(200))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -100,3 +106,6 @@ class TestResult(IdMixin, Base):
     latency_ms: Mapped[float] = mapped_column(default=0.0)
     cost_usd: Mapped[float] = mapped_column(default=0.0)
     offline: Mapped[bool] = mapped_column(default=False, server_default="false")
+    # Re-asks after invalid output, and failed checks (attempts or the call), in this call.
+    reasks: Mapped[int] = mapped_column(default=0, server_default="0")
+    check_failures: Mapped[int] = mapped_column(default=0, server_default="0")

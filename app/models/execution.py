@@ -18,7 +18,7 @@ class Execution(IdMixin, Base):
         CheckConstraint("status IN ('succeeded', 'failed')", name="status"),
         CheckConstraint(
             "source IN ('api', 'mcp', 'job', 'playground', 'test', 'judge', 'case-writer',"
-            " 'shadow')",
+            " 'shadow', 'matrix')",
             name="source",
         ),
         Index("ix_execution_agent_created", "agent", "created_at"),
@@ -33,6 +33,8 @@ class Execution(IdMixin, Base):
     cache: Mapped[str] = mapped_column(String(8), default="miss")
     model: Mapped[str | None] = mapped_column(String(200))
     offline: Mapped[bool] = mapped_column(default=False)
+    # Why `model` served the call when the spec did not name it: `auto` (a model matrix).
+    model_choice: Mapped[str | None] = mapped_column(String(16))
     latency_ms: Mapped[float]
     prompt_tokens: Mapped[int] = mapped_column(default=0)
     completion_tokens: Mapped[int] = mapped_column(default=0)

@@ -361,15 +361,16 @@ async def add_release(
         details=details,
     )
     session.add(release)
-    await notify_moved(session, spec.name)
+    await serving_changed(session, spec.name)
     await session.flush()
     await session.refresh(release)
     return release
 
 
-async def notify_moved(session: AsyncSession, name: str) -> None:
+async def serving_changed(session: AsyncSession, name: str) -> None:
     """Make every process read again what serves `name` (its live pointer, labels, rollout
-    and shadow) once this transaction commits."""
+    and shadow, or the model matrix its `auto` versions follow) once this transaction
+    commits."""
     session.info.setdefault(LIVE_CHANGED, set()).add(name)
     # Every server process listens on this channel and drops what it cached of the agent;
     # the notification is delivered on commit, so nobody sees a move that was rolled back.

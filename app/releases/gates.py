@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.evaluation import matrix
 from app.evaluation import service as evaluation
 from app.models import Release, Rollout
 from app.registry import rollouts, service
@@ -30,17 +31,19 @@ async def publish_checked(
     """Make `version` live if its contract is compatible with the live version's (or
     `confirm_breaking`) and its latest test run passed (or `force` with a reason); audited.
 
-    Raises BreakingChange (409, listing the breaking changes), TestsNotPassed or
+    Raises BreakingChange (409, listing the breaking changes), TestsNotPassed,
+    ModelMatrixMissing (an `auto` version no finished model matrix measured) or
     ForceWithoutReason before anything changes.
     """
     spec = await service.get_spec(session, name)
-    await service.get_version(session, spec, version)
+    stored = await service.get_version(session, spec, version)
     contract = await service.check_contract(
         session, spec=spec, version=version, confirm_breaking=confirm_breaking
     )
     gate = await evaluation.check_publish(
         session, spec=spec, version=version, force=force, reason=reason
     )
+    model_gate = await matrix.check_auto(session, spec=spec, version=stored, force=force)
     release = await service.publish(
         session,
         name=name,
@@ -62,6 +65,7 @@ async def publish_checked(
             "reason": reason,
             "test_gate": gate or ("forced" if force else "passed"),
             "contract": contract_note(release.contract, release.breaking_confirmed),
+            **({"model_gate": model_gate} if model_gate else {}),
         },
     )
     return release

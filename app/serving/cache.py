@@ -108,8 +108,12 @@ def cache_policy(
     if not enabled:
         return None
     # The document (every model field included) is already in the version's hash; these are
-    # what the hash cannot see: the default model from settings, an override, offline serving.
-    names = [model_override or choice.name or default_model, *choice.fallbacks]
+    # what the hash cannot see: the default model from settings, an override, offline serving,
+    # and the models an `auto` version's matrix chose (a new matrix must not get old answers).
+    chosen = [choice.name or default_model]
+    if choice.auto:
+        chosen = list(agent.auto_models) or [default_model]
+    names = [*([model_override] if model_override else chosen), *choice.fallbacks]
     params = {
         "models": list(dict.fromkeys(names)),
         "temperature": choice.temperature,

@@ -48,6 +48,8 @@ CONDUCT: dict[Source, Conduct] = {
     # A test asks the model every time (a cached answer is no evidence) and keeps a record;
     # its calls are counted under their own source, apart from production traffic.
     "test": Conduct(cached=False, recorded=True, observed=True, stored_files=True),
+    # A model matrix tries the suite on one model: like a test, never from the cache.
+    "matrix": Conduct(cached=False, recorded=True, observed=True, stored_files=True),
     # Calls the platform makes for itself: no cache, not part of the execution log.
     "judge": Conduct(cached=False, recorded=False, observed=False, stored_files=False),
     "case-writer": Conduct(cached=False, recorded=False, observed=False, stored_files=False),
@@ -120,6 +122,8 @@ async def call(
             context, agent, prepared, record, conduct, attachments,
             fresh=fresh, deadline_s=deadline_s, model_override=model_override,
         )  # fmt: skip
+    if record.model and model_override is None and agent_is_auto(agent):
+        record.model_choice = "auto"  # chosen by the model matrix, cache hits included
     problem = result.problem
     error = problem.problem(request_id) if problem is not None else None
     latency_ms = (clock.monotonic() - started) * 1000
@@ -140,6 +144,12 @@ async def call(
         status = problem.status if problem is not None else 200
         record_call(record, status=status, cached=result.cached)
     return result
+
+
+def agent_is_auto(agent: AgentVersion) -> bool:
+    """Whether the version's models are its model matrix's choice."""
+    choice = agent.document.model
+    return choice is not None and choice.auto and bool(agent.auto_models)
 
 
 def refused(

@@ -8,24 +8,25 @@ without a restart. Pinned versions are immutable, so they are cached for good.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.compiler import CompiledSpec, compile_spec
-from app.compiler.document import SpecDocument
+from app.compiler.document import AUTO_MODEL, ModelChoice, SpecDocument, behaviour_hash
 from app.compiler.file_fields import file_fields
 from app.core.errors import NotFound
 from app.core.listen import listener
 from app.core.loops import BackgroundLoop
 from app.core.offload import off_loop
 from app.executions.redaction import has_sensitive
-from app.models import Spec, SpecVersion
+from app.models import ModelMatrix, Spec, SpecVersion
 from app.registry.service import LIVE_CHANNEL
 
 log = structlog.get_logger(__name__)
@@ -57,9 +58,18 @@ class AgentVersion:
     offline_hints: dict[str, Any]
     sensitive_output: bool = False
     sensitive_input: bool = False  # worked out once: records of other agents skip redaction
+    # `model: {name: auto}`: the models its latest finished model matrix passed, cheapest
+    # valid call first (empty: no such matrix, the default model serves it).
+    auto_models: tuple[str, ...] = ()
 
 
-def agent_version(name: str, version: int, document: dict[str, Any], digest: str) -> AgentVersion:
+def agent_version(
+    name: str,
+    version: int,
+    document: dict[str, Any],
+    digest: str,
+    auto_models: tuple[str, ...] = (),
+) -> AgentVersion:
     """Build the serving form of a stored version (compiled once per content hash)."""
     parsed = SpecDocument.model_validate(document)
     return AgentVersion(
@@ -70,7 +80,44 @@ def agent_version(name: str, version: int, document: dict[str, Any], digest: str
         offline_hints=offline_hints(parsed),
         sensitive_output=has_sensitive(parsed.output_schema),
         sensitive_input=has_sensitive(parsed.input_schema),
+        auto_models=auto_models,
     )
+
+
+def on_model(agent: AgentVersion, model: str) -> AgentVersion:
+    """`agent` answered by `model` alone: no fallbacks, no escalation, no matrix choice (what
+    a model matrix measures). The prompt and schemas are the version's own."""
+    choice = agent.document.model or ModelChoice()
+    pinned = choice.model_copy(update={"name": model, "fallbacks": [], "escalation": []})
+    document = agent.document.model_copy(update={"model": pinned})
+    return replace(agent, document=document, auto_models=())
+
+
+def latest_matrix(spec_id: uuid.UUID, document: dict[str, Any]) -> Select[ModelMatrix]:
+    """The latest finished model matrix measuring `document`'s behaviour (any version of
+    the spec with the same prompt and schemas)."""
+    return (
+        select(ModelMatrix)
+        .where(
+            ModelMatrix.spec_id == spec_id,
+            ModelMatrix.behaviour_hash == behaviour_hash(document),
+            ModelMatrix.status == "finished",
+        )
+        .order_by(ModelMatrix.finished_at.desc())
+        .limit(1)
+    )
+
+
+async def auto_models(
+    session: AsyncSession, spec_id: uuid.UUID, document: dict[str, Any]
+) -> tuple[str, ...]:
+    """The passing models of the latest finished matrix measuring `document`'s behaviour,
+    when its model is `auto` (else nothing to look up)."""
+    model = document.get("model")
+    if not isinstance(model, dict) or model.get("name") != AUTO_MODEL:
+        return ()
+    matrix = await session.scalar(latest_matrix(spec_id, document))
+    return tuple(str(m) for m in matrix.ranking) if matrix is not None else ()
 
 
 def offline_hints(document: SpecDocument) -> dict[str, Any]:
@@ -105,14 +152,18 @@ class LiveAgents:
         self._listeners.append(callback)
 
     def invalidate(self, name: str | None = None) -> None:
-        """Forget the live version of `name` (or of every agent)."""
+        """Forget the live version of `name` (or of every agent), and its pinned versions:
+        an `auto` version serves what its latest model matrix says, which may change."""
         self._generation += 1
         if name is None:
             self._live.clear()
             self._loading.clear()
+            self._pinned.clear()
         else:
             self._live.pop(name, None)
             self._loading.pop(name, None)  # calls from now on read the new pointer
+            for key in [key for key in self._pinned if key[0] == name]:
+                del self._pinned[key]
         for callback in self._listeners:
             callback()
 
@@ -176,7 +227,9 @@ class LiveAgents:
         async with self._sessionmaker() as session:
             row = (
                 await session.execute(
-                    select(Spec.live_version, SpecVersion.document, SpecVersion.content_hash)
+                    select(
+                        Spec.id, Spec.live_version, SpecVersion.document, SpecVersion.content_hash
+                    )
                     .outerjoin(
                         SpecVersion,
                         (SpecVersion.spec_id == Spec.id)
@@ -185,12 +238,13 @@ class LiveAgents:
                     .where(Spec.name == name)
                 )
             ).first()
-        if row is None:
-            raise AgentNotFound(f"no agent named {name!r}")
-        live_version, document, digest = row
-        if live_version is None:
-            return None
-        return await off_loop(agent_version, name, live_version, document, digest)
+            if row is None:
+                raise AgentNotFound(f"no agent named {name!r}")
+            spec_id, live_version, document, digest = row
+            if live_version is None:
+                return None
+            models = await auto_models(session, spec_id, document)
+        return await off_loop(agent_version, name, live_version, document, digest, models)
 
     async def _load_pinned(self, name: str, version: int) -> AgentVersion:
         async with self._sessionmaker() as session:
@@ -204,9 +258,10 @@ class LiveAgents:
                     )
                 )
             ).first()
-        if row is None:
-            raise AgentVersionNotFound(f"agent {name!r} has no version {version}")
-        return await off_loop(agent_version, name, version, row[0], row[1])
+            if row is None:
+                raise AgentVersionNotFound(f"agent {name!r} has no version {version}")
+            models = await auto_models(session, spec_id, row[0])
+        return await off_loop(agent_version, name, version, row[0], row[1], models)
 
     def start(self, conninfo: str) -> None:
         """Start listening for live-pointer moves in the background."""

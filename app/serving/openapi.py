@@ -44,6 +44,10 @@ _HEADERS = {
     "X-Specloom-Execution-Id": ("The execution's id (GET /v1/executions/{id})", "string"),
     "X-Specloom-Version": ("The spec version that answered", "integer"),
     "X-Specloom-Model": ("The model that produced the output", "string"),
+    "X-Specloom-Model-Choice": (
+        "Why that model: `auto` when the version's model matrix chose it",
+        "string",
+    ),
     "X-Specloom-Cache": ("hit or miss", "string"),
     "X-Specloom-Cost-Usd": ("What the call cost, in USD", "string"),
 }

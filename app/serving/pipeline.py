@@ -58,10 +58,20 @@ class ModelRequestRejected(ProblemError):
 def model_tiers(
     agent: AgentVersion, default_model: str, override: str | None = None
 ) -> list[list[str]]:
-    """Model names by tier: [primary, *fallbacks], then one tier per escalation model."""
+    """Model names by tier: [primary, *fallbacks], then one tier per escalation model.
+
+    `auto` is the model matrix's passing models in order of evidence (the default model
+    while the version has no finished matrix), then the spec's own fallbacks.
+    """
     choice = agent.document.model
-    primary = override or (choice.name if choice and choice.name else default_model)
-    first = list(dict.fromkeys([primary, *(choice.fallbacks if choice else [])]))
+    chosen = [default_model]
+    if choice is not None and choice.auto:
+        chosen = list(agent.auto_models) or chosen
+    elif choice is not None and choice.name:
+        chosen = [choice.name]
+    if override:
+        chosen = [override]
+    first = list(dict.fromkeys([*chosen, *(choice.fallbacks if choice else [])]))
     escalation = [name for name in (choice.escalation if choice else []) if name not in first]
     return [first, *([name] for name in dict.fromkeys(escalation))]
 

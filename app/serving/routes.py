@@ -176,6 +176,8 @@ async def _answer(
     }
     if record.model:
         headers["X-Specloom-Model"] = record.model
+    if record.model_choice:
+        headers["X-Specloom-Model-Choice"] = record.model_choice
     if record.offline:
         headers["X-Specloom-Offline"] = "true"
     if result.problem is not None:  # nothing to compare a candidate's answer with

@@ -10,11 +10,13 @@ from fastapi.responses import RedirectResponse, Response
 
 from app.core.database import SessionDep
 from app.core.errors import ProblemError
+from app.evaluation import matrix
 from app.evaluation import service as evaluation
 from app.executions.series import agent_activity
 from app.registry import actions, service
 from app.registry.service import BreakingChange
 from app.releases.gates import publish_checked
+from app.serving.context import Runtime
 from app.web.deps import CsrfDep, UserDep, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -32,11 +34,14 @@ async def agents_page(request: Request, user: UserDep, session: SessionDep) -> R
     specs = await service.list_specs(session)
     activity = await agent_activity(session, since=datetime.now(UTC) - timedelta(hours=24))
     runs = await evaluation.latest_runs(session, [(s.id, s.latest_version) for s in specs])
+    runtime: Runtime = request.app.state.runtime
+    auto = await matrix.auto_evidence(session, specs, runtime.services.catalog)
     rows = [
         {
             "spec": spec,
             "run": runs.get((spec.id, spec.latest_version)),
             "activity": activity.get(spec.name),
+            "auto": auto.get(spec.id),  # the live version's model is the matrix's choice
         }
         for spec in specs
     ]

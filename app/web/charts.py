@@ -127,3 +127,58 @@ def _legend(series: Sequence[tuple[str, str, Callable[[Point], float]]]) -> list
             f'<text x="{left + 18}" y="12">{escape(label)}</text>',
         ]
     return parts
+
+
+SCATTER_HEIGHT, PAD = 240, 24  # the cost-vs-pass-rate chart: its height and margins
+
+
+def cost_pass_chart(
+    points: Sequence[tuple[str, float | None, float]], *, recommended: str | None
+) -> Markup:
+    """One SVG placing each model (label, cost per valid call, pass rate): cost across on a
+    log scale (prices differ by orders of magnitude), pass rate up; the recommended model
+    drawn larger. Models without a valid call sit at the left edge."""
+    title = "Cost per valid call vs pass rate"
+    costs = [c for _, c, _ in points if c is not None and c > 0]
+    low, high = (math.log10(min(costs)), math.log10(max(costs))) if costs else (0.0, 1.0)
+    if high - low < 1e-9:
+        low, high = low - 0.5, high + 0.5
+    inner_w, inner_h = WIDTH - 4 * PAD, SCATTER_HEIGHT - 4 * PAD
+
+    def x(cost: float | None) -> float:
+        if cost is None or cost <= 0:
+            return PAD
+        return 2 * PAD + inner_w * (math.log10(cost) - low) / (high - low)
+
+    def y(rate: float) -> float:
+        return SCATTER_HEIGHT - 2 * PAD - inner_h * rate
+
+    parts = [
+        f'<svg viewBox="0 0 {WIDTH} {SCATTER_HEIGHT}" role="img" aria-label="{title}"'
+        ' id="cost-pass-chart">',
+        f"<title>{title}</title>",
+        f'<text x="{PAD}" y="14">{title} (log scale, USD)</text>',
+        f'<line x1="{PAD}" y1="{y(0):.1f}" x2="{WIDTH - PAD}" y2="{y(0):.1f}" stroke="#999"/>',
+        f'<line x1="{PAD}" y1="{y(1):.1f}" x2="{WIDTH - PAD}" y2="{y(1):.1f}" stroke="#ddd"/>',
+        f'<text x="{PAD}" y="{y(1) - 4:.1f}">100%</text>',
+        f'<text x="{PAD}" y="{y(0) + 14:.1f}">0%</text>',
+    ]
+    if costs:  # the cost axis's ends (none when every call was free)
+        parts += [
+            f'<text x="{2 * PAD}" y="{SCATTER_HEIGHT - 6}">${10**low:.2g}</text>',
+            f'<text x="{WIDTH - 2 * PAD}" y="{SCATTER_HEIGHT - 6}" text-anchor="end">'
+            f"${10**high:.2g}</text>",
+        ]
+    for label, cost, rate in points:
+        chosen = label == recommended
+        colour = "#2a9d8f" if chosen else "#e76f51" if rate < 1 else "#264653"
+        parts.append(
+            f'<circle cx="{x(cost):.1f}" cy="{y(rate):.1f}" r="{7 if chosen else 4}"'
+            f' fill="{colour}" data-model="{escape(label)}"/>'
+        )
+        parts.append(
+            f'<text x="{x(cost) + 9:.1f}" y="{y(rate) + 4:.1f}">{escape(label)}'
+            f"{' (recommended)' if chosen else ''}</text>"
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))
