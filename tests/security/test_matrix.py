@@ -102,6 +102,14 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("POST", "/api/specs/{name}/shadows/{shadow_id}/stop"): Sample(
         f"/api/specs/{AGENT}/shadows/{NO_SUCH_ID}/stop", 404
     ),
+    # the model matrix: admin only; a version that does not exist is past authorization
+    ("POST", "/api/specs/{name}/versions/{number}/model-matrix"): Sample(
+        f"/api/specs/{AGENT}/versions/99/model-matrix", 404, {}
+    ),
+    ("GET", "/api/specs/{name}/model-matrix"): Sample(f"/api/specs/{AGENT}/model-matrix", 200),
+    ("GET", "/api/specs/{name}/model-matrix/{matrix_id}"): Sample(
+        f"/api/specs/{AGENT}/model-matrix/{NO_SUCH_ID}", 404
+    ),
     ("POST", "/v1/agents/{name}"): Sample(f"/v1/agents/{AGENT}", 200, INPUT, invoke=200),
     ("GET", "/v1/agents/{name}/openapi.json"): Sample(
         f"/v1/agents/{AGENT}/openapi.json", 200, invoke=200

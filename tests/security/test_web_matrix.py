@@ -54,6 +54,13 @@ WEB_SAMPLES: dict[tuple[str, str], WebSample] = {
     ),
     # published once: nothing to roll back to, shown on the page
     ("POST", "/ui/agents/{name}/rollback"): WebSample(f"/ui/agents/{AGENT}/rollback", 409, {}),
+    ("GET", "/ui/agents/{name}/models"): WebSample(f"/ui/agents/{AGENT}/models"),
+    ("POST", "/ui/agents/{name}/models/run"): WebSample(
+        f"/ui/agents/{AGENT}/models/run", 404, {"version": "99"}
+    ),
+    ("POST", "/ui/agents/{name}/models/use"): WebSample(
+        f"/ui/agents/{AGENT}/models/use", 404, {"version": "99", "model": "fast"}
+    ),
     ("GET", "/ui/agents/{name}/releases"): WebSample(f"/ui/agents/{AGENT}/releases"),
     ("POST", "/ui/agents/{name}/labels"): WebSample(
         f"/ui/agents/{AGENT}/labels", 303, {"label": "staging", "version": "1"}
