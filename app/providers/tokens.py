@@ -2,14 +2,21 @@
 
 Counting costs (litellm's tokenizer takes a few milliseconds for a long prompt, and seconds
 to import), so it runs only when a cheap bound cannot settle the question: a byte-level
-tokenizer never makes more tokens than the text has bytes.
+tokenizer never makes more tokens than the text has bytes. A local server that counts with
+the model's own tokenizer (llama.cpp's and vLLM's `POST /tokenize`) is asked first: litellm
+knows no tokenizer for most local models and counts with OpenAI's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass, field
 from typing import Any
+
+import httpx
+
+from app.providers.catalog import Deployment
 
 # Chat templates add a few tokens around every message.
 PER_MESSAGE = 4
@@ -30,6 +37,59 @@ async def count(model: str, messages: list[dict[str, Any]]) -> int:
     knows one, OpenAI's otherwise), off the event loop: a long prompt takes milliseconds,
     and the first count imports litellm (seconds, unless `warm_up` did it)."""
     return await asyncio.to_thread(_count, model, messages)
+
+
+@dataclass
+class ServerCounts:
+    """Prompt token counts by the deployment's own server, where it has a tokenizer endpoint.
+
+    A server without one (404, not JSON, no count) is remembered and not asked again; one
+    that could not be reached is asked again next time.
+    """
+
+    timeout_s: float = 2.0
+    _without: set[str] = field(default_factory=set)
+
+    async def count(self, deployment: Deployment, messages: list[dict[str, Any]]) -> int | None:
+        """The prompt's tokens as `deployment`'s server counts them (None: it cannot)."""
+        if not deployment.api_base or deployment.offline:
+            return None
+        root = deployment.api_base.rstrip("/").removesuffix("/v1")
+        if root in self._without:
+            return None
+        text = "\n".join(_text(m) for m in messages)
+        body = {
+            "content": text,  # llama.cpp
+            "prompt": text,  # vLLM
+            "model": deployment.model.split("/", 1)[-1],
+            "add_special": True,
+        }
+        headers = {"Authorization": f"Bearer {deployment.api_key() or 'no-key'}"}
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout_s, headers=headers) as http:
+                response = await http.post(f"{root}/tokenize", json=body)
+        except httpx.HTTPError:
+            return None
+        tokens = _tokens(response)
+        if tokens is None:
+            self._without.add(root)
+            return None
+        return tokens + PER_MESSAGE * len(messages)
+
+
+def _tokens(response: httpx.Response) -> int | None:
+    if response.status_code != 200:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    if isinstance(body.get("count"), int):
+        return int(body["count"])
+    listed = body.get("tokens")
+    return len(listed) if isinstance(listed, list) else None
 
 
 def _count(model: str, messages: list[dict[str, Any]]) -> int:

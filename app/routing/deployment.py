@@ -162,14 +162,21 @@ async def _fits_context(turn: _Turn) -> bool:
     room = turn.max_tokens or 0
     if tokens.upper_bound(turn.messages) + room <= window:
         return True
-    turn.prompt_tokens = await tokens.count(turn.deployment.model, turn.messages)
+    by_server = await turn.services.counts.count(turn.deployment, turn.messages)
+    turn.prompt_tokens = (
+        by_server
+        if by_server is not None
+        else await tokens.count(turn.deployment.model, turn.messages)
+    )
     if turn.prompt_tokens + room <= window:
         return True
     turn.run.context_needed = turn.prompt_tokens + room
     output = f" + {room} output" if room else ""
+    counter = "its server's tokenizer" if by_server is not None else "litellm's counter"
     turn.skip(
         "context_too_small",
-        f"the prompt needs {turn.prompt_tokens}{output} tokens; its window holds {window}",
+        f"the prompt needs {turn.prompt_tokens}{output} tokens by {counter}; "
+        f"its window holds {window}",
     )
     return False
 

@@ -8,6 +8,7 @@ from app.core.clock import Clock, SystemClock
 from app.core.ratelimit import RateLimiter
 from app.core.setting_groups import CallOptions
 from app.providers.catalog import Deployment, ModelCatalog
+from app.providers.tokens import ServerCounts
 from app.routing.breakers import CircuitBreakers
 from app.routing.budgets import BudgetGuard
 from app.routing.concurrency import ConcurrencyGates
@@ -30,6 +31,7 @@ class CallServices:
     # Per process: what they hold (slots in use, recent speeds) is about this process's calls.
     gates: ConcurrencyGates = field(default_factory=ConcurrencyGates)
     speeds: SpeedBook = field(default_factory=SpeedBook)
+    counts: ServerCounts = field(default_factory=ServerCounts)  # servers' own tokenizers
 
 
 def deployment_key(deployment: Deployment) -> str:

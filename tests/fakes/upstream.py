@@ -115,6 +115,9 @@ class FakeUpstream:
     native: dict[str, Any] = field(default_factory=dict)
     card: dict[str, Any] = field(default_factory=dict)
     native_requests: list[tuple[str, Any]] = field(default_factory=list, repr=False)
+    # `POST /tokenize` as llama.cpp's: this many tokens per whitespace-separated word of the
+    # content (None: 404, a server without a tokenizer endpoint).
+    tokens_per_word: float | None = None
     default: Behaviour = field(default_factory=Valid)
     base_url: str = ""
     requests: list[RecordedRequest] = field(default_factory=list, repr=False)
@@ -145,7 +148,7 @@ class FakeUpstream:
             self.slots, self.peak_in_flight, self._slot_gate = 0, 0, None
             self.in_flight, self._generation = 0, self._generation + 1
             self.props = None
-            self.native, self.card = {}, {}
+            self.native, self.card, self.tokens_per_word = {}, {}, None
             self.native_requests.clear()
 
     def app(self) -> Starlette:
@@ -157,11 +160,20 @@ class FakeUpstream:
         routes.append(Route("/v1/models", self._models, methods=["GET"]))
         routes.append(Route("/props", self._props, methods=["GET"]))
         routes.append(Route("/api/{rest:path}", self._native, methods=["GET", "POST"]))
+        routes.append(Route("/tokenize", self._tokenize, methods=["POST"]))
         return Starlette(routes=routes)
 
     async def _models(self, request: Request) -> Response:
         card = {"id": "fake", "object": "model", **self.card}
         return JSONResponse({"object": "list", "data": [card]})
+
+    async def _tokenize(self, request: Request) -> Response:
+        body = await request.json()
+        self.native_requests.append((request.url.path, body))
+        if self.tokens_per_word is None:
+            return _error(404, "no tokenizer")
+        words = len(str(body.get("content", "")).split())
+        return JSONResponse({"tokens": [0] * int(words * self.tokens_per_word)})
 
     async def _native(self, request: Request) -> Response:
         body = await request.json() if request.method == "POST" else None

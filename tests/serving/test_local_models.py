@@ -159,6 +159,35 @@ async def test_a_prompt_too_long_for_a_window_goes_to_a_model_it_fits(
     assert upstream.calls("small") == 0
 
 
+async def test_a_server_with_a_tokenizer_counts_the_prompt_itself(
+    make_api: ApiFactory, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """litellm counts 400 words as more than 200 tokens; the model's own tokenizer (the
+    server's, one token per ten words here) says the prompt fits, and the server decides."""
+    models = write_models(
+        tmp_path / "windows.yaml",
+        upstream.base_url,
+        {"fast": "small", "smart": "large"},
+        {"fast": {"max_input_tokens": 200}, "smart": {"max_input_tokens": 100_000}},
+    )
+    upstream.tokens_per_word = 0.1
+    async with make_api(models_file=models, call_deadline_s=60.0) as api:
+        await live_agent(api, model={"name": "fast", "fallbacks": ["smart"]})
+        upstream.default = Valid(GOOD)
+        body = {**INPUT, "body": "word " * 400}
+        response = await api.post("/v1/agents/ticket-triage", json=body)
+        record = await execution(api, response)
+        assert kinds(record) == [("ask", "valid")]
+        assert upstream.calls("small") == 1
+        # A server without the endpoint is asked once, then litellm counts.
+        upstream.tokens_per_word = None
+        await api.post("/v1/agents/ticket-triage", json={**body, "subject": "Again"})
+        await api.post("/v1/agents/ticket-triage", json={**body, "subject": "And again"})
+    # (start-up detection asks its own questions: only /tokenize counts here)
+    asked = [path for path, _ in upstream.native_requests if path == "/tokenize"]
+    assert len(asked) == 2
+
+
 async def test_a_prompt_no_window_fits_is_a_413_before_any_call(
     make_api: ApiFactory, upstream: FakeUpstream, tmp_path: Path
 ) -> None:
@@ -175,7 +204,7 @@ async def test_a_prompt_no_window_fits_is_a_413_before_any_call(
     problem = response.json()
     assert problem["type"].endswith("/prompt-too-large")
     assert problem["retryable"] is False
-    assert "+ 50 output tokens; its window holds 200" in problem["detail"]
+    assert "+ 50 output tokens by litellm's counter; its window holds 200" in problem["detail"]
     assert "its window holds 300" in problem["detail"]
     assert upstream.calls() == 0
 
