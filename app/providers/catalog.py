@@ -19,10 +19,12 @@ Without a models file every alias is served by the built-in offline model.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -96,6 +98,22 @@ class Deployment:
     @property
     def offline(self) -> bool:
         return self.model.startswith(OFFLINE_PREFIX)
+
+    @property
+    def local(self) -> bool:
+        """Served by a machine of one's own (a loopback or private address, `localhost`).
+        Its cost is what the models file prices it at: a local proxy to a hosted provider
+        still costs money, so nothing is assumed free."""
+        host = urlsplit(self.api_base).hostname if self.api_base else None
+        if host is None:
+            return False
+        if host == "localhost" or host.endswith(".localhost"):
+            return True
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:  # a name: a hosted provider, or a host we cannot tell
+            return False
+        return address.is_loopback or address.is_private or address.is_link_local
 
     def output_limit(self) -> int | None:
         """The most output tokens a request to this deployment may ask for, if known."""

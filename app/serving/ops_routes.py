@@ -52,6 +52,9 @@ class DeploymentRead(BaseModel):
     model: str
     api_base: str | None
     offline: bool
+    local: bool = Field(
+        description="A server of one's own (a loopback or private address, localhost)."
+    )
     rpm: int | None
     tpm: int | None
     supports_response_schema: bool
@@ -106,6 +109,7 @@ async def list_models(runtime: RuntimeDep) -> ModelList:
                     model=deployment.model,
                     api_base=deployment.api_base,
                     offline=deployment.offline,
+                    local=deployment.local,
                     rpm=deployment.rpm,
                     tpm=deployment.tpm,
                     supports_response_schema=deployment.supports_response_schema,

@@ -122,3 +122,19 @@ async def test_lm_studio_gives_the_loaded_and_the_largest_context(server: FakeUp
     deployment = Deployment(alias="fast", model="lm_studio/fake", api_base=server.base_url)
     found = await detect(deployment)
     assert (found.server, found.context_window, found.model_context) == ("LM Studio", 4096, 32768)
+
+
+@pytest.mark.parametrize(
+    ("api_base", "local"),
+    [
+        ("http://127.0.0.1:8080/v1", True),
+        ("http://localhost:11434", True),
+        ("http://192.168.1.20:1234/v1", True),
+        ("http://[::1]:8000/v1", True),
+        ("https://api.openai.com/v1", False),
+        ("http://8.8.8.8/v1", False),
+        (None, False),
+    ],
+)
+def test_a_deployment_on_a_machine_of_ones_own_is_local(api_base: str | None, local: bool) -> None:
+    assert Deployment(alias="fast", model="openai/x", api_base=api_base).local is local

@@ -293,6 +293,7 @@ async def test_local_servers_are_asked_at_start_up_and_on_demand(
                 break
             await asyncio.sleep(0.05)
         assert fast["detected"]["server"] == "llama.cpp"
+        assert fast["local"] is True  # a server on loopback
         assert (fast["detected"]["context_window"], fast["detected"]["grammar"]) == (4096, True)
         upstream.props = {"default_generation_settings": {"n_ctx": 8192}}
         checked = await api.post("/api/models/check")
