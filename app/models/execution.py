@@ -4,7 +4,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, IdMixin
@@ -22,6 +22,18 @@ class Execution(IdMixin, Base):
             name="source",
         ),
         Index("ix_execution_agent_created", "agent", "created_at"),
+        # Partial: most calls belong to no rollout and no shadow, and the writer's inserts
+        # should not pay for indexing their NULLs.
+        Index(
+            "ix_execution_rollout_id",
+            "rollout_id",
+            postgresql_where=text("rollout_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_execution_shadow_id",
+            "shadow_id",
+            postgresql_where=text("shadow_id IS NOT NULL"),
+        ),
     )
 
     agent: Mapped[str] = mapped_column(String(63))
@@ -49,8 +61,8 @@ class Execution(IdMixin, Base):
     # Which release answered: the label the caller chose (None: production), the rollout
     # whose arm it was, or the shadow it ran for and the live execution it shadowed.
     label: Mapped[str | None] = mapped_column(String(63))
-    rollout_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
-    shadow_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    rollout_id: Mapped[uuid.UUID | None]
+    shadow_id: Mapped[uuid.UUID | None]
     shadow_of: Mapped[uuid.UUID | None]
 
     attempts: Mapped[list[Attempt]] = relationship(

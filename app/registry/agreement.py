@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,17 +79,16 @@ class Agreement:
     agreed: int = 0
     _fields: dict[str, list[int]] = field(default_factory=dict)
 
-    def add(self, live: dict[str, Any], candidate: dict[str, Any]) -> bool:
-        """Count one pair; whether it agreed on every field."""
+    def add(self, live: dict[str, Any], candidate: dict[str, Any]) -> dict[str, bool]:
+        """Count one pair; per field, whether it agreed."""
         fields = field_agreement(live, candidate)
         for pointer, same in fields.items():
             tally = self._fields.setdefault(pointer, [0, 0])
             tally[0] += same
             tally[1] += 1
         self.compared += 1
-        whole = all(fields.values())
-        self.agreed += whole
-        return whole
+        self.agreed += all(fields.values())
+        return fields
 
     @property
     def overall(self) -> float | None:
@@ -98,11 +97,3 @@ class Agreement:
     @property
     def fields(self) -> dict[str, float]:
         return {p: round(same / seen, 4) for p, (same, seen) in sorted(self._fields.items())}
-
-
-def agreement_of(pairs: Iterable[tuple[dict[str, Any], dict[str, Any]]]) -> Agreement:
-    """The agreement over (live output, candidate output) pairs."""
-    tally = Agreement()
-    for live, candidate in pairs:
-        tally.add(live, candidate)
-    return tally

@@ -19,7 +19,7 @@ from sqlalchemy.orm import aliased
 
 from app.core.errors import Conflict, NotFound
 from app.models import Attempt, Execution, Shadow, Spec
-from app.registry.agreement import Agreement, field_agreement
+from app.registry.agreement import Agreement
 from app.registry.labels import Who
 from app.registry.rollouts import CHECK_FAILED_OUTCOME, CHECKS_FAILED
 from app.registry.service import add_release, get_version
@@ -194,6 +194,27 @@ async def shadow_report(
     """The shadow's figures: its calls, failures and cost, and how far its answers agreed
     with live's, per output field."""
     candidate, live = aliased(Execution), aliased(Execution)
+    # Pairs first: the totals, read after, count every call the pairs saw (calls are
+    # written while we read), so `calls` is never below `compared`.
+    compared = (
+        (
+            await session.execute(
+                select(candidate.id, live.id, candidate.input, live.output, candidate.output)
+                .join(live, live.id == candidate.shadow_of)
+                .where(
+                    and_(
+                        candidate.shadow_id == shadow.id,
+                        candidate.status == "succeeded",
+                        live.status == "succeeded",
+                    )
+                )
+                .order_by(candidate.created_at.desc())
+                .limit(COMPARED_PAIRS)
+            )
+        )
+        .tuples()
+        .all()
+    )
     totals = (
         await session.execute(
             select(
@@ -214,20 +235,7 @@ async def shadow_report(
         cost_usd=float(totals[2]),
         check_failures={"live": totals[4], "candidate": totals[3]},
     )
-    pairs = await session.execute(
-        select(candidate.id, live.id, candidate.input, live.output, candidate.output)
-        .join(live, live.id == candidate.shadow_of)
-        .where(
-            and_(
-                candidate.shadow_id == shadow.id,
-                candidate.status == "succeeded",
-                live.status == "succeeded",
-            )
-        )
-        .order_by(candidate.created_at.desc())
-        .limit(COMPARED_PAIRS)
-    )
-    _compare(report, pairs.tuples().all(), document)
+    _compare(report, compared, document)
     return report
 
 
@@ -236,10 +244,8 @@ def _compare(
 ) -> None:
     tally = Agreement()
     for execution_id, live_id, payload, live_output, candidate_output in pairs:
-        if not tally.add(live_output, candidate_output) and (
-            len(report.differences) < DIFFERENCES_SHOWN
-        ):
-            fields = field_agreement(live_output, candidate_output)
+        fields = tally.add(live_output, candidate_output)
+        if not all(fields.values()) and len(report.differences) < DIFFERENCES_SHOWN:
             report.differences.append(
                 Difference(
                     execution_id, live_id, payload, live_output, candidate_output,

@@ -9,9 +9,11 @@ at once, as a publish is.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from dataclasses import dataclass, field
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -85,23 +87,42 @@ class ReleaseView:
         self._sessionmaker = sessionmaker
         self._agents: dict[str, AgentReleases] = {}
         self._generation = 0
+        # One read per agent at a time: a burst of calls right after a move must not read
+        # the same rows once per call.
+        self._loading: dict[str, asyncio.Task[AgentReleases]] = {}
         live.on_change(self.clear)
 
     def clear(self) -> None:
         """Forget everything (a release moved somewhere)."""
         self._generation += 1
         self._agents.clear()
+        self._loading.clear()
 
     async def of(self, name: str) -> AgentReleases:
         """The releases of agent `name`."""
         cached = self._agents.get(name)
         if cached is not None:
             return cached
+        task = self._loading.get(name)
+        if task is None:
+            task = asyncio.create_task(self._fill(name), name=f"load releases of {name}")
+            self._loading[name] = task
+            task.add_done_callback(partial(self._loaded, name))
+        # Shielded: one caller going away must not cancel the read the others await.
+        return await asyncio.shield(task)
+
+    async def _fill(self, name: str) -> AgentReleases:
         generation = self._generation
         loaded = await self._load(name)
         if generation == self._generation:  # no move arrived while reading
             self._agents[name] = loaded
         return loaded
+
+    def _loaded(self, name: str, task: asyncio.Task[AgentReleases]) -> None:
+        if self._loading.get(name) is task:
+            del self._loading[name]
+        if not task.cancelled():
+            task.exception()  # retrieved: every waiter may have gone away
 
     async def pick(
         self, name: str, *, label: str | None, version: int | None, subject: str

@@ -118,8 +118,19 @@ def upgrade() -> None:
     op.add_column("execution", sa.Column("rollout_id", sa.Uuid(), nullable=True))
     op.add_column("execution", sa.Column("shadow_id", sa.Uuid(), nullable=True))
     op.add_column("execution", sa.Column("shadow_of", sa.Uuid(), nullable=True))
-    op.create_index(op.f("ix_execution_rollout_id"), "execution", ["rollout_id"])
-    op.create_index(op.f("ix_execution_shadow_id"), "execution", ["shadow_id"])
+    # Partial: most calls belong to no rollout and no shadow.
+    op.create_index(
+        "ix_execution_rollout_id",
+        "execution",
+        ["rollout_id"],
+        postgresql_where=sa.text("rollout_id IS NOT NULL"),
+    )
+    op.create_index(
+        "ix_execution_shadow_id",
+        "execution",
+        ["shadow_id"],
+        postgresql_where=sa.text("shadow_id IS NOT NULL"),
+    )
     op.drop_constraint(op.f("ck_execution_source"), "execution", type_="check")
     op.create_check_constraint(
         op.f("ck_execution_source"), "execution", f"source IN ({_OLD_SOURCES}, 'shadow')"
@@ -156,8 +167,8 @@ def downgrade() -> None:
     op.create_check_constraint(
         op.f("ck_execution_source"), "execution", f"source IN ({_OLD_SOURCES})"
     )
-    op.drop_index(op.f("ix_execution_shadow_id"), table_name="execution")
-    op.drop_index(op.f("ix_execution_rollout_id"), table_name="execution")
+    op.drop_index("ix_execution_shadow_id", table_name="execution")
+    op.drop_index("ix_execution_rollout_id", table_name="execution")
     op.drop_column("execution", "shadow_of")
     op.drop_column("execution", "shadow_id")
     op.drop_column("execution", "rollout_id")

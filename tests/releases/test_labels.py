@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
+import pytest
 from fastapi import FastAPI
 
+from app.serving.arms import AgentReleases, ReleaseView
+from app.serving.live import LiveAgents
 from tests.factories import add_version, create_spec, publish
 
 INPUT = {"subject": "Refund please", "body": "I was charged twice."}
@@ -125,3 +130,27 @@ async def test_an_invoke_key_limited_to_labels_calls_only_through_them(
         assert (await http.post(AGENT, json=INPUT, headers=key)).status_code == 403
         pinned = await http.post(AGENT + "?version=2", json=INPUT, headers=key)
         assert pinned.status_code == 403
+
+
+async def test_a_burst_after_a_move_reads_the_releases_once(
+    app: FastAPI, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _two_versions_one_live(client)
+    await client.put("/api/specs/ticket-triage/labels/staging", json={"version": 2})
+    live = LiveAgents(app.state.sessionmaker)
+    view = ReleaseView(app.state.sessionmaker, live)  # a process that has not served it yet
+    loads = 0
+    load = view._load
+
+    async def counting(name: str) -> AgentReleases:
+        nonlocal loads
+        loads += 1
+        return await load(name)
+
+    monkeypatch.setattr(view, "_load", counting)
+    found = await asyncio.gather(*(view.of("ticket-triage") for _ in range(50)))
+    assert loads == 1
+    assert {tuple(f.labels.items()) for f in found} == {(("staging", 2),)}
+    live.invalidate("ticket-triage")  # a NOTIFY: the next call reads again
+    await view.of("ticket-triage")
+    assert loads == 2
