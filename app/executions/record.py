@@ -34,6 +34,7 @@ AttemptOutcome = Literal[
     "repaired",
     "unparseable",
     "schema_invalid",
+    "check_failed",  # schema-valid, but it failed one of the spec's checks (named in issues)
     "truncated",  # stopped at the output limit: never parsed
     "repeated",  # a re-ask answered with the very text it had rejected: the model stops there
     "timeout",
