@@ -46,8 +46,15 @@ class CelType:
         return bool(self.kinds) and self.kinds <= set(kinds)
 
     def meets(self, other: CelType) -> bool:
-        """Whether some value of one may equal or be ordered with some value of the other."""
-        return self.dynamic or other.dynamic or bool(self.kinds & other.kinds)
+        """Whether some value of one may equal or be ordered with some value of the other
+        (CEL compares ints with doubles)."""
+        if self.dynamic or other.dynamic:
+            return True
+        return bool(_comparable(self.kinds) & _comparable(other.kinds))
+
+
+def _comparable(kinds: frozenset[str]) -> set[str]:
+    return {"number" if k in ("int", "double") else k for k in kinds}
 
 
 def _kind(*kinds: str, label: str = "the value") -> CelType:
@@ -56,12 +63,13 @@ def _kind(*kinds: str, label: str = "the value") -> CelType:
 
 DYN = CelType(frozenset())
 BOOL = _kind("bool")
-NUMBER = _kind("number")
+INT = _kind("int")
+DOUBLE = _kind("double")  # every JSON number: CEL maps JSON numbers to doubles
 STRING = _kind("string")
 _JSON_KINDS = {
     "string": "string",
-    "integer": "number",
-    "number": "number",
+    "integer": "double",
+    "number": "double",
     "boolean": "bool",
     "null": "null",
     "object": "map",
@@ -69,22 +77,20 @@ _JSON_KINDS = {
 }
 _GLOBAL_RESULTS: dict[str, CelType] = {
     "has": BOOL,
-    "size": NUMBER,
-    "int": NUMBER,
-    "uint": NUMBER,
-    "double": NUMBER,
+    "size": INT,
+    "int": INT,
+    "uint": _kind("uint"),
+    "double": DOUBLE,
     "string": STRING,
     "bool": BOOL,
     "bytes": _kind("bytes"),
     "timestamp": _kind("timestamp"),
     "duration": _kind("duration"),
     "matches": BOOL,
-    "sum": NUMBER,
+    "sum": DOUBLE,
     "approx": BOOL,
     "near": BOOL,
     "lower": STRING,
-    "max": NUMBER,
-    "min": NUMBER,
     "dyn": DYN,
     "type": DYN,
 }
@@ -95,10 +101,8 @@ _METHODS: dict[str, tuple[frozenset[str], CelType]] = {
     "endsWith": (frozenset({"string"}), BOOL),
     "matches": (frozenset({"string"}), BOOL),
     "lower": (frozenset({"string"}), STRING),
-    "size": (frozenset({"string", "list", "map", "bytes"}), NUMBER),
-    "sum": (frozenset({"list"}), NUMBER),
-    "max": (frozenset({"list"}), NUMBER),
-    "min": (frozenset({"list"}), NUMBER),
+    "size": (frozenset({"string", "list", "map", "bytes"}), INT),
+    "sum": (frozenset({"list"}), DOUBLE),
 }
 _MACROS = {"all", "exists", "exists_one", "map", "filter"}
 
@@ -129,7 +133,7 @@ def _value_kind(value: Any) -> str:
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, int | float):
-        return "number"
+        return "double"
     if isinstance(value, str):
         return "string"
     if value is None:
@@ -234,7 +238,7 @@ class _Checker:
             if not right.dynamic and not right.kinds & {"list", "map"}:
                 raise CheckTypeError(f"'in' needs a list or map on its right, not {_what(right)}")
         elif not left.meets(right) and not (op in ("eq", "ne") and _has_null(left, right)):
-            raise CheckTypeError(f"{_what(left)} cannot be compared with {_what(right)}")
+            raise CheckTypeError(f"{_desc(left)} cannot be compared with {_desc(right)}")
         return BOOL
 
     def _arithmetic(self, children: list[Any], scope: Scope) -> CelType:
@@ -243,12 +247,17 @@ class _Checker:
         operator, right = children[0], self.node(children[1], scope)
         left = self.node(operator.children[0], scope)
         op = str(operator.data).split("_")[-1]
-        allowed = {"add": ("number", "string", "list", "bytes")}.get(op, ("number",))
+        allowed = {"add": ("int", "double", "string", "list", "bytes")}.get(op, ("int", "double"))
         for side in (left, right):
             if side.kinds and not side.kinds & set(allowed):
                 raise CheckTypeError(f"'{_SIGNS[op]}' does not apply to {_what(side)}")
-        if not left.meets(right):
-            raise CheckTypeError(f"{_what(left)} and {_what(right)} cannot be combined")
+        if {left.kinds, right.kinds} == {INT.kinds, DOUBLE.kinds}:
+            raise CheckTypeError(
+                f"CEL does not mix integers and numbers in '{_SIGNS[op]}': JSON numbers are "
+                "doubles, so write a literal as 2.0 rather than 2, or convert with double()"
+            )
+        if left.kinds and right.kinds and not left.kinds & right.kinds:
+            raise CheckTypeError(f"{_desc(left)} and {_desc(right)} cannot be combined")
         return left if left.kinds else right
 
     def _unary(self, children: list[Any], scope: Scope) -> CelType:
@@ -258,9 +267,9 @@ class _Checker:
         if str(children[0].data) == "unary_not":
             _expect_bool(operand, "'!'")
             return BOOL
-        if operand.kinds and "number" not in operand.kinds:
+        if operand.kinds and not operand.kinds & {"int", "double"}:
             raise CheckTypeError(f"'-' does not apply to {_what(operand)}")
-        return NUMBER
+        return operand
 
     def _select(self, children: list[Any], scope: Scope) -> CelType:
         base, field = self.node(children[0], scope), str(children[1])
@@ -358,7 +367,9 @@ class _Checker:
             "BYTES_LIT": _kind("bytes"),
             "BOOL_LIT": BOOL,
             "NULL_LIT": _kind("null"),
-        }.get(kind, NUMBER)
+            "INT_LIT": INT,
+            "UINT_LIT": _kind("uint"),
+        }.get(kind, DOUBLE)
 
     def _list(self, children: list[Any], scope: Scope) -> CelType:
         for arg in _args(children):
@@ -400,7 +411,21 @@ def _has_null(left: CelType, right: CelType) -> bool:
     return "null" in left.kinds or "null" in right.kinds
 
 
-_NAMES = {"map": "an object", "list": "an array", "bool": "a boolean", "null": "null"}
+_NAMES = {
+    "map": "an object",
+    "list": "an array",
+    "bool": "a boolean",
+    "null": "null",
+    "int": "an integer",
+    "uint": "an unsigned integer",
+    "double": "a number",
+}
+
+
+def _desc(kind: CelType) -> str:
+    """What a node is, named where it has a name: "output.total (a number)"."""
+    named = kind.label not in ("the value", "a list", "a map")
+    return f"{kind.label} ({_what(kind)})" if named else _what(kind)
 
 
 def _what(kind: CelType) -> str:

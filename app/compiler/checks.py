@@ -10,6 +10,10 @@ as checks over model output need. Besides CEL's standard library, checks may use
 - `near(a, b, rel)`: |a - b| <= rel * max(|a|, |b|), a relative tolerance;
 - `lower(s)`: `s` case-folded, to compare text regardless of case.
 
+JSON numbers reach CEL as doubles, as CEL's own JSON mapping (`google.protobuf.Value`) has
+them: `output.quantity * output.unit_price` works whether the model wrote 3 or 3.0, and a
+literal in arithmetic with them is written as a double (`output.total + 1.0`).
+
 An expression that cannot be evaluated on an answer (a field the answer lacks, a division by
 zero) fails its check: the answer does not show the invariant holds.
 """
@@ -38,12 +42,10 @@ def _number(value: Any, name: str) -> float:
     return float(value)
 
 
-def _sum(values: Any) -> float | int:
+def _sum(values: Any) -> float:
     if not isinstance(values, list):
         raise CheckFunctionError(f"sum takes a list, got {type(values).__name__}")
-    numbers = [_number(v, "sum") for v in values]
-    total = math.fsum(numbers)
-    return int(total) if all(isinstance(v, int) for v in values) else total
+    return math.fsum(_number(v, "sum") for v in values)
 
 
 def _approx(a: Any, b: Any, tol: Any) -> bool:
@@ -120,9 +122,9 @@ class SpecChecks:
     def _failed(self, input: Any, output: Any) -> list[tuple[Issue, Severity]]:
         if not self._programs:
             return []
-        variables = {"output": output}
+        variables = {"output": as_cel_json(output)}
         if any(p.reads_input for p in self._programs):
-            variables["input"] = input
+            variables["input"] = as_cel_json(input)
         context = cel.Context(variables=variables, functions=FUNCTIONS)
         failed: list[tuple[Issue, Severity]] = []
         for program in self._programs:
@@ -137,6 +139,19 @@ class SpecChecks:
             return []
         issues = ungrounded(self._grounded, output, InputText(input_text))
         return [(issue, "error") for issue in issues]
+
+
+def as_cel_json(value: Any) -> Any:
+    """A JSON value as CEL reads JSON: every number a double."""
+    if isinstance(value, bool) or value is None or isinstance(value, str | float):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: as_cel_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_cel_json(v) for v in value]
+    return value
 
 
 def _evaluate(program: cel.Program, context: cel.Context) -> str | None:

@@ -170,9 +170,10 @@ class SpecDocument(DocumentModel):
     rules: list[str] = Field(default_factory=list)
     output_schema: JsonObject
     examples: list[Example] = Field(default_factory=list, max_length=50)
+    # Invariants beyond the schema, next to the examples they hold for.
+    checks: list[Check] = Field(default_factory=list, max_length=100)
     model: ModelChoice | None = None
     tests: list[SpecTest] = Field(default_factory=list, max_length=500)
-    checks: list[Check] = Field(default_factory=list, max_length=100)
 
     def canonical(self) -> JsonObject:
         """The document as plain JSON with exactly the fields its author wrote.
