@@ -28,6 +28,7 @@ from typing import Any
 import cel
 
 from app.compiler.document import Check, Severity
+from app.compiler.grounding import CHECK_NAME as GROUNDING
 from app.compiler.grounding import GroundedField, InputText, grounded_fields, ungrounded
 from app.core.errors import Issue
 
@@ -108,6 +109,12 @@ class SpecChecks:
 
     def __bool__(self) -> bool:
         return bool(self._programs or self._grounded)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The checks by name, grounding (`x-grounded`) last when the output has any."""
+        grounding = (GROUNDING,) if self._grounded else ()
+        return (*(p.name for p in self._programs), *grounding)
 
     def judge(self, input: Any, input_text: Any, output: Any) -> CheckResult:
         """Every check `output` fails, for the call's `input`; `input_text` is the input as

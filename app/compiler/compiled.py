@@ -90,6 +90,11 @@ class CompiledSpec:
         """Whether answers are judged beyond the schema (CEL checks or grounded strings)."""
         return bool(self._checks)
 
+    @property
+    def check_names(self) -> tuple[str, ...]:
+        """The spec's checks by name (`x-grounded` standing for every grounded string)."""
+        return self._checks.names
+
     def judge_output(self, input: Any, input_text: Any, output: Any) -> CheckResult:
         """The checks a schema-valid answer fails for the call's `input`; `input_text` is
         the input as the model read it (documents as their text), which grounding searches."""

@@ -18,9 +18,8 @@ from fastapi import BackgroundTasks, Depends, Request
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.compiler.document import Assertion
 from app.core.setting_groups import EvaluationSettings
-from app.evaluation.assertions import evaluate
+from app.evaluation.attempt_checks import attempt_passed, check_result
 from app.evaluation.cases import list_cases
 from app.evaluation.judge import grade
 from app.evaluation.verdict import run_verdict
@@ -29,7 +28,6 @@ from app.observability.metrics import observe_test_attempt, observe_test_run
 from app.serving.call import call
 from app.serving.context import CallContext
 from app.serving.live import LiveAgents
-from app.serving.result import CallResult
 
 log = structlog.get_logger(__name__)
 
@@ -63,24 +61,6 @@ async def queue_run(session: AsyncSession, *, spec: Spec, version: int) -> TestR
     await session.flush()
     await session.refresh(run)
     return run
-
-
-def check_result(result: CallResult, expect: list[Any]) -> list[dict[str, Any]]:
-    """The implicit schema check, then every assertion (only when there is an output)."""
-    schema_ok = result.output is not None
-    problem = result.problem.detail if result.problem is not None else "no output"
-    checks: list[dict[str, Any]] = [
-        {
-            "assertion": {"schema": True},
-            "passed": schema_ok,
-            "actual": None,
-            "message": "output is schema-valid" if schema_ok else problem,
-            "evaluated": True,
-        }
-    ]
-    if schema_ok:
-        checks += [evaluate(Assertion.model_validate(a), result.output).public() for a in expect]
-    return checks
 
 
 class Evaluator:
@@ -187,7 +167,7 @@ class Evaluator:
             self._calls, agent, case["input"], source="test", request_id=f"test-run-{run_id}"
         )
         checks = await grade(
-            check_result(result, case["expect"]),
+            check_result(result, case["expect"], agent.compiled.check_names),
             result.output,
             model=self._judge_model,
             calls=self._calls,
@@ -201,7 +181,7 @@ class Evaluator:
             output=result.output,
             error=result.problem.problem() if result.problem is not None else None,
             assertions=checks,
-            passed=all(c["passed"] for c in checks),
+            passed=attempt_passed(checks),
             latency_ms=result.record.latency_ms,
             cost_usd=result.record.cost_usd,
             offline=result.record.offline,
