@@ -63,20 +63,13 @@ def failed_checks(result: CallResult) -> dict[str, str]:
     if isinstance(result.problem, ChecksFailed):
         issues = [(i.check, i.message) for i in result.problem.issues or []]
     else:
-        last = _answering_attempt(result)
-        issues = [(i.get("check"), i.get("message", "")) for i in last] if last else []
+        answered = result.record.answer_issues()
+        issues = [(i.get("check"), i.get("message", "")) for i in answered]
     found: dict[str, str] = {}
     for name, message in issues:
         if name:
             found.setdefault(name, message)
     return found
-
-
-def _answering_attempt(result: CallResult) -> list[dict[str, str]]:
-    for attempt in reversed(result.record.attempts):
-        if attempt.outcome in ("valid", "repaired"):
-            return attempt.issues or []
-    return []
 
 
 def attempt_passed(checks: list[dict[str, Any]]) -> bool:

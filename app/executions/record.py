@@ -103,6 +103,14 @@ class ExecutionRecord:
     def cost_usd(self) -> float:
         return sum(a.cost_usd for a in self.attempts)
 
+    def answer_issues(self) -> list[dict[str, str]]:
+        """The issues recorded on the attempt whose answer was returned (the checks it
+        failed that only warn); empty when no attempt answered."""
+        for attempt in reversed(self.attempts):
+            if attempt.outcome in ("valid", "repaired"):
+                return attempt.issues or []
+        return []
+
     def rows(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The execution row and its attempt rows, as the store's JSON carries them."""
         execution = {

@@ -204,15 +204,6 @@ def _same(value: Any) -> Any:
     return value
 
 
-def check_warnings(record: ExecutionRecord) -> list[str]:
-    """The checks that only warn which the returned answer failed (from its attempt)."""
-    for attempt in reversed(record.attempts):
-        if attempt.outcome in ("valid", "repaired"):
-            found = (i.get("check") for i in attempt.issues or [])
-            return list(dict.fromkeys(name for name in found if name))
-    return []
-
-
 def summary(issues: list[Issue]) -> str:
     """One line naming the first issue (and how many more there are)."""
     first = issues[0]

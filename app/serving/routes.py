@@ -32,7 +32,6 @@ from app.serving.call import call
 from app.serving.context import Runtime, RuntimeDep
 from app.serving.live import AgentNotFound, AgentNotLive, AgentVersion
 from app.serving.openapi import standalone_document
-from app.serving.pipeline import check_warnings
 
 router = APIRouter(tags=["agents"], responses=responses(Unauthorized, Forbidden, RateLimited))
 
@@ -143,7 +142,7 @@ async def _answer(
         headers["X-Specloom-Model"] = record.model
     if record.offline:
         headers["X-Specloom-Offline"] = "true"
-    warned = check_warnings(record)
+    warned = result.check_warnings
     if warned:  # checks with `severity: warn` that the answer failed
         headers["X-Specloom-Check-Warnings"] = ",".join(warned)
     if result.problem is not None:

@@ -15,7 +15,7 @@ from app.compiler.document import Check, InvalidDocument, parse_document
 from app.compiler.grounding import normalise
 from tests.factories import make_document
 
-ORDER_OUTPUT = {
+ORDER_OUTPUT: dict[str, Any] = {
     "type": "object",
     "properties": {
         "start_date": {"type": "string", "format": "date"},
@@ -36,7 +36,7 @@ ORDER_OUTPUT = {
     "additionalProperties": False,
 }
 ORDER_INPUT = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
-ORDER_EXAMPLE = {
+ORDER_EXAMPLE: dict[str, Any] = {
     "input": {"text": "Order from 2024-01-01 to 2024-02-01: Python, 10.50 and 20"},
     "output": {
         "start_date": "2024-01-01",

@@ -19,7 +19,7 @@ BILLING_NOT_URGENT = {
     "assert": "output.team != 'billing' || output.priority != 'urgent'",
     "message": "a billing question is never urgent",
 }
-GROUNDED_OUTPUT = {
+GROUNDED_OUTPUT: dict[str, Any] = {
     "type": "object",
     "properties": {
         "team": {"enum": ["billing", "technical", "sales", "security"]},
