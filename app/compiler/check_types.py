@@ -105,12 +105,14 @@ _METHODS: dict[str, tuple[frozenset[str], CelType]] = {
     "sum": (frozenset({"list"}), DOUBLE),
 }
 _MACROS = {"all", "exists", "exists_one", "map", "filter"}
+# Branches within branches deeper than this (a cycle through `$ref`) are left dynamic.
+_MAX_BRANCH_DEPTH = 16
 
 
-def from_schema(schema: Any, root: Schema, label: str) -> CelType:
+def from_schema(schema: Any, root: Schema, label: str, depth: int = 0) -> CelType:
     """The CEL type of values a (sub)schema admits."""
     node = deref(schema, root)
-    if not isinstance(node, Mapping):
+    if not isinstance(node, Mapping) or depth > _MAX_BRANCH_DEPTH:
         return CelType(frozenset(), None, label, root)
     kinds: set[str] = set()
     declared = node.get("type")
@@ -118,7 +120,7 @@ def from_schema(schema: Any, root: Schema, label: str) -> CelType:
         if name in _JSON_KINDS:
             kinds.add(_JSON_KINDS[name])
     if not kinds:
-        kinds = _value_kinds(node) or _branch_kinds(node, root)
+        kinds = _value_kinds(node) or _branch_kinds(node, root, depth)
     return CelType(frozenset(kinds), node, label, root)
 
 
@@ -141,11 +143,11 @@ def _value_kind(value: Any) -> str:
     return "list" if isinstance(value, list) else "map"
 
 
-def _branch_kinds(node: Mapping[str, Any], root: Schema) -> set[str]:
+def _branch_kinds(node: Mapping[str, Any], root: Schema, depth: int) -> set[str]:
     kinds: set[str] = set()
     for keyword in ("anyOf", "oneOf"):
         for branch in node.get(keyword) or []:
-            branch_type = from_schema(branch, root, "")
+            branch_type = from_schema(branch, root, "", depth + 1)
             if branch_type.dynamic:
                 return set()  # one open branch: the value may be anything
             kinds |= branch_type.kinds

@@ -22,11 +22,12 @@ from typing import Any
 from rapidfuzz import fuzz
 
 from app.core.errors import Issue, pointer
-from app.jsonschema.refs import deref
+from app.jsonschema.refs import deref, ref_of
 
 KEYWORD = "x-grounded"
 CHECK_NAME = "x-grounded"
 _EVERY_ITEM = None  # a path step standing for every item of an array
+MAX_DEPTH = 64  # deeper than any document may nest (its schema depth limit is lower)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +39,10 @@ class GroundedField:
 
 
 def grounded_fields(schema: Mapping[str, Any]) -> tuple[GroundedField, ...]:
-    """Every place of the output schema that holds grounded strings (local `$ref`s followed)."""
+    """Every place of the output schema that holds grounded strings (local `$ref`s followed
+    once along each path: a recursive schema is walked to its first repetition)."""
     found: list[GroundedField] = []
-    _collect(schema, schema, (), found, depth=0)
+    _collect(schema, schema, (), found, frozenset())
     return tuple(found)
 
 
@@ -49,10 +51,15 @@ def _collect(
     root: Mapping[str, Any],
     path: tuple[str | None, ...],
     found: list[GroundedField],
-    depth: int,
+    followed: frozenset[str],
 ) -> None:
+    ref = ref_of(node)
+    if ref is not None:
+        if ref in followed:
+            return  # a cycle: every place it leads to has been walked already on this path
+        followed = followed | {ref}
     node = deref(node, root)
-    if not isinstance(node, Mapping) or depth > 32:
+    if not isinstance(node, Mapping) or len(path) > MAX_DEPTH:
         return
     marker = node.get(KEYWORD)
     if marker is not None and marker is not False and is_string_schema(node):
@@ -60,10 +67,10 @@ def _collect(
     properties = node.get("properties")
     if isinstance(properties, Mapping):
         for name, sub in properties.items():
-            _collect(sub, root, (*path, name), found, depth + 1)
+            _collect(sub, root, (*path, name), found, followed)
     items = node.get("items")
     if isinstance(items, Mapping):
-        _collect(items, root, (*path, _EVERY_ITEM), found, depth + 1)
+        _collect(items, root, (*path, _EVERY_ITEM), found, followed)
 
 
 def is_string_schema(node: Mapping[str, Any]) -> bool:

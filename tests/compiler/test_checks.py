@@ -12,7 +12,7 @@ import pytest
 
 from app.compiler.checks import SpecChecks
 from app.compiler.document import Check, InvalidDocument, parse_document
-from app.compiler.grounding import normalise
+from app.compiler.grounding import grounded_fields, normalise
 from tests.factories import make_document
 
 ORDER_OUTPUT: dict[str, Any] = {
@@ -165,6 +165,22 @@ def test_ints_and_doubles_compare_as_numbers() -> None:
     )
     output = {"total": 30, "line_items": [{"amount": 10.0}, {"amount": 20}]}
     assert checks.judge({}, {}, output).errors == ()
+
+
+def test_a_recursive_output_schema_is_walked_once_per_path() -> None:
+    tree = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "x-grounded": True},
+            "left": {"$ref": "#"},
+            "right": {"$ref": "#"},
+        },
+    }
+    assert [f.path for f in grounded_fields(tree)] == [
+        ("name",),
+        ("left", "name"),
+        ("right", "name"),
+    ]
 
 
 def test_normalise_folds_width_case_and_whitespace() -> None:
