@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from tests.factories import make_document
 from tests.fakes.upstream import FakeUpstream, Valid
 from tests.serving.conftest import execution, live_agent
 
@@ -150,3 +151,25 @@ async def test_grounding_with_min_similarity_accepts_a_near_copy(
 
     assert response.status_code == 200, response.text
     assert response.json() == typo
+
+
+async def test_the_offline_models_placeholders_are_not_held_to_the_checks(
+    client: httpx.AsyncClient,
+) -> None:
+    exact = {"name": "exact", "assert": "output.summary == 'charged twice'", "message": "m"}
+    created = await client.post(
+        "/api/specs",
+        json={"document": make_document(examples=EXAMPLES, checks=[exact])},
+    )
+    assert created.status_code == 201, created.text
+    published = await client.post(
+        "/api/specs/ticket-triage/publish", json={"version": 1, "force": True, "reason": "t"}
+    )
+    assert published.status_code == 200, published.text
+
+    response = await client.post("/v1/agents/ticket-triage", json=INPUT)
+
+    assert response.status_code == 200, response.text
+    assert response.headers["x-specloom-offline"] == "true"
+    assert response.json()["summary"] != "charged twice"  # a generated placeholder
+    assert response.headers["x-specloom-check-warnings"] == "exact"
