@@ -50,12 +50,18 @@ def spec_check_entries(result: CallResult, names: Sequence[str]) -> list[dict[st
             "assertion": {"check": name},
             "passed": evaluated and name not in failed,
             "actual": None,
-            "message": failed.get(name, "holds" if evaluated else "not evaluated: no answer"),
+            "message": _said(name, failed.get(name), evaluated),
             "evaluated": evaluated,
             "advisory": True,
         }
         for name in names
     ]
+
+
+def _said(name: str, failure: str | None, evaluated: bool) -> str:
+    if not evaluated:
+        return f"check {name!r} not evaluated: no answer"
+    return f"check {name!r} holds" if failure is None else f"check {name!r} failed: {failure}"
 
 
 def failed_checks(result: CallResult) -> dict[str, str]:

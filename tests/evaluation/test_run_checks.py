@@ -48,7 +48,10 @@ async def test_a_run_reports_each_check_per_case(
     assert outcome["pass_rate"] == 1.0
     warned = next(r for r in outcome["runs"] if r["output"] == long)
     short = next(a for a in warned["assertions"] if a["assertion"] == {"check": "short-summary"})
-    assert (short["passed"], short["message"]) == (False, "keep the summary short")
+    assert (short["passed"], short["message"]) == (
+        False,
+        "check 'short-summary' failed: keep the summary short",
+    )
 
 
 async def test_a_check_that_never_holds_fails_the_case(
@@ -68,5 +71,8 @@ async def test_a_check_that_never_holds_fails_the_case(
     check = next(
         a for a in attempt["assertions"] if a["assertion"] == {"check": "billing-not-urgent"}
     )
-    assert (check["passed"], check["message"]) == (False, "a billing question is never urgent")
+    assert (check["passed"], check["message"]) == (
+        False,
+        "check 'billing-not-urgent' failed: a billing question is never urgent",
+    )
     assert "checks-failed" in attempt["error"]["type"]
