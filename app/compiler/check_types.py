@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import cel
 from lark import Token, Tree
 from lark.exceptions import LarkError
 
@@ -323,6 +324,8 @@ class _Checker:
             self.node(arg, scope)
         if name not in _METHODS:
             raise CheckTypeError(f"unknown function {name!r}")
+        if name == "matches" and args:
+            _check_pattern(args[0])
         kinds, result = _METHODS[name]
         if receiver.kinds and not receiver.kinds & kinds:
             raise CheckTypeError(f"{name}() does not apply to {receiver.label}, {_what(receiver)}")
@@ -353,6 +356,8 @@ class _Checker:
             self.node(arg, scope)
         if name not in _GLOBAL_RESULTS:
             raise CheckTypeError(f"unknown function {name!r}")
+        if name == "matches" and len(args) == 2:
+            _check_pattern(args[1])
         return _GLOBAL_RESULTS[name]
 
     def _ident(self, children: list[Any], scope: Scope) -> CelType:
@@ -386,6 +391,31 @@ class _Checker:
 
 
 _SIGNS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "mod": "%"}
+
+
+def _check_pattern(tree: Any) -> None:
+    """A literal regular expression must compile, as the engine that runs it compiles it:
+    one that does not would fail the check on every answer."""
+    literal = _literal_token(tree)
+    if literal is None or literal.type not in ("STRING_LIT", "MLSTRING_LIT"):
+        return
+    try:  # the engine itself decides: its regex dialect is Rust's, not Python's
+        cel.evaluate(f"''.matches({literal})")
+    except Exception as exc:  # any refusal of the pattern is the author's to fix
+        reason = " ".join(str(exc).split())
+        raise CheckTypeError(f"not a valid regular expression: {reason[:200]}") from None
+
+
+def _literal_token(tree: Any) -> Token | None:
+    """The token when an expression is nothing but a literal."""
+    while isinstance(tree, Tree):
+        children = [c for c in tree.children if c is not None]
+        if tree.data == "literal" and children and isinstance(children[0], Token):
+            return children[0]
+        if len(children) != 1:
+            return None
+        tree = children[0]
+    return None
 
 
 def _args(rest: list[Any]) -> list[Any]:

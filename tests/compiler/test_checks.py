@@ -78,6 +78,8 @@ BAD = [
     Case("input.text + 1 == 'x'", "cannot be combined"),
     Case("nobody.knows", "unknown name 'nobody'"),
     Case("output.total.frobnicate()", "unknown function 'frobnicate'"),
+    Case("input.text.matches('(unclosed')", "not a valid regular expression"),
+    Case("matches(input.text, '[z-a]')", "not a valid regular expression"),
 ]
 GOOD = [
     "output.end_date >= output.start_date",
@@ -86,6 +88,7 @@ GOOD = [
     "near(output.total, 30, 0.05) && output.line_items.all(i, i.sku == null || size(i.sku) > 0)",
     "output.skills.all(s, input.text.contains(s) || lower(input.text).contains(lower(s)))",
     "!has(output.skills) || output.skills.size() <= 10",
+    "!input.text.matches('[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+([.][A-Za-z0-9-]+)+')",
 ]
 
 
