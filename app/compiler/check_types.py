@@ -178,7 +178,11 @@ def type_check(expression: str, input_schema: Schema, output_schema: Schema) -> 
         "input": from_schema(input_schema, input_schema, "input"),
         "output": from_schema(output_schema, output_schema, "output"),
     }
-    return _Checker().node(parse(expression), scope)
+    tree = parse(expression)
+    try:
+        return _Checker().node(tree, scope)
+    except RecursionError:
+        raise CheckTypeError("nested too deeply to check; write it more simply") from None
 
 
 Scope = dict[str, CelType]

@@ -129,13 +129,20 @@ class SpecChecks:
     def _failed(self, input: Any, output: Any) -> list[tuple[Issue, Severity]]:
         if not self._programs:
             return []
-        variables = {"output": as_cel_json(output)}
-        if any(p.reads_input for p in self._programs):
-            variables["input"] = as_cel_json(input)
-        context = cel.Context(variables=variables, functions=FUNCTIONS)
+        try:
+            variables = {"output": as_cel_json(output)}
+            if any(p.reads_input for p in self._programs):
+                variables["input"] = as_cel_json(input)
+            context: cel.Context | None = cel.Context(variables=variables, functions=FUNCTIONS)
+        except RecursionError:  # an answer nested deeper than Python recurses: no check holds
+            context = None
         failed: list[tuple[Issue, Severity]] = []
         for program in self._programs:
-            problem = _evaluate(program.program, context)
+            problem = (
+                _evaluate(program.program, context)
+                if context is not None
+                else "could not be evaluated: nested too deeply"
+            )
             if problem is not None:
                 message = program.message if not problem else f"{program.message} ({problem})"
                 failed.append((Issue("", message, check=program.name), program.severity))

@@ -80,6 +80,7 @@ BAD = [
     Case("output.total.frobnicate()", "unknown function 'frobnicate'"),
     Case("input.text.matches('(unclosed')", "not a valid regular expression"),
     Case("matches(input.text, '[z-a]')", "not a valid regular expression"),
+    Case("!" * 1900 + "true", "nested too deeply"),
 ]
 GOOD = [
     "output.end_date >= output.start_date",
@@ -92,7 +93,7 @@ GOOD = [
 ]
 
 
-@pytest.mark.parametrize("case", BAD, ids=[c.expression for c in BAD])
+@pytest.mark.parametrize("case", BAD, ids=[c.expression[:40] for c in BAD])
 def test_a_bad_expression_is_an_issue_at_its_assert(case: Case) -> None:
     with pytest.raises(InvalidDocument) as caught:
         parse_document(order_document(check("true"), check(case.expression, name="bad")))
@@ -159,6 +160,15 @@ def test_a_failing_evaluation_fails_the_check_with_the_reason() -> None:
     [failure] = checks.judge({}, {}, {"total": 1}).errors
     assert failure.check == "needs-missing"
     assert "no field 'missing'" in failure.message
+
+
+def test_an_answer_nested_too_deeply_fails_the_checks_instead_of_raising() -> None:
+    checks = SpecChecks([Check.model_validate(check("has(output.x)", name="x"))], {})
+    deep: dict[str, Any] = {}
+    for _ in range(5000):
+        deep = {"x": deep}
+    [failure] = checks.judge({}, {}, deep).errors
+    assert "nested too deeply" in failure.message
 
 
 def test_ints_and_doubles_compare_as_numbers() -> None:
