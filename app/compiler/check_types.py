@@ -12,7 +12,6 @@ value is dynamic and anything goes, as in CEL itself.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -20,73 +19,36 @@ import cel
 from lark import Token, Tree
 from lark.exceptions import LarkError
 
-from app.jsonschema.refs import deref
-
-Schema = Mapping[str, Any]
+from app.compiler.cel_types import (
+    BOOL,
+    DOUBLE,
+    DYN,
+    INT,
+    STRING,
+    CelType,
+    Schema,
+    described,
+    from_schema,
+    kind,
+    what,
+)
 
 
 class CheckTypeError(Exception):
     """The expression cannot type-check; the message says where and why."""
 
 
-@dataclass(frozen=True, slots=True)
-class CelType:
-    """What a node can be: CEL kinds (empty: dynamic) and, for maps and lists, the schema."""
-
-    kinds: frozenset[str]
-    schema: Schema | None = None
-    label: str = "the value"
-    root: Schema | None = None  # the document `schema`'s local $refs point into
-
-    @property
-    def dynamic(self) -> bool:
-        return not self.kinds
-
-    def only(self, *kinds: str) -> bool:
-        """Whether every kind it can be is among `kinds` (a dynamic value never is)."""
-        return bool(self.kinds) and self.kinds <= set(kinds)
-
-    def meets(self, other: CelType) -> bool:
-        """Whether some value of one may equal or be ordered with some value of the other
-        (CEL compares ints with doubles)."""
-        if self.dynamic or other.dynamic:
-            return True
-        return bool(_comparable(self.kinds) & _comparable(other.kinds))
-
-
-def _comparable(kinds: frozenset[str]) -> set[str]:
-    return {"number" if k in ("int", "double") else k for k in kinds}
-
-
-def _kind(*kinds: str, label: str = "the value") -> CelType:
-    return CelType(frozenset(kinds), None, label)
-
-
-DYN = CelType(frozenset())
-BOOL = _kind("bool")
-INT = _kind("int")
-DOUBLE = _kind("double")  # every JSON number: CEL maps JSON numbers to doubles
-STRING = _kind("string")
-_JSON_KINDS = {
-    "string": "string",
-    "integer": "double",
-    "number": "double",
-    "boolean": "bool",
-    "null": "null",
-    "object": "map",
-    "array": "list",
-}
 _GLOBAL_RESULTS: dict[str, CelType] = {
     "has": BOOL,
     "size": INT,
     "int": INT,
-    "uint": _kind("uint"),
+    "uint": kind("uint"),
     "double": DOUBLE,
     "string": STRING,
     "bool": BOOL,
-    "bytes": _kind("bytes"),
-    "timestamp": _kind("timestamp"),
-    "duration": _kind("duration"),
+    "bytes": kind("bytes"),
+    "timestamp": kind("timestamp"),
+    "duration": kind("duration"),
     "matches": BOOL,
     "sum": DOUBLE,
     "approx": BOOL,
@@ -106,53 +68,6 @@ _METHODS: dict[str, tuple[frozenset[str], CelType]] = {
     "sum": (frozenset({"list"}), DOUBLE),
 }
 _MACROS = {"all", "exists", "exists_one", "map", "filter"}
-# Branches within branches deeper than this (a cycle through `$ref`) are left dynamic.
-_MAX_BRANCH_DEPTH = 16
-
-
-def from_schema(schema: Any, root: Schema, label: str, depth: int = 0) -> CelType:
-    """The CEL type of values a (sub)schema admits."""
-    node = deref(schema, root)
-    if not isinstance(node, Mapping) or depth > _MAX_BRANCH_DEPTH:
-        return CelType(frozenset(), None, label, root)
-    kinds: set[str] = set()
-    declared = node.get("type")
-    for name in [declared] if isinstance(declared, str) else declared or []:
-        if name in _JSON_KINDS:
-            kinds.add(_JSON_KINDS[name])
-    if not kinds:
-        kinds = _value_kinds(node) or _branch_kinds(node, root, depth)
-    return CelType(frozenset(kinds), node, label, root)
-
-
-def _value_kinds(node: Mapping[str, Any]) -> set[str]:
-    values = node.get("enum") if isinstance(node.get("enum"), list) else None
-    if values is None and "const" in node:
-        values = [node["const"]]
-    return {_value_kind(v) for v in values or []}
-
-
-def _value_kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int | float):
-        return "double"
-    if isinstance(value, str):
-        return "string"
-    if value is None:
-        return "null"
-    return "list" if isinstance(value, list) else "map"
-
-
-def _branch_kinds(node: Mapping[str, Any], root: Schema, depth: int) -> set[str]:
-    kinds: set[str] = set()
-    for keyword in ("anyOf", "oneOf"):
-        for branch in node.get(keyword) or []:
-            branch_type = from_schema(branch, root, "", depth + 1)
-            if branch_type.dynamic:
-                return set()  # one open branch: the value may be anything
-            kinds |= branch_type.kinds
-    return kinds
 
 
 @cache
@@ -243,9 +158,9 @@ class _Checker:
         op = str(operator.data).removeprefix("relation_")
         if op == "in":
             if not right.dynamic and not right.kinds & {"list", "map"}:
-                raise CheckTypeError(f"'in' needs a list or map on its right, not {_what(right)}")
+                raise CheckTypeError(f"'in' needs a list or map on its right, not {what(right)}")
         elif not left.meets(right) and not (op in ("eq", "ne") and _has_null(left, right)):
-            raise CheckTypeError(f"{_desc(left)} cannot be compared with {_desc(right)}")
+            raise CheckTypeError(f"{described(left)} cannot be compared with {described(right)}")
         return BOOL
 
     def _arithmetic(self, children: list[Any], scope: Scope) -> CelType:
@@ -257,14 +172,14 @@ class _Checker:
         allowed = {"add": ("int", "double", "string", "list", "bytes")}.get(op, ("int", "double"))
         for side in (left, right):
             if side.kinds and not side.kinds & set(allowed):
-                raise CheckTypeError(f"'{_SIGNS[op]}' does not apply to {_what(side)}")
+                raise CheckTypeError(f"'{_SIGNS[op]}' does not apply to {what(side)}")
         if {left.kinds, right.kinds} == {INT.kinds, DOUBLE.kinds}:
             raise CheckTypeError(
                 f"CEL does not mix integers and numbers in '{_SIGNS[op]}': JSON numbers are "
                 "doubles, so write a literal as 2.0 rather than 2, or convert with double()"
             )
         if left.kinds and right.kinds and not left.kinds & right.kinds:
-            raise CheckTypeError(f"{_desc(left)} and {_desc(right)} cannot be combined")
+            raise CheckTypeError(f"{described(left)} and {described(right)} cannot be combined")
         return left if left.kinds else right
 
     def _unary(self, children: list[Any], scope: Scope) -> CelType:
@@ -275,7 +190,7 @@ class _Checker:
             _expect_bool(operand, "'!'")
             return BOOL
         if operand.kinds and not operand.kinds & {"int", "double"}:
-            raise CheckTypeError(f"'-' does not apply to {_what(operand)}")
+            raise CheckTypeError(f"'-' does not apply to {what(operand)}")
         return operand
 
     def _select(self, children: list[Any], scope: Scope) -> CelType:
@@ -288,7 +203,7 @@ class _Checker:
         if base.dynamic or base.schema is None:
             return CelType(frozenset(), None, label)
         if "map" not in base.kinds:
-            raise CheckTypeError(f"{base.label} is {_what(base)}: it has no field {field!r}")
+            raise CheckTypeError(f"{base.label} is {what(base)}: it has no field {field!r}")
         properties = base.schema.get("properties")
         properties = properties if isinstance(properties, Mapping) else {}
         if field in properties:
@@ -312,7 +227,7 @@ class _Checker:
         if base.dynamic or base.schema is None:
             return CelType(frozenset(), None, label)
         if base.kinds & {"list", "map"} != base.kinds:
-            raise CheckTypeError(f"{base.label} is {_what(base)}: it cannot be indexed")
+            raise CheckTypeError(f"{base.label} is {what(base)}: it cannot be indexed")
         items = base.schema.get("items") if "list" in base.kinds else None
         items = items if items is not None else base.schema.get("additionalProperties")
         if isinstance(items, Mapping):
@@ -332,16 +247,14 @@ class _Checker:
             _check_pattern(args[0])
         kinds, result = _METHODS[name]
         if receiver.kinds and not receiver.kinds & kinds:
-            raise CheckTypeError(f"{name}() does not apply to {receiver.label}, {_what(receiver)}")
+            raise CheckTypeError(f"{name}() does not apply to {receiver.label}, {what(receiver)}")
         return result
 
     def _macro(self, receiver: CelType, name: str, args: list[Any], scope: Scope) -> CelType:
         if len(args) < 2 or _ident_name(args[0]) is None:
             raise CheckTypeError(f"{name}() takes a variable name and an expression")
         if receiver.kinds and not receiver.kinds & {"list", "map"}:
-            raise CheckTypeError(
-                f"{name}() needs a list, but {receiver.label} is {_what(receiver)}"
-            )
+            raise CheckTypeError(f"{name}() needs a list, but {receiver.label} is {what(receiver)}")
         variable = _ident_name(args[0]) or ""
         element = STRING if receiver.only("map") else self.item(receiver)
         inner = {**scope, variable: CelType(element.kinds, element.schema, variable, element.root)}
@@ -371,16 +284,16 @@ class _Checker:
         return scope[name]
 
     def _literal(self, children: list[Any], scope: Scope) -> CelType:
-        kind = children[0].type if isinstance(children[0], Token) else ""
+        token = children[0].type if isinstance(children[0], Token) else ""
         return {
             "STRING_LIT": STRING,
             "MLSTRING_LIT": STRING,
-            "BYTES_LIT": _kind("bytes"),
+            "BYTES_LIT": kind("bytes"),
             "BOOL_LIT": BOOL,
-            "NULL_LIT": _kind("null"),
+            "NULL_LIT": kind("null"),
             "INT_LIT": INT,
-            "UINT_LIT": _kind("uint"),
-        }.get(kind, DOUBLE)
+            "UINT_LIT": kind("uint"),
+        }.get(token, DOUBLE)
 
     def _list(self, children: list[Any], scope: Scope) -> CelType:
         for arg in _args(children):
@@ -440,33 +353,8 @@ def _ident_name(tree: Any) -> str | None:
 
 def _expect_bool(kind: CelType, where: str) -> None:
     if kind.kinds and "bool" not in kind.kinds:
-        raise CheckTypeError(f"{where} needs a boolean, but {kind.label} is {_what(kind)}")
+        raise CheckTypeError(f"{where} needs a boolean, but {kind.label} is {what(kind)}")
 
 
 def _has_null(left: CelType, right: CelType) -> bool:
     return "null" in left.kinds or "null" in right.kinds
-
-
-_NAMES = {
-    "map": "an object",
-    "list": "an array",
-    "bool": "a boolean",
-    "null": "null",
-    "int": "an integer",
-    "uint": "an unsigned integer",
-    "double": "a number",
-}
-
-
-def _desc(kind: CelType) -> str:
-    """What a node is, named where it has a name: "output.total (a number)"."""
-    named = kind.label not in ("the value", "a list", "a map")
-    return f"{kind.label} ({_what(kind)})" if named else _what(kind)
-
-
-def _what(kind: CelType) -> str:
-    """Its kinds in words: "a string", "a number or null"."""
-    if kind.dynamic:
-        return "any value"
-    words = sorted(_NAMES.get(k, f"a {k}") for k in kind.kinds)
-    return " or ".join(words)
