@@ -13,6 +13,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.compiler.checks import CheckResult, SpecChecks
 from app.compiler.decode import Decoder
 from app.compiler.document import SpecDocument
 from app.compiler.file_fields import FileField, file_fields, reference_schema
@@ -56,6 +57,7 @@ class CompiledSpec:
     _input_validator: SchemaValidator = field(repr=False)
     _output_validator: SchemaValidator = field(repr=False)
     _decoder: Decoder = field(repr=False)
+    _checks: SpecChecks = field(repr=False)
 
     def messages(self, input: dict[str, Any]) -> list[dict[str, Any]]:
         """Chat messages for one call: the pre-rendered system prompt and the input section."""
@@ -82,6 +84,21 @@ class CompiledSpec:
     def validate_output(self, value: Any) -> list[Issue]:
         """Issues of an answer against the output schema (the contract); empty when valid."""
         return self._output_validator.issues(value)
+
+    @property
+    def has_checks(self) -> bool:
+        """Whether answers are judged beyond the schema (CEL checks or grounded strings)."""
+        return bool(self._checks)
+
+    @property
+    def check_names(self) -> tuple[str, ...]:
+        """The spec's checks by name (`x-grounded` standing for every grounded string)."""
+        return self._checks.names
+
+    def judge_output(self, input: Any, input_text: Any, output: Any) -> CheckResult:
+        """The checks a schema-valid answer fails for the call's `input`; `input_text` is
+        the input as the model read it (documents as their text), which grounding searches."""
+        return self._checks.judge(input, input_text, output)
 
     def decode_strict(self, value: Any) -> Any:
         """A strict-mode answer as a document of the original schema (identity if not strict).
@@ -165,6 +182,7 @@ def _compile(document: SpecDocument, content_hash: str) -> CompiledSpec:
         _input_validator=SchemaValidator(reference_schema(input_schema)),
         _output_validator=SchemaValidator(output_schema),
         _decoder=form.decoder,
+        _checks=SpecChecks(document.checks, output_schema),
     )
 
 

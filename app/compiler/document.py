@@ -145,6 +145,31 @@ class SpecTest(DocumentModel):
         return list(dict.fromkeys(texts))
 
 
+# error: a failing output is re-asked and never returned; warn: it is returned, the failure
+# recorded and named in a response header.
+Severity = Literal["error", "warn"]
+
+
+class Check(DocumentModel):
+    """An invariant every output must hold beyond its schema: a CEL expression over `input`
+    and `output` that must be true (`assert` in the document)."""
+
+    # `assert` is a Python keyword: the field is `assertion`, written and read as `assert`.
+    model_config = ConfigDict(
+        extra="forbid", strict=True, validate_by_name=False, serialize_by_alias=True
+    )
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    assertion: str = Field(alias="assert", min_length=1, max_length=2000)
+    message: str = Field(min_length=1, max_length=500)
+    severity: Severity = "error"
+    rules: list[int | str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="The rules it enforces: numbers (1 is the first rule) or texts.",
+    )
+
+
 class SpecDocument(DocumentModel):
     """The whole spec: behaviour (rules, examples, model) and contract (the two schemas)."""
 
@@ -155,6 +180,8 @@ class SpecDocument(DocumentModel):
     rules: list[str] = Field(default_factory=list)
     output_schema: JsonObject
     examples: list[Example] = Field(default_factory=list, max_length=50)
+    # Invariants beyond the schema, next to the examples they hold for.
+    checks: list[Check] = Field(default_factory=list, max_length=100)
     model: ModelChoice | None = None
     tests: list[SpecTest] = Field(default_factory=list, max_length=500)
 
@@ -165,7 +192,7 @@ class SpecDocument(DocumentModel):
         `equals: null` survives (it asserts that a field is null) and a stored document
         reads back as written.
         """
-        return self.model_dump(mode="json", exclude_unset=True)
+        return self.model_dump(mode="json", exclude_unset=True, by_alias=True)
 
 
 class InvalidDocument(Exception):
@@ -216,6 +243,11 @@ def check_document(document: SpecDocument, limits: DocumentLimits) -> list[Issue
     issues += _check_test_rules(document)
     issues += _check_test_names(document.tests)
     issues += _check_test_assertions(document, validators)
+    # Imported here: the checks' compiler reads this module's `Check` model.
+    from app.compiler.check_issues import check_issues
+
+    schemas_valid = {"input_schema", "output_schema"} <= validators.keys()
+    issues += check_issues(document, schemas_valid)
     return issues
 
 

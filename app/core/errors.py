@@ -23,10 +23,12 @@ TYPE_BASE = "https://specloom.dev/problems/"
 
 @dataclass(frozen=True)
 class Issue:
-    """One problem in a document: where (JSON Pointer) and what."""
+    """One problem in a document: where (JSON Pointer) and what; `check` names the spec's
+    check that found it, when a check did."""
 
     pointer: str
     message: str
+    check: str | None = None
 
 
 def pointer(*parts: str | int) -> str:
@@ -44,10 +46,12 @@ def _token(part: str) -> str:
 
 
 class ProblemIssue(BaseModel):
-    """One invalid value: where (JSON Pointer into the request body) and why."""
+    """One invalid value: where (JSON Pointer into the request body) and why; `check` names
+    the spec's check that refused it."""
 
     pointer: str
     message: str
+    check: str | None = None
 
 
 class Problem(BaseModel):
@@ -94,7 +98,10 @@ class ProblemError(Exception):
             detail=self.detail,
             request_id=request_id,
             retryable=self.retryable,
-            errors=[ProblemIssue(pointer=i.pointer, message=i.message) for i in self.issues]
+            errors=[
+                ProblemIssue(pointer=i.pointer, message=i.message, check=i.check)
+                for i in self.issues
+            ]
             if self.issues is not None
             else None,
         ).model_dump(exclude_none=True)
@@ -130,6 +137,15 @@ class UpstreamInvalidOutput(ProblemError):
     status = 502
     slug = "invalid-model-output"
     title = "The models gave no valid output"
+    retryable = True
+
+
+class ChecksFailed(ProblemError):
+    # The output kept the schema but broke the spec's declared checks after every re-ask,
+    # fallback and escalation: it is never returned.
+    status = 502
+    slug = "checks-failed"
+    title = "The models' output failed the spec's checks"
     retryable = True
 
 

@@ -1,7 +1,9 @@
 """Rule coverage: which test cases exercise each rule of a version, and which rules none do.
 
 A case exercises the rules whose texts it names (`rules` on the case): generated per-rule
-cases name theirs, and people name them when they write or promote a case.
+cases name theirs, and people name them when they write or promote a case. A rule is also
+covered when one of the version's checks names it (`rules` on the check, by number or
+text): the check enforces it on every call, which says more than a case can.
 """
 
 from __future__ import annotations
@@ -24,10 +26,17 @@ async def rule_coverage(session: AsyncSession, spec_name: str, version: int | No
             select(TestCase).where(TestCase.spec_id == spec.id).order_by(TestCase.name)
         )
     ).all()
+    checks = row.document.get("checks", [])
     items = []
     for number, rule in enumerate(rules, start=1):
         refs = [CaseRef.model_validate(c) for c in cases if rule in (c.rules or [])]
-        items.append(RuleCoverage(number=number, rule=rule, covered=bool(refs), cases=refs))
+        enforced = [
+            c["name"] for c in checks if number in c.get("rules", []) or rule in c.get("rules", [])
+        ]
+        covered = bool(refs or enforced)
+        items.append(
+            RuleCoverage(number=number, rule=rule, covered=covered, cases=refs, checks=enforced)
+        )
     return Coverage(
         spec=spec.name,
         version=row.version,

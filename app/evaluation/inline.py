@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.evaluation.attempt_checks import attempt_passed, check_result
 from app.evaluation.cases import list_cases
 from app.evaluation.judge import grade
-from app.evaluation.runner import check_result
 from app.evaluation.verdict import RunVerdict, run_verdict
 from app.models import Spec, SpecVersion
 from app.registry.files import SuiteCheck, SuiteOutcome
@@ -50,10 +50,13 @@ async def run_suite_attempts(
         async with semaphore:
             result = await call(calls, agent, payload, source="test", request_id="specs-push")
         checks = await grade(
-            check_result(result, expect), result.output, model=judge_model, calls=calls
+            check_result(result, expect, agent.compiled.check_names),
+            result.output,
+            model=judge_model,
+            calls=calls,
         )
         error = result.problem.detail if result.problem is not None else None
-        passed = all(c["passed"] for c in checks)
+        passed = attempt_passed(checks)
         return InlineAttempt(
             name, passed, checks, result.record.latency_ms, error, result.record.offline
         )

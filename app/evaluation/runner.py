@@ -19,13 +19,13 @@ from fastapi import BackgroundTasks, Depends, Request
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.compiler.document import Assertion
+from app.core.errors import ChecksFailed
 from app.core.setting_groups import EvaluationSettings
-from app.evaluation.assertions import evaluate
+from app.evaluation.attempt_checks import attempt_passed, check_result
 from app.evaluation.cases import list_cases
 from app.evaluation.judge import grade
 from app.evaluation.verdict import run_verdict
-from app.executions.record import Source
+from app.executions.record import CHECK_FAILED, Source
 from app.models import Spec, TestCase, TestResult, TestRun
 from app.observability.metrics import observe_test_attempt, observe_test_run
 from app.serving.call import call, suite_width
@@ -70,35 +70,11 @@ async def queue_run(
     return run
 
 
-def check_result(result: CallResult, expect: list[Any]) -> list[dict[str, Any]]:
-    """The implicit schema check, then every assertion (only when there is an output)."""
-    schema_ok = result.output is not None
-    problem = result.problem.detail if result.problem is not None else "no output"
-    checks: list[dict[str, Any]] = [
-        {
-            "assertion": {"schema": True},
-            "passed": schema_ok,
-            "actual": None,
-            "message": "output is schema-valid" if schema_ok else problem,
-            "evaluated": True,
-        }
-    ]
-    if schema_ok:
-        checks += [evaluate(Assertion.model_validate(a), result.output).public() for a in expect]
-    return checks
-
-
-# A failed spec check, as an attempt's outcome and as the problem of a call that never
-# satisfied its checks (strings: checks are evaluated by the call path, not here).
-CHECK_FAILED_OUTCOME = "check_failed"
-CHECKS_FAILED_PROBLEM = "checks-failed"
-
-
 def check_failures(result: CallResult) -> int:
     """How often the call's answers broke the spec's checks: its attempts that did, or one
     for the call when it failed on them and no attempt says so."""
-    attempts = sum(1 for a in result.record.attempts if str(a.outcome) == CHECK_FAILED_OUTCOME)
-    failed = result.problem is not None and result.problem.slug == CHECKS_FAILED_PROBLEM
+    attempts = sum(1 for a in result.record.attempts if a.outcome == CHECK_FAILED)
+    failed = isinstance(result.problem, ChecksFailed)
     return attempts or int(failed)
 
 
@@ -226,7 +202,7 @@ class Evaluator:
             self._calls, agent, case["input"], source=source, request_id=f"test-run-{run_id}"
         )
         checks = await grade(
-            check_result(result, case["expect"]),
+            check_result(result, case["expect"], agent.compiled.check_names),
             result.output,
             model=self._judge_model,
             calls=self._calls,
@@ -240,7 +216,7 @@ class Evaluator:
             output=result.output,
             error=result.problem.problem() if result.problem is not None else None,
             assertions=checks,
-            passed=all(c["passed"] for c in checks),
+            passed=attempt_passed(checks),
             latency_ms=result.record.latency_ms,
             cost_usd=result.record.cost_usd,
             offline=result.record.offline,

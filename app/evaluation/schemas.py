@@ -183,8 +183,11 @@ class CaseRef(Schema):
 class RuleCoverage(Schema):
     number: int
     rule: str
-    covered: bool
+    covered: bool = Field(description="Some case exercises it, or some check enforces it.")
     cases: list[CaseRef]
+    checks: list[str] = Field(
+        default_factory=list, description="Names of the spec's checks that enforce it."
+    )
 
 
 class Coverage(Schema):

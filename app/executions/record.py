@@ -43,6 +43,7 @@ AttemptOutcome = Literal[
     "repaired",
     "unparseable",
     "schema_invalid",
+    "check_failed",  # schema-valid, but it failed one of the spec's checks (named in issues)
     "truncated",  # stopped at the output limit: never parsed
     "repeated",  # a re-ask answered with the very text it had rejected: the model stops there
     "timeout",
@@ -59,6 +60,9 @@ AttemptOutcome = Literal[
     "context_too_small",  # the prompt cannot fit the model's context window
     "queue_timeout",  # the deadline passed while waiting for a free slot of the deployment
 ]
+# Schema-valid but failing one of the spec's declared checks: counted by rollouts' guards,
+# shadows and model matrices, which read outcomes rather than run checks.
+CHECK_FAILED: AttemptOutcome = "check_failed"
 
 
 @dataclass
@@ -123,6 +127,14 @@ class ExecutionRecord:
     @property
     def cost_usd(self) -> float:
         return sum(a.cost_usd for a in self.attempts)
+
+    def answer_issues(self) -> list[dict[str, str]]:
+        """The issues recorded on the attempt whose answer was returned (the checks it
+        failed that only warn); empty when no attempt answered."""
+        for attempt in reversed(self.attempts):
+            if attempt.outcome in ("valid", "repaired"):
+                return attempt.issues or []
+        return []
 
     def rows(self) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The execution row and its attempt rows, as the store's JSON carries them."""

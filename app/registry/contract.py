@@ -21,15 +21,19 @@ the verdict `may_break`. A `may_break` change needs the same confirmation at pub
 breaking one, so `breaking` on a change and on the diff means "needs a human's
 confirmation"; `verdict` says which of the two it is. Keywords beside a `$ref` add to its
 target (they never replace it), and recursion through `$ref` ends because each pair of
-locations is compared once. Pure functions, no I/O.
+locations is compared once. The spec's checks and grounded strings narrow the output
+further (`contract_checks`): a change to one that refuses answers is `may_break`. Pure
+functions, no I/O.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from app.registry.contract_checks import check_changes
 from app.registry.contract_walk import Change, Walker
 
 Side = Literal["input", "output"]
@@ -65,13 +69,18 @@ def classify_contract(
     old_output: dict[str, Any],
     new_input: dict[str, Any],
     new_output: dict[str, Any],
+    *,
+    old_checks: Sequence[Mapping[str, Any]] = (),
+    new_checks: Sequence[Mapping[str, Any]] = (),
 ) -> ContractDiff:
-    """Compare two versions' input and output schemas and classify every change."""
+    """Compare two versions' input and output schemas, and their checks (which refuse
+    outputs the schema allows), and classify every change."""
     found: list[Change] = []
     Walker("input", old_input, new_input, found).compare(old_input, new_input, ("input_schema",))
     Walker("output", old_output, new_output, found).compare(
         old_output, new_output, ("output_schema",)
     )
+    found += check_changes(old_checks, new_checks, old_output, new_output)
     changes = [
         ContractChange(
             side=c.side,

@@ -19,7 +19,8 @@ from typing import Any, Literal
 from sqlalchemy import Integer, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import TYPE_BASE, Conflict, NotFound
+from app.core.errors import TYPE_BASE, ChecksFailed, Conflict, NotFound
+from app.executions.record import CHECK_FAILED
 from app.models import Attempt, Execution, Rollout, Spec
 from app.registry.labels import Who
 from app.registry.service import RolloutRunning, add_release, get_version, publish
@@ -29,8 +30,7 @@ GUARD = Who(release="guard", audit="guard")
 # What counts against a candidate: the models gave no valid output (502), none was
 # available (503), the deadline passed (504), or its checks failed (a 502 of its own type).
 FAILURE_STATUSES = (502, 503, 504)
-CHECKS_FAILED = TYPE_BASE + "checks-failed"
-CHECK_FAILED_OUTCOME = "check_failed"
+CHECKS_FAILED = TYPE_BASE + ChecksFailed.slug
 Ending = Literal["promoted", "aborted", "rolled_back"]
 _ENDED: dict[Ending, audit.Action] = {
     "promoted": "rollout.promoted",
@@ -183,7 +183,7 @@ async def arm_figures(session: AsyncSession, rollout: Rollout) -> Arms:
     checks_failed = Execution.error["type"].astext == CHECKS_FAILED
     failed = (Execution.status == "failed") & (status_code.in_(FAILURE_STATUSES) | checks_failed)
     check_attempt = exists().where(
-        Attempt.execution_id == Execution.id, Attempt.outcome == CHECK_FAILED_OUTCOME
+        Attempt.execution_id == Execution.id, Attempt.outcome == CHECK_FAILED
     )
     rows = await session.execute(
         select(

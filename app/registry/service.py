@@ -180,6 +180,8 @@ def version_contract(before: SpecVersion, after: SpecVersion) -> ContractDiff:
         before.document.get("output_schema", {}),
         after.document.get("input_schema", {}),
         after.document.get("output_schema", {}),
+        old_checks=before.document.get("checks", []),
+        new_checks=after.document.get("checks", []),
     )
 
 

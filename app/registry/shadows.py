@@ -17,11 +17,14 @@ from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from app.compiler.checks import SpecChecks
+from app.compiler.document import SpecDocument
 from app.core.errors import Conflict, NotFound
+from app.executions.record import CHECK_FAILED
 from app.models import Attempt, Execution, Shadow, Spec
 from app.registry.agreement import Agreement
 from app.registry.labels import Who
-from app.registry.rollouts import CHECK_FAILED_OUTCOME, CHECKS_FAILED
+from app.registry.rollouts import CHECKS_FAILED
 from app.registry.service import add_release, get_version
 from app.security import audit
 
@@ -83,18 +86,21 @@ class ShadowReport:
 
 
 def run_checks_on_both(
-    document: dict[str, Any],
-    payload: dict[str, Any],
-    live: dict[str, Any],
-    candidate: dict[str, Any],
+    checks: SpecChecks, payload: dict[str, Any], live: dict[str, Any], candidate: dict[str, Any]
 ) -> ChecksOnBoth:
-    """The spec's checks run on both outputs of one shadowed call.
+    """The candidate's checks (CEL over input and output, and grounding) run on both
+    outputs of one shadowed call: how often live's answers would have broken the new
+    checks, and which warnings the candidate's own answers drew. A check that refused an
+    answer inside either call is counted from its attempts (`check_failed`) instead."""
 
-    The place where the spec's checks (CEL over input and output) plug in. Until they do,
-    nothing fails here; a check that failed inside either call is counted from its
-    attempts (`check_failed`) in the report all the same.
-    """
-    return ChecksOnBoth()
+    def failed(output: dict[str, Any]) -> list[str]:
+        # The input as stored: a document field holds its file's reference, not its text.
+        verdict = checks.judge(payload, payload, output)
+        return [str(issue.check) for issue in (*verdict.errors, *verdict.warnings)]
+
+    if not checks:
+        return ChecksOnBoth()
+    return ChecksOnBoth(live=failed(live), candidate=failed(candidate))
 
 
 async def start_shadow(
@@ -184,7 +190,7 @@ async def stop_shadow(session: AsyncSession, *, spec: Spec, shadow: Shadow, who:
 
 def _checks_failed(execution: Any) -> Any:
     return (execution.error["type"].astext == CHECKS_FAILED) | exists().where(
-        Attempt.execution_id == execution.id, Attempt.outcome == CHECK_FAILED_OUTCOME
+        Attempt.execution_id == execution.id, Attempt.outcome == CHECK_FAILED
     )
 
 
@@ -243,6 +249,8 @@ def _compare(
     report: ShadowReport, pairs: Sequence[tuple[Any, ...]], document: dict[str, Any]
 ) -> None:
     tally = Agreement()
+    spec = SpecDocument.model_validate(document)
+    checks = SpecChecks(spec.checks, spec.output_schema)
     for execution_id, live_id, payload, live_output, candidate_output in pairs:
         fields = tally.add(live_output, candidate_output)
         if not all(fields.values()) and len(report.differences) < DIFFERENCES_SHOWN:
@@ -252,7 +260,7 @@ def _compare(
                     [p for p, same in fields.items() if not same],
                 )
             )  # fmt: skip
-        checks = run_checks_on_both(document, payload, live_output, candidate_output)
-        report.check_failures["live"] += len(checks.live)
-        report.check_failures["candidate"] += len(checks.candidate)
+        both = run_checks_on_both(checks, payload, live_output, candidate_output)
+        report.check_failures["live"] += len(both.live)
+        report.check_failures["candidate"] += len(both.candidate)
     report.compared, report.agreement, report.fields = tally.compared, tally.overall, tally.fields

@@ -2,7 +2,8 @@
 
 Routing knows nothing of specs. The caller hands it the messages, the formats to send
 (a JSON Schema where the provider takes one, JSON mode otherwise), how to judge a reply
-(`check`) and what to say when a reply is judged invalid (`reask`).
+(`check`: its schema and the spec's checks) and what to say when a reply is judged invalid
+(`reask`).
 """
 
 from __future__ import annotations
@@ -42,8 +43,10 @@ class Ask:
     messages: Messages
     schema_format: dict[str, Any]  # for providers that take a JSON Schema
     json_format: dict[str, Any]  # JSON mode, the schema in the prompt, for the others
-    # Judges a reply's text; `strict` is whether it was produced under `schema_format`.
-    check: Callable[[str, bool], Verdict]
+    # Judges a reply's text: `strict` is whether it was produced under `schema_format`,
+    # `placeholder` whether its model answers with placeholders (the offline model), whose
+    # values say nothing of the checks beyond the schema.
+    check: Callable[[str, bool, bool], Verdict]
     # The messages of a re-ask after an invalid reply (its text and verdict).
     reask: Callable[[str, Verdict], Messages]
     deadline: float  # on the services' monotonic clock

@@ -300,7 +300,8 @@ def _reask_after_reply(turn: _Turn, reply: ModelReply) -> bool:
         return _ask_again_with_room(turn, reply)
     ask, deployment = turn.ask, turn.deployment
     turn.run.truncated_at = None
-    verdict = ask.check(reply.text, deployment.supports_response_schema and ask.strict)
+    strict = deployment.supports_response_schema and ask.strict
+    verdict = ask.check(reply.text, strict, deployment.offline)
     # The very text it was told is wrong: at this temperature it will only say it again.
     repeated = not verdict.ok and reply.text.strip() in turn.rejected
     turn.attempt(
@@ -352,7 +353,15 @@ def _larger_limit(turn: _Turn, used: int) -> int | None:
 
 
 def _issues(issues: Sequence[Issue]) -> list[dict[str, str]] | None:
-    return [{"pointer": i.pointer, "message": i.message} for i in issues] or None
+    return [_issue(i) for i in issues] or None
+
+
+def _issue(issue: Issue) -> dict[str, str]:
+    """An issue as the record keeps it, naming the check that found it, if one did."""
+    kept = {"pointer": issue.pointer, "message": issue.message}
+    if issue.check is not None:
+        kept["check"] = issue.check
+    return kept
 
 
 def skip_same_deployment(record: ExecutionRecord, deployment: Deployment, asked: str) -> None:

@@ -36,7 +36,7 @@ _ERRORS = {
     "404": "Unknown agent, or no live version",
     "422": "The input does not match the agent's input schema",
     "429": "Rate limited or over budget",
-    "502": "The models gave no valid output",
+    "502": "The models gave no valid output (or none that passed the agent's checks)",
     "503": "No model available",
     "504": "Deadline exceeded",
 }
@@ -50,6 +50,10 @@ _HEADERS = {
     ),
     "X-Specloom-Cache": ("hit or miss", "string"),
     "X-Specloom-Cost-Usd": ("What the call cost, in USD", "string"),
+    "X-Specloom-Check-Warnings": (
+        "The agent's checks with severity warn that the output failed, comma separated",
+        "string",
+    ),
 }
 
 

@@ -16,11 +16,12 @@ from typing import Any, Literal
 
 import json_repair
 
+from app.compiler.checks import CheckResult
 from app.core.errors import Issue
 from app.core.jsontext import balanced_objects
 from app.core.limits import unstorable_at
 
-OutputStage = Literal["valid", "repaired", "unparseable", "schema_invalid"]
+OutputStage = Literal["valid", "repaired", "unparseable", "schema_invalid", "check_failed"]
 
 # Candidates are tried in order; a pathological reply full of braces must not make the
 # hot path quadratic, so only the first few are considered.
@@ -39,8 +40,10 @@ class OutputOutcome:
     """What became of one model reply.
 
     `stage` is "valid" (parsed as-is after extraction, schema-valid), "repaired" (needed
-    json-repair, schema-valid), "unparseable" (no JSON object recovered) or "schema_invalid"
-    (an object was recovered but violates the schema). `value` is set only when `ok`.
+    json-repair, schema-valid), "unparseable" (no JSON object recovered), "schema_invalid"
+    (an object was recovered but violates the schema) or "check_failed" (schema-valid, but it
+    fails one of the spec's checks). `value` is set only when `ok`; an ok outcome's issues
+    are the checks it failed that only warn.
     """
 
     stage: OutputStage
@@ -150,6 +153,18 @@ def _check(
             return OutputOutcome("schema_invalid", None, (Issue(*found),), parsed.text)
     stage: OutputStage = "repaired" if parsed.repaired else "valid"
     return OutputOutcome(stage, decoded, (), parsed.text)
+
+
+def judged(outcome: OutputOutcome, result: CheckResult, *, enforce: bool) -> OutputOutcome:
+    """A schema-valid outcome after the spec's checks: refused ("check_failed", the failed
+    checks as its issues) when a check that is an error fails, else kept with the failures
+    that only warn as its issues. Without `enforce` every failure only warns."""
+    if not outcome.ok or not (result.errors or result.warnings):
+        return outcome
+    if enforce and result.errors:
+        return OutputOutcome("check_failed", None, result.errors, outcome.extracted)
+    warnings = (*result.errors, *result.warnings)
+    return OutputOutcome(outcome.stage, outcome.value, warnings, outcome.extracted)
 
 
 def _candidates(text: str) -> Iterator[str]:

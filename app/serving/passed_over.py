@@ -15,6 +15,7 @@ _WHY = {
     "repaired": "answered",
     "unparseable": "gave no JSON object",
     "schema_invalid": "gave output that breaks the schema",
+    "check_failed": "gave output that fails the spec's checks",
     "repeated": "repeated an answer it had been told was invalid",
     "truncated": "was cut off at its output limit",
     "timeout": "timed out",
@@ -72,7 +73,7 @@ def retry_may_help(record: ExecutionRecord, temperature: float | None) -> bool:
         return True
     if "repeated" in outcomes or temperature == 0:
         return False
-    return bool(outcomes & {"unparseable", "schema_invalid"})
+    return bool(outcomes & {"unparseable", "schema_invalid", "check_failed"})
 
 
 def _why(attempt: AttemptRecord) -> str:

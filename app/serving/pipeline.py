@@ -14,6 +14,7 @@ from typing import Any
 import structlog
 
 from app.core.errors import (
+    ChecksFailed,
     DeadlineExceeded,
     InvalidInput,
     Issue,
@@ -33,7 +34,7 @@ from app.routing.budgets import BudgetExceeded
 from app.routing.services import CallServices
 from app.routing.tiers import route
 from app.serving.live import AgentVersion
-from app.serving.output import OutputOutcome, parse_output
+from app.serving.output import OutputOutcome, judged, parse_output
 from app.serving.passed_over import reasons, retry_may_help
 from app.serving.result import CallResult
 
@@ -178,10 +179,16 @@ def _ask(
     # Documents and images: the model reads document text in place of references.
     prompt_input = attachments.prompt_input(payload) if attachments is not None else payload
 
-    def check(text: str, strict: bool) -> OutputOutcome:
-        return parse_output(
+    def check(text: str, strict: bool, placeholder: bool) -> OutputOutcome:
+        outcome = parse_output(
             text, compiled.validate_output, compiled.decode_strict if strict else _same
         )
+        if not outcome.ok or not compiled.has_checks:
+            return outcome
+        # Schema-valid: now the spec's own checks. A placeholder answer (the offline model)
+        # cannot be held to them: its failures are recorded as warnings instead.
+        result = compiled.judge_output(payload, prompt_input, outcome.value)
+        return judged(outcome, result, enforce=not placeholder)
 
     def reask(text: str, verdict: Verdict) -> list[dict[str, Any]]:
         issues = list(verdict.issues)
@@ -221,6 +228,14 @@ def _final_problem(last: DeploymentRun | None, record: ExecutionRecord) -> Probl
             f"{last.truncated_at} tokens, so its answer is incomplete and was not used; "
             "raise the spec's model.max_tokens or choose a model with a larger output limit",
             extra={"retryable": False},
+        )
+    if last is not None and last.invalid is not None and last.invalid.stage == "check_failed":
+        failed = list(last.invalid.issues)
+        names = ", ".join(dict.fromkeys(i.check or "" for i in failed))
+        return ChecksFailed(
+            f"after {len(record.attempts)} attempt(s) the models' output still fails the "
+            f"spec's checks ({names}): {summary(failed)} ({reasons(record)})",
+            issues=failed,
         )
     if last is not None and last.invalid is not None:
         outcome = last.invalid

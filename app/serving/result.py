@@ -21,3 +21,9 @@ class CallResult:
     cacheable: bool = True
     # Whether the response cache took part (a lookup, or a share of an identical call).
     cached: bool = False
+
+    @property
+    def check_warnings(self) -> list[str]:
+        """The checks that only warn which the returned answer failed, by name."""
+        found = (i.get("check") for i in self.record.answer_issues())
+        return list(dict.fromkeys(name for name in found if name))

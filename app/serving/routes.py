@@ -180,6 +180,9 @@ async def _answer(
         headers["X-Specloom-Model-Choice"] = record.model_choice
     if record.offline:
         headers["X-Specloom-Offline"] = "true"
+    warned = result.check_warnings
+    if warned:  # checks with `severity: warn` that the answer failed
+        headers["X-Specloom-Check-Warnings"] = ",".join(warned)
     if result.problem is not None:  # nothing to compare a candidate's answer with
         body = result.problem.problem(request_id)
         body["execution_id"] = str(record.id)

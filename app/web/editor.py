@@ -178,6 +178,34 @@ async def save_version(
     return redirect(request, f"/ui/agents/{spec.name}/versions")
 
 
+@router.post("/checks-preview", dependencies=[CsrfDep])
+async def preview_checks(request: Request, user: UserDep, bounds: LimitsDep) -> Response:
+    """Validate the form's checks against its schemas and example outputs, live (htmx)."""
+    form = await _posted(request)
+    errors = FormErrors()
+    raw = document_from_form(form, errors)
+    if not errors:
+        try:
+            await off_loop(service.validate_document, raw, bounds, prefix="")
+        except service.DocumentInvalid as exc:
+            place_issues(exc.issues or [], form, errors)
+    # Only what the checks decide: the rest of a half-written form is the save's business.
+    problems = [
+        (place, message) for place in ("checks", "examples") for message in errors.at.get(place, [])
+    ]
+    elsewhere = sorted(place for place in errors.at if place not in ("checks", "examples"))
+    return render(
+        request,
+        "ui/_checks_result.html",
+        {
+            "problems": problems,
+            "elsewhere": elsewhere,
+            "checks": len(raw.get("checks", [])),
+            "examples": len(raw.get("examples", [])),
+        },
+    )
+
+
 @router.post("/schema-section", dependencies=[CsrfDep])
 async def switch_section_tab(
     request: Request,

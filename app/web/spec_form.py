@@ -24,6 +24,7 @@ class SpecForm:
     output: Section = field(default_factory=Section)
     rules: list[str] = field(default_factory=list)
     examples: str = "[]"
+    checks: str = "[]"
     model_name: str = ""
     fallbacks: list[str] = field(default_factory=list)
     temperature: str = ""
@@ -74,7 +75,8 @@ def empty_form() -> SpecForm:
 def form_from_document(document: dict[str, Any], base_version: int) -> SpecForm:
     """A stored version's document in the editor."""
     model = dict(document.get("model") or {})
-    extra = {k: v for k, v in document.items() if k not in (*_DOCUMENT_KEYS, "examples", "model")}
+    shown = (*_DOCUMENT_KEYS, "examples", "checks", "model")
+    extra = {k: v for k, v in document.items() if k not in shown}
     temperature = model.pop("temperature", None)
     return SpecForm(
         name=document["name"],
@@ -84,6 +86,7 @@ def form_from_document(document: dict[str, Any], base_version: int) -> SpecForm:
         output=section_from_schema(document.get("output_schema", {})),
         rules=list(document.get("rules") or []) or [""],
         examples=json.dumps(document.get("examples") or [], indent=2),
+        checks=json.dumps(document.get("checks") or [], indent=2, ensure_ascii=False),
         model_name=model.pop("name", None) or "",
         fallbacks=list(model.pop("fallbacks", None) or []),
         temperature="" if temperature is None else str(temperature),
@@ -117,6 +120,7 @@ def form_from_post(form: dict[str, str], rules: list[str], fallbacks: list[str])
         output=section_from_form(form, "output"),
         rules=rules or [""],
         examples=form.get("examples", "[]"),
+        checks=form.get("checks", "[]"),
         model_name=form.get("model_name", ""),
         fallbacks=fallbacks,
         temperature=form.get("temperature", ""),
@@ -173,6 +177,9 @@ def document_from_form(form: SpecForm, errors: FormErrors) -> dict[str, Any]:
             "examples": _json_field(form.examples, "examples", errors, list),
         }
     )
+    checks = _json_field(form.checks, "checks", errors, list)
+    if checks:  # absent rather than empty: an unchanged spec keeps its content hash
+        document["checks"] = checks
     model: dict[str, Any] = _json_field(form.model_extra, "model", errors, dict)
     if form.model_name:
         model["name"] = form.model_name
@@ -202,7 +209,7 @@ def _describe(parts: list[str], message: str) -> str:
 
 def _place(parts: list[str], form: SpecForm, kept_rules: list[int]) -> str:
     head = parts[0] if parts else ""
-    if head in ("name", "title", "description", "examples", "model"):
+    if head in ("name", "title", "description", "examples", "checks", "model"):
         return head
     if head in ("input_schema", "output_schema"):
         section = "input" if head == "input_schema" else "output"

@@ -245,3 +245,23 @@ async def test_coverage_lists_unexercised_rules(app: FastAPI) -> None:
         assert coverage["cases_without_rule"] == 1
         missing = await api.get("/api/specs/nope/coverage")
         assert missing.status_code == 404
+
+
+async def test_a_rule_a_check_names_is_covered(app: FastAPI) -> None:
+    checks = [
+        {"name": "by-number", "assert": "output.summary != ''", "message": "m", "rules": [2]},
+        {"name": "by-text", "assert": "output.team != ''", "message": "m", "rules": [RULES[1]]},
+    ]
+    async with admin_client(app) as api:
+        await create_spec(api, "triage", checks=checks)
+
+        coverage = (await api.get("/api/specs/triage/coverage")).json()
+
+    assert coverage["uncovered"] == [1]
+    first, second = coverage["rules"]
+    assert (first["covered"], first["checks"]) == (False, [])
+    assert (second["covered"], second["cases"], second["checks"]) == (
+        True,
+        [],
+        ["by-number", "by-text"],
+    )

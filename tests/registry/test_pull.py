@@ -23,6 +23,7 @@ KEY_ORDER = [
     "rules",
     "output_schema",
     "examples",
+    "checks",
     "model",
     "tests",
 ]

@@ -122,3 +122,38 @@ async def test_a_sample_runs_the_candidate_on_a_share_of_calls(
     assert 15 <= asked <= 45
     report = await until(read, lambda body: body["calls"] == asked)
     assert report["calls"] == asked
+
+
+async def test_the_candidates_checks_are_run_on_both_answers(
+    api: httpx.AsyncClient, upstream: FakeUpstream
+) -> None:
+    """The candidate adds a check (a summary ends with a full stop, as a warning): live's
+    answers all end with one, the candidate's never do."""
+    created = await api.post("/api/specs", json={"document": make_document()})
+    assert created.status_code == 201, created.text
+    check = {
+        "name": "summary-ends-with-a-full-stop",
+        "assert": 'output.summary.endsWith(".")',
+        "message": "The summary ends with a full stop.",
+        "severity": "warn",
+    }
+    document = make_document(model={"name": "smart"}, description="stricter", checks=[check])
+    saved = await api.post(
+        SPEC + "/versions", json={"document": document, "base_version": 1, "message": "checks"}
+    )
+    assert saved.status_code == 201, saved.text
+    assert (await api.post(SPEC + "/publish", json={"version": 1})).status_code == 200
+    started = await api.post(SPEC + "/shadows", json={"version": 2, "sample": 1.0})
+    assert started.status_code == 201, started.text
+    upstream.script(*[Valid(_live(i)) for i in range(3)], model="fake-fast")
+    upstream.script(*[Valid(_candidate(i)) for i in range(5, 8)], model="fake-smart")
+    for i in range(3):
+        response = await api.post(AGENT, json={"subject": f"Ticket {i}", "body": "Twice."})
+        assert response.status_code == 200, response.text
+
+    async def read() -> dict[str, Any]:
+        found: dict[str, Any] = (await api.get(f"{SPEC}/shadows/{started.json()['id']}")).json()
+        return found
+
+    report = await until(read, lambda body: body["compared"] == 3)
+    assert report["check_failures"] == {"live": 0, "candidate": 3}

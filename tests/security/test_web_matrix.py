@@ -48,6 +48,7 @@ WEB_SAMPLES: dict[tuple[str, str], WebSample] = {
     ("POST", "/ui/schema-section"): WebSample(
         "/ui/schema-section", 200, {"section": "input", "to": "json"}
     ),
+    ("POST", "/ui/checks-preview"): WebSample("/ui/checks-preview", 200, {"checks": "[]"}),
     ("GET", "/ui/agents/{name}/diff"): WebSample(f"/ui/agents/{AGENT}/diff?from=1&to=1"),
     ("POST", "/ui/agents/{name}/publish"): WebSample(
         f"/ui/agents/{AGENT}/publish", 303, {"version": "1", "force": "true", "reason": "m"}
