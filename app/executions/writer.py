@@ -27,7 +27,9 @@ from app.core.loops import BackgroundLoop
 from app.core.setting_groups import WriterSettings
 from app.core.tracing import span
 from app.core.writes import WriterConnection, conninfo_of, jsonb
+from app.executions.partitions import ensure_months
 from app.executions.record import ExecutionRecord, usd
+from app.executions.rollup import rollup_rows
 
 log = structlog.get_logger(__name__)
 
@@ -35,7 +37,10 @@ log = structlog.get_logger(__name__)
 # and costs one round trip: each table's rows travel as one JSON array (encoded by orjson
 # in C), which Postgres unpacks with jsonb_to_recordset. Per-row parameters (SQLAlchemy's
 # executemany, or one array per column) spent most of the writers' CPU. The
-# attempts' foreign key is checked at the end of the statement, after both inserts.
+# attempts' foreign key is checked at the end of the statement, after both inserts. The
+# hourly rollup and the spend are summed in the same statement, so they never drift from
+# the records (rows of a batch are summed per key first: one statement may not update a row
+# twice).
 _STORE: LiteralString = """
 WITH executions AS (
     INSERT INTO execution (id, agent, version, status, input, output, error, cache, model,
@@ -48,11 +53,33 @@ WITH executions AS (
         created_at timestamptz)
 ), attempts AS (
     INSERT INTO attempt (id, execution_id, number, kind, model, outcome, raw_text, issues,
-        error, latency_ms, prompt_tokens, completion_tokens, cost_usd)
+        error, latency_ms, prompt_tokens, completion_tokens, cost_usd, created_at)
     SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(id uuid, execution_id uuid, number int,
         kind varchar, model varchar, outcome varchar, raw_text text, issues jsonb,
         error text, latency_ms float8, prompt_tokens int, completion_tokens int,
-        cost_usd numeric)
+        cost_usd numeric, created_at timestamptz)
+), hourly AS (
+    INSERT INTO execution_hourly AS h (hour, agent, version, model, source, calls, failed,
+        prompt_tokens, completion_tokens, cost_usd, latency, attempts, attempt_prompt_tokens,
+        attempt_completion_tokens, attempt_cost_usd)
+    SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(hour timestamptz, agent varchar,
+        version int, model varchar, source varchar, calls bigint, failed bigint,
+        prompt_tokens bigint, completion_tokens bigint, cost_usd numeric, latency bigint[],
+        attempts bigint, attempt_prompt_tokens bigint, attempt_completion_tokens bigint,
+        attempt_cost_usd numeric)
+    ON CONFLICT (hour, agent, version, model, source) DO UPDATE SET
+        calls = h.calls + excluded.calls,
+        failed = h.failed + excluded.failed,
+        prompt_tokens = h.prompt_tokens + excluded.prompt_tokens,
+        completion_tokens = h.completion_tokens + excluded.completion_tokens,
+        cost_usd = h.cost_usd + excluded.cost_usd,
+        latency = ARRAY(SELECT x + y FROM unnest(h.latency, excluded.latency)
+            WITH ORDINALITY AS t(x, y, i) ORDER BY i),
+        attempts = h.attempts + excluded.attempts,
+        attempt_prompt_tokens = h.attempt_prompt_tokens + excluded.attempt_prompt_tokens,
+        attempt_completion_tokens =
+            h.attempt_completion_tokens + excluded.attempt_completion_tokens,
+        attempt_cost_usd = h.attempt_cost_usd + excluded.attempt_cost_usd
 )
 INSERT INTO spend (scope_key, day, spent_usd)
 SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(scope_key varchar, day timestamptz,
@@ -234,9 +261,10 @@ async def store_records(
         attempts.extend(rows)
     # Budgets read the spend sums; adding in the same statement keeps them exact.
     spend = _spend_rows(batch)
+    await ensure_months(connection, {record.created_at for record in batch})
     await connection.execute(
         _STORE,
-        (jsonb(executions), jsonb(attempts), jsonb(spend)),
+        (jsonb(executions), jsonb(attempts), jsonb(rollup_rows(batch)), jsonb(spend)),
         prepare=True,
     )
 

@@ -1,17 +1,42 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKeyConstraint,
+    Index,
+    Numeric,
+    String,
+    Text,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, IdMixin
 
 
+def _partition_key() -> Mapped[datetime]:
+    """`created_at` as the log's tables hold it: the month partition key, so part of the
+    primary key (Postgres asks that of a partitioned table's unique keys)."""
+    return mapped_column(
+        DateTime(timezone=True),
+        server_default=func.clock_timestamp(),
+        primary_key=True,
+        index=True,
+    )
+
+
 class Execution(IdMixin, Base):
-    """One call of an agent, successful or not, with every model attempt it made."""
+    """One call of an agent, successful or not, with every model attempt it made.
+
+    Partitioned by month of `created_at` (migration 0010): look one up by id and the time
+    is not needed, but each month's index is probed.
+    """
 
     __tablename__ = "execution"
     __table_args__ = (
@@ -21,7 +46,10 @@ class Execution(IdMixin, Base):
             name="source",
         ),
         Index("ix_execution_agent_created", "agent", "created_at"),
+        {"postgresql_partition_by": "RANGE (created_at)"},
     )
+
+    created_at: Mapped[datetime] = _partition_key()
 
     agent: Mapped[str] = mapped_column(String(63))
     version: Mapped[int | None]
@@ -50,13 +78,23 @@ class Execution(IdMixin, Base):
 
 
 class Attempt(IdMixin, Base):
-    """One model call inside an execution: the first ask, a retry, a fallback or a re-ask."""
+    """One model call inside an execution: the first ask, a retry, a fallback or a re-ask.
+
+    Its `created_at` is its execution's, so both rows live in the same month's partition.
+    """
 
     __tablename__ = "attempt"
-
-    execution_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("execution.id", ondelete="CASCADE"), index=True
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["execution_id", "created_at"],
+            ["execution.id", "execution.created_at"],
+            ondelete="CASCADE",
+        ),
+        {"postgresql_partition_by": "RANGE (created_at)"},
     )
+
+    created_at: Mapped[datetime] = _partition_key()
+    execution_id: Mapped[uuid.UUID] = mapped_column(index=True)
     number: Mapped[int]
     kind: Mapped[str] = mapped_column(String(16))
     model: Mapped[str] = mapped_column(String(200))

@@ -1,0 +1,206 @@
+"""log at scale: hourly rollups; execution and attempt partitioned by month
+
+Revision ID: 0010_log_scale
+Revises: 0009
+Create Date: 2026-12-02 08:30:00
+
+`execution` and `attempt` become tables partitioned by range of `created_at`, one partition
+a month, with every row copied across. A partitioned table's primary key must hold the
+partition key, so both keys become (id, created_at); an attempt takes its execution's
+`created_at` (it used to be the time the row was written) so it lives in the same month as
+its execution, and its foreign key is (execution_id, created_at). Nothing else has a
+foreign key into `execution`: test cases, test results and job items keep the id alone.
+
+`specloom_log_month(t)` creates the month of `t` for both tables; the writer calls it for a
+month it has not seen, and the retention job creates months ahead.
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0010_log_scale"
+down_revision: str | None = "0009"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# The rollup's latency histogram: bucket 0 holds [0, 1) ms, bucket i holds
+# [2^((i-1)/4), 2^(i/4)) ms, the last one everything from 2^19.75 ms (about 15 minutes).
+# A frozen copy of app.executions.rollup.BUCKET_SQL, as migrations are snapshots.
+_BUCKET = (
+    "(CASE WHEN {ms} < 1 THEN 0 ELSE LEAST(80, floor(4 * log(2.0, {ms}::numeric)) + 1) END)::int"
+)
+
+_MONTH_FUNCTION = """
+CREATE FUNCTION specloom_log_month(at timestamptz) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    first timestamp := date_trunc('month', at AT TIME ZONE 'UTC');
+    name text := to_char(first, '"y"YYYY"m"MM');
+    tbl text;
+BEGIN
+    -- Writers of two processes may ask at once: the second waits, then finds the month.
+    PERFORM pg_advisory_xact_lock(hashtext('specloom_log_month'));
+    FOREACH tbl IN ARRAY ARRAY['execution', 'attempt'] LOOP
+        EXECUTE format(
+            'CREATE TABLE IF NOT EXISTS %I PARTITION OF %I FOR VALUES FROM (%L) TO (%L)',
+            tbl || '_' || name, tbl,
+            first AT TIME ZONE 'UTC', (first + interval '1 month') AT TIME ZONE 'UTC');
+    END LOOP;
+END $$
+"""
+
+
+def upgrade() -> None:
+    op.create_table(
+        "execution_hourly",
+        *_rollup_columns(),
+    )
+    op.execute(
+        "ALTER TABLE execution_hourly ADD CONSTRAINT pk_execution_hourly "
+        "PRIMARY KEY (hour, agent, version, model, source)"
+    )
+    op.execute(_MONTH_FUNCTION)
+    _partition()
+    _backfill_rollup()
+
+
+def downgrade() -> None:
+    _unpartition()
+    op.execute("DROP FUNCTION specloom_log_month(timestamptz)")
+    op.drop_table("execution_hourly")
+
+
+def _rollup_columns() -> list[object]:
+    import sqlalchemy as sa
+    from sqlalchemy.dialects import postgresql
+
+    big = {"nullable": False, "server_default": "0"}
+    return [
+        sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("agent", sa.String(length=63), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("model", sa.String(length=200), nullable=False),
+        sa.Column("source", sa.String(length=32), nullable=False),
+        sa.Column("calls", sa.BigInteger(), **big),
+        sa.Column("failed", sa.BigInteger(), **big),
+        sa.Column("prompt_tokens", sa.BigInteger(), **big),
+        sa.Column("completion_tokens", sa.BigInteger(), **big),
+        sa.Column("cost_usd", sa.Numeric(20, 8), **big),
+        sa.Column("latency", postgresql.ARRAY(sa.BigInteger()), nullable=False),
+        sa.Column("attempts", sa.BigInteger(), **big),
+        sa.Column("attempt_prompt_tokens", sa.BigInteger(), **big),
+        sa.Column("attempt_completion_tokens", sa.BigInteger(), **big),
+        sa.Column("attempt_cost_usd", sa.Numeric(20, 8), **big),
+    ]
+
+
+def _partition() -> None:
+    op.execute("ALTER TABLE attempt DROP CONSTRAINT fk_attempt_execution_id_execution")
+    for table in ("execution", "attempt"):
+        op.execute(f"ALTER TABLE {table} RENAME TO {table}_plain")
+        op.execute(
+            f"CREATE TABLE {table} (LIKE {table}_plain INCLUDING DEFAULTS INCLUDING "
+            "CONSTRAINTS) PARTITION BY RANGE (created_at)"
+        )
+    # Every month holding a row, and this month and the next two.
+    op.execute(
+        "SELECT specloom_log_month(m) FROM generate_series("
+        "date_trunc('month', LEAST(now(), (SELECT min(created_at) FROM execution_plain)) "
+        "AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', "
+        "GREATEST(now(), (SELECT max(created_at) FROM execution_plain)) + interval '2 months', "
+        "interval '1 month') AS m"
+    )
+    op.execute("INSERT INTO execution SELECT * FROM execution_plain")
+    columns = _columns("attempt_plain", exclude="created_at")
+    op.execute(
+        f"INSERT INTO attempt ({columns}, created_at) "
+        f"SELECT {', '.join('a.' + c for c in columns.split(', '))}, e.created_at "
+        "FROM attempt_plain a JOIN execution_plain e ON e.id = a.execution_id"
+    )
+    op.execute("DROP TABLE attempt_plain")
+    op.execute("DROP TABLE execution_plain")
+    _keys(partitioned=True)
+
+
+def _unpartition() -> None:
+    op.execute("ALTER TABLE attempt DROP CONSTRAINT fk_attempt_execution_id_execution")
+    for table in ("execution", "attempt"):
+        op.execute(f"ALTER TABLE {table} RENAME TO {table}_parted")
+        op.execute(
+            f"CREATE TABLE {table} (LIKE {table}_parted INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+        )
+        op.execute(f"INSERT INTO {table} SELECT * FROM {table}_parted")
+    op.execute("DROP TABLE attempt_parted")
+    op.execute("DROP TABLE execution_parted")
+    _keys(partitioned=False)
+
+
+def _keys(*, partitioned: bool) -> None:
+    """Primary keys, indexes and the attempts' foreign key (built after the copy: faster)."""
+    key = "id, created_at" if partitioned else "id"
+    op.execute(f"ALTER TABLE execution ADD CONSTRAINT pk_execution PRIMARY KEY ({key})")
+    op.execute(f"ALTER TABLE attempt ADD CONSTRAINT pk_attempt PRIMARY KEY ({key})")
+    op.create_index("ix_execution_agent_created", "execution", ["agent", "created_at"])
+    op.create_index("ix_execution_created_at", "execution", ["created_at"])
+    op.create_index("ix_execution_api_key_id", "execution", ["api_key_id"])
+    op.create_index("ix_attempt_created_at", "attempt", ["created_at"])
+    op.create_index("ix_attempt_execution_id", "attempt", ["execution_id"])
+    refers = "execution_id, created_at" if partitioned else "execution_id"
+    op.execute(
+        f"ALTER TABLE attempt ADD CONSTRAINT fk_attempt_execution_id_execution FOREIGN KEY "
+        f"({refers}) REFERENCES execution ({key}) ON DELETE CASCADE"
+    )
+
+
+def _columns(table: str, *, exclude: str) -> str:
+    rows = op.get_bind().exec_driver_sql(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = %(t)s "
+        "AND column_name <> %(x)s ORDER BY ordinal_position",
+        {"t": table, "x": exclude},
+    )
+    return ", ".join(row[0] for row in rows)
+
+
+def _backfill_rollup() -> None:
+    """The rollup of every row already logged: per-call figures under the call's model,
+    per-attempt figures under each attempt's model (skipped attempts are not calls)."""
+    bucket = _BUCKET.format(ms="latency_ms")
+    op.execute(
+        f"""
+        WITH per_bucket AS (
+            SELECT date_trunc('hour', created_at, 'UTC') AS hour, agent,
+                coalesce(version, 0) AS version, coalesce(model, '') AS model, source,
+                {bucket} AS b, count(*) AS n, count(*) FILTER (WHERE status = 'failed') AS f,
+                sum(prompt_tokens) AS p, sum(completion_tokens) AS c, sum(cost_usd) AS cost
+            FROM execution GROUP BY 1, 2, 3, 4, 5, 6
+        ), per_key AS (
+            SELECT hour, agent, version, model, source, sum(n) AS n, sum(f) AS f,
+                sum(p) AS p, sum(c) AS c, sum(cost) AS cost, jsonb_object_agg(b, n) AS hist
+            FROM per_bucket GROUP BY 1, 2, 3, 4, 5
+        )
+        INSERT INTO execution_hourly (hour, agent, version, model, source, calls, failed,
+            prompt_tokens, completion_tokens, cost_usd, latency)
+        SELECT hour, agent, version, model, source, n, f, p, c, cost,
+            ARRAY(SELECT coalesce((hist ->> i::text)::bigint, 0)
+                  FROM generate_series(0, 80) AS i ORDER BY i)
+        FROM per_key
+        """
+    )
+    op.execute(
+        """
+        INSERT INTO execution_hourly AS h (hour, agent, version, model, source, latency,
+            attempts, attempt_prompt_tokens, attempt_completion_tokens, attempt_cost_usd)
+        SELECT date_trunc('hour', e.created_at, 'UTC'), e.agent, coalesce(e.version, 0),
+            a.model, e.source, array_fill(0::bigint, ARRAY[81]), count(*),
+            sum(a.prompt_tokens), sum(a.completion_tokens), sum(a.cost_usd)
+        FROM attempt a JOIN execution e
+            ON e.id = a.execution_id AND e.created_at = a.created_at
+        WHERE a.kind <> 'skip'
+        GROUP BY 1, 2, 3, 4, 5
+        ON CONFLICT (hour, agent, version, model, source) DO UPDATE SET
+            attempts = excluded.attempts,
+            attempt_prompt_tokens = excluded.attempt_prompt_tokens,
+            attempt_completion_tokens = excluded.attempt_completion_tokens,
+            attempt_cost_usd = excluded.attempt_cost_usd
+        """
+    )
