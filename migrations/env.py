@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from alembic import context
-from sqlalchemy import ForeignKeyConstraint, create_engine, pool
+from sqlalchemy import create_engine, pool
 
 from app.models import Base
 
@@ -24,16 +24,6 @@ def include_name(name: str | None, type_: str, parent_names: object) -> bool:
     if type_ != "table" or name is None:
         return True
     return not (name.startswith("procrastinate") or _PARTITION.match(name))
-
-
-def include_object(
-    item: object, name: str | None, type_: str, reflected: bool, compare_to: object
-) -> bool:
-    """Leave out the foreign keys Postgres adds from `attempt` to each month of `execution`
-    (the one declared is on the parent tables)."""
-    if type_ == "foreign_key_constraint" and isinstance(item, ForeignKeyConstraint):
-        return not _PARTITION.match(item.referred_table.name)
-    return True
 
 
 def _url() -> str:
@@ -60,7 +50,6 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             compare_type=True,
             include_name=include_name,
-            include_object=include_object,
         )
         with context.begin_transaction():
             context.run_migrations()

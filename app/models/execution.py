@@ -8,7 +8,6 @@ from typing import Any
 from sqlalchemy import (
     CheckConstraint,
     DateTime,
-    ForeignKeyConstraint,
     Index,
     Numeric,
     String,
@@ -73,7 +72,11 @@ class Execution(IdMixin, Base):
     api_key_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
 
     attempts: Mapped[list[Attempt]] = relationship(
-        back_populates="execution", lazy="raise", order_by="Attempt.number"
+        back_populates="execution",
+        lazy="raise",
+        order_by="Attempt.number",
+        primaryjoin="and_(Execution.id == foreign(Attempt.execution_id), "
+        "Execution.created_at == foreign(Attempt.created_at))",
     )
 
 
@@ -84,14 +87,11 @@ class Attempt(IdMixin, Base):
     """
 
     __tablename__ = "attempt"
-    __table_args__ = (
-        ForeignKeyConstraint(
-            ["execution_id", "created_at"],
-            ["execution.id", "execution.created_at"],
-            ondelete="CASCADE",
-        ),
-        {"postgresql_partition_by": "RANGE (created_at)"},
-    )
+    # No foreign key: Postgres cannot drop (or cheaply detach) a month of `execution` that a
+    # foreign key refers to, and the writer stores an execution with its attempts in one
+    # statement anyway. Retention removes a month of both tables together, and deletes an
+    # execution's attempts in the statement that deletes it.
+    __table_args__ = ({"postgresql_partition_by": "RANGE (created_at)"},)
 
     created_at: Mapped[datetime] = _partition_key()
     execution_id: Mapped[uuid.UUID] = mapped_column(index=True)
@@ -107,4 +107,9 @@ class Attempt(IdMixin, Base):
     completion_tokens: Mapped[int] = mapped_column(default=0)
     cost_usd: Mapped[Decimal] = mapped_column(Numeric(14, 8), default=Decimal(0))
 
-    execution: Mapped[Execution] = relationship(back_populates="attempts", lazy="raise")
+    execution: Mapped[Execution] = relationship(
+        back_populates="attempts",
+        lazy="raise",
+        primaryjoin="and_(Execution.id == foreign(Attempt.execution_id), "
+        "Execution.created_at == foreign(Attempt.created_at))",
+    )

@@ -8,8 +8,11 @@ Create Date: 2026-12-02 08:30:00
 a month, with every row copied across. A partitioned table's primary key must hold the
 partition key, so both keys become (id, created_at); an attempt takes its execution's
 `created_at` (it used to be the time the row was written) so it lives in the same month as
-its execution, and its foreign key is (execution_id, created_at). Nothing else has a
-foreign key into `execution`: test cases, test results and job items keep the id alone.
+its execution. The attempts' foreign key goes: Postgres will not drop a month of
+`execution` while a foreign key refers to it, and detaching one first checks every attempt.
+The writer stores an execution and its attempts in one statement, and retention removes
+them together. Nothing else had a foreign key into `execution`: test cases, test results
+and job items keep the id alone (retention keeps the executions they name).
 
 `specloom_log_month(t)` creates the month of `t` for both tables; the writer calls it for a
 month it has not seen, and the retention job creates months ahead.
@@ -123,7 +126,11 @@ def _partition() -> None:
 
 
 def _unpartition() -> None:
-    op.execute("ALTER TABLE attempt DROP CONSTRAINT fk_attempt_execution_id_execution")
+    # Attempts whose execution retention removed alone cannot meet the foreign key again.
+    op.execute(
+        "DELETE FROM attempt a WHERE NOT EXISTS "
+        "(SELECT FROM execution e WHERE e.id = a.execution_id AND e.created_at = a.created_at)"
+    )
     for table in ("execution", "attempt"):
         op.execute(f"ALTER TABLE {table} RENAME TO {table}_parted")
         op.execute(
@@ -136,7 +143,8 @@ def _unpartition() -> None:
 
 
 def _keys(*, partitioned: bool) -> None:
-    """Primary keys, indexes and the attempts' foreign key (built after the copy: faster)."""
+    """Primary keys, indexes and (unpartitioned) the attempts' foreign key, built after the
+    copy: faster."""
     key = "id, created_at" if partitioned else "id"
     op.execute(f"ALTER TABLE execution ADD CONSTRAINT pk_execution PRIMARY KEY ({key})")
     op.execute(f"ALTER TABLE attempt ADD CONSTRAINT pk_attempt PRIMARY KEY ({key})")
@@ -145,11 +153,11 @@ def _keys(*, partitioned: bool) -> None:
     op.create_index("ix_execution_api_key_id", "execution", ["api_key_id"])
     op.create_index("ix_attempt_created_at", "attempt", ["created_at"])
     op.create_index("ix_attempt_execution_id", "attempt", ["execution_id"])
-    refers = "execution_id, created_at" if partitioned else "execution_id"
-    op.execute(
-        f"ALTER TABLE attempt ADD CONSTRAINT fk_attempt_execution_id_execution FOREIGN KEY "
-        f"({refers}) REFERENCES execution ({key}) ON DELETE CASCADE"
-    )
+    if not partitioned:
+        op.execute(
+            "ALTER TABLE attempt ADD CONSTRAINT fk_attempt_execution_id_execution FOREIGN KEY "
+            "(execution_id) REFERENCES execution (id) ON DELETE CASCADE"
+        )
 
 
 def _columns(table: str, *, exclude: str) -> str:

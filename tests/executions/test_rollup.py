@@ -110,6 +110,7 @@ async def test_usage_of_whole_hours_is_read_from_the_rollup_not_the_log(
     numbers outlive the raw records retention removes)."""
     await store(sessionmaker, [record(T0 + timedelta(minutes=m)) for m in (1, 30, 59)])
     async with sessionmaker() as session:
+        await session.execute(text("DELETE FROM attempt"))
         await session.execute(text("DELETE FROM execution"))
         await session.commit()
         whole = await usage_report(session, since=T0, until=T0 + timedelta(hours=1))
