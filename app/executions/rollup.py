@@ -75,20 +75,37 @@ class _Sums:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: Decimal = Decimal(0)
-    latency: list[int] = field(default_factory=lambda: [0] * BUCKETS)
     attempts: int = 0
     attempt_prompt_tokens: int = 0
     attempt_completion_tokens: int = 0
     attempt_cost_usd: Decimal = Decimal(0)
 
 
+@dataclass
+class _Latency:
+    calls: int = 0
+    failed: int = 0
+    cost_usd: Decimal = Decimal(0)
+    latency: list[int] = field(default_factory=lambda: [0] * BUCKETS)
+
+
 Key = tuple[datetime, str, int, str, str]
 
 
-def rollup_rows(batch: Iterable[ExecutionRecord]) -> list[dict[str, Any]]:
-    """What a batch adds to `execution_hourly`, one row per key, sorted by key so that two
-    writers lock the rows they share in the same order."""
+@dataclass(frozen=True)
+class Rollup:
+    """What a batch adds to the two rollup tables, one row per key, sorted by key so that
+    two writers lock the rows they share in the same order."""
+
+    hourly: list[dict[str, Any]]
+    latency: list[dict[str, Any]]
+
+
+def rollup_rows(batch: Iterable[ExecutionRecord]) -> Rollup:
+    """A batch summed per (hour, agent, version, model, source) for `execution_hourly`, and
+    per (hour, agent, source) with its latency histogram for `execution_hourly_latency`."""
     sums: dict[Key, _Sums] = {}
+    latency: dict[tuple[datetime, str, str], _Latency] = {}
     for record in batch:
         hour, version = hour_of(record.created_at), record.version or 0
         call = sums.setdefault(
@@ -99,39 +116,50 @@ def rollup_rows(batch: Iterable[ExecutionRecord]) -> list[dict[str, Any]]:
         call.prompt_tokens += record.prompt_tokens
         call.completion_tokens += record.completion_tokens
         call.cost_usd += usd(record.cost_usd)
-        call.latency[bucket_of(record.latency_ms)] += 1
         for attempt in record.attempts:
-            if attempt.kind == "skip":
-                continue
-            row = sums.setdefault(
-                (hour, record.agent, version, attempt.model, record.source), _Sums()
-            )
-            row.attempts += 1
-            row.attempt_prompt_tokens += attempt.prompt_tokens
-            row.attempt_completion_tokens += attempt.completion_tokens
-            row.attempt_cost_usd += usd(attempt.cost_usd)
-    return [_row(key, sums[key]) for key in sorted(sums)]
+            if attempt.kind != "skip":
+                row = sums.setdefault(
+                    (hour, record.agent, version, attempt.model, record.source), _Sums()
+                )
+                row.attempts += 1
+                row.attempt_prompt_tokens += attempt.prompt_tokens
+                row.attempt_completion_tokens += attempt.completion_tokens
+                row.attempt_cost_usd += usd(attempt.cost_usd)
+        times = latency.setdefault((hour, record.agent, record.source), _Latency())
+        times.calls += 1
+        times.failed += record.status == "failed"
+        times.cost_usd += usd(record.cost_usd)
+        times.latency[bucket_of(record.latency_ms)] += 1
+    return Rollup(
+        hourly=[_row(key, sums[key]) for key in sorted(sums)],
+        latency=[_latency_row(key, latency[key]) for key in sorted(latency)],
+    )
 
 
 def _row(key: Key, sums: _Sums) -> dict[str, Any]:
     hour, agent, version, model, source = key
+    # Costs as decimal strings: exact, and Postgres reads a numeric from a JSON string.
+    figures = {k: str(v) if isinstance(v, Decimal) else v for k, v in vars(sums).items()}
     return {
         "hour": hour,
         "agent": agent,
         "version": version,
         "model": model,
         "source": source,
+        **figures,
+    }
+
+
+def _latency_row(key: tuple[datetime, str, str], sums: _Latency) -> dict[str, Any]:
+    hour, agent, source = key
+    return {
+        "hour": hour,
+        "agent": agent,
+        "source": source,
         "calls": sums.calls,
         "failed": sums.failed,
-        "prompt_tokens": sums.prompt_tokens,
-        "completion_tokens": sums.completion_tokens,
-        # Decimal strings: exact, and Postgres reads a numeric from a JSON string.
         "cost_usd": str(sums.cost_usd),
         "latency": sums.latency,
-        "attempts": sums.attempts,
-        "attempt_prompt_tokens": sums.attempt_prompt_tokens,
-        "attempt_completion_tokens": sums.attempt_completion_tokens,
-        "attempt_cost_usd": str(sums.attempt_cost_usd),
     }
 
 

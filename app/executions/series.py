@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.executions.queries import source_clause
 from app.executions.record import PRODUCTION, Source
 from app.executions.rollup import BUCKET_SQL, BUCKETS, Range, add_histograms, percentile, split
-from app.models import Execution, ExecutionHourly
+from app.models import Execution, ExecutionHourlyLatency
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Point:
 
 
 def _hour_filters(hours: Range, sources: Sequence[Source]) -> list[ColumnElement[bool]]:
-    h = ExecutionHourly
+    h = ExecutionHourlyLatency
     filters = [source_clause(sources, h.source)]
     if hours[0] is not None:
         filters.append(h.hour >= hours[0])
@@ -70,7 +70,7 @@ async def agent_activity(
     sums: dict[str, list[Any]] = {}
     queries = []
     if window.hours is not None:
-        h = ExecutionHourly
+        h = ExecutionHourlyLatency
         queries.append(
             select(h.agent, func.sum(h.calls), func.sum(h.failed), func.sum(h.cost_usd))
             .where(*_hour_filters(window.hours, sources))
@@ -157,10 +157,10 @@ async def _series_from_rollup(
     sources: Sequence[Source],
     buckets: dict[int, _Bucket],
 ) -> None:
-    h = ExecutionHourly
+    h = ExecutionHourlyLatency
     rows = await session.execute(
         select(h.hour, h.calls, h.failed, h.cost_usd, h.latency).where(
-            h.agent == agent, h.calls > 0, *_hour_filters(hours, sources)
+            h.agent == agent, *_hour_filters(hours, sources)
         )
     )
     for hour, calls, failed, cost, latency in rows.all():

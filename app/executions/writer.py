@@ -60,12 +60,12 @@ WITH executions AS (
         cost_usd numeric, created_at timestamptz)
 ), hourly AS (
     INSERT INTO execution_hourly AS h (hour, agent, version, model, source, calls, failed,
-        prompt_tokens, completion_tokens, cost_usd, latency, attempts, attempt_prompt_tokens,
+        prompt_tokens, completion_tokens, cost_usd, attempts, attempt_prompt_tokens,
         attempt_completion_tokens, attempt_cost_usd)
     SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(hour timestamptz, agent varchar,
         version int, model varchar, source varchar, calls bigint, failed bigint,
-        prompt_tokens bigint, completion_tokens bigint, cost_usd numeric, latency bigint[],
-        attempts bigint, attempt_prompt_tokens bigint, attempt_completion_tokens bigint,
+        prompt_tokens bigint, completion_tokens bigint, cost_usd numeric, attempts bigint,
+        attempt_prompt_tokens bigint, attempt_completion_tokens bigint,
         attempt_cost_usd numeric)
     ON CONFLICT (hour, agent, version, model, source) DO UPDATE SET
         calls = h.calls + excluded.calls,
@@ -73,13 +73,22 @@ WITH executions AS (
         prompt_tokens = h.prompt_tokens + excluded.prompt_tokens,
         completion_tokens = h.completion_tokens + excluded.completion_tokens,
         cost_usd = h.cost_usd + excluded.cost_usd,
-        latency = ARRAY(SELECT x + y FROM unnest(h.latency, excluded.latency)
-            WITH ORDINALITY AS t(x, y, i) ORDER BY i),
         attempts = h.attempts + excluded.attempts,
         attempt_prompt_tokens = h.attempt_prompt_tokens + excluded.attempt_prompt_tokens,
         attempt_completion_tokens =
             h.attempt_completion_tokens + excluded.attempt_completion_tokens,
         attempt_cost_usd = h.attempt_cost_usd + excluded.attempt_cost_usd
+), latency AS (
+    INSERT INTO execution_hourly_latency AS l (hour, agent, source, calls, failed, cost_usd,
+        latency)
+    SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(hour timestamptz, agent varchar,
+        source varchar, calls bigint, failed bigint, cost_usd numeric, latency bigint[])
+    ON CONFLICT (hour, agent, source) DO UPDATE SET
+        calls = l.calls + excluded.calls,
+        failed = l.failed + excluded.failed,
+        cost_usd = l.cost_usd + excluded.cost_usd,
+        latency = ARRAY(SELECT x + y FROM unnest(l.latency, excluded.latency)
+            WITH ORDINALITY AS t(x, y, i) ORDER BY i)
 )
 INSERT INTO spend (scope_key, day, spent_usd)
 SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(scope_key varchar, day timestamptz,
@@ -261,10 +270,17 @@ async def store_records(
         attempts.extend(rows)
     # Budgets read the spend sums; adding in the same statement keeps them exact.
     spend = _spend_rows(batch)
+    rollup = rollup_rows(batch)
     await ensure_months(connection, {record.created_at for record in batch})
     await connection.execute(
         _STORE,
-        (jsonb(executions), jsonb(attempts), jsonb(rollup_rows(batch)), jsonb(spend)),
+        (
+            jsonb(executions),
+            jsonb(attempts),
+            jsonb(rollup.hourly),
+            jsonb(rollup.latency),
+            jsonb(spend),
+        ),
         prepare=True,
     )
 

@@ -24,11 +24,10 @@ class ExecutionHourly(Base):
     """Calls of one UTC hour, agent, version, model and source, kept by the execution writer
     in the statement that stores the records, so it always equals the log.
 
-    The call figures (calls … latency) sit under the model that answered the call (`''`
+    The call figures (calls … cost_usd) sit under the model that answered the call (`''`
     when none did); the attempt figures under each attempt's model, skipped ones left out.
     `version` 0 means none (a call refused before a version was chosen). `source` is free
-    text: new callers need no migration here. `latency` is a histogram of call latency in
-    the buckets of app.executions.rollup.
+    text: new callers need no migration here.
     """
 
     __tablename__ = "execution_hourly"
@@ -43,8 +42,23 @@ class ExecutionHourly(Base):
     prompt_tokens: Mapped[int] = _count()
     completion_tokens: Mapped[int] = _count()
     cost_usd: Mapped[Decimal] = _usd()
-    latency: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
     attempts: Mapped[int] = _count()
     attempt_prompt_tokens: Mapped[int] = _count()
     attempt_completion_tokens: Mapped[int] = _count()
     attempt_cost_usd: Mapped[Decimal] = _usd()
+
+
+class ExecutionHourlyLatency(Base):
+    """Calls of one UTC hour, agent and source with a histogram of their latency (in the
+    buckets of app.executions.rollup): what the charts and the agents list read. Apart
+    from `execution_hourly` so that usage, which needs no histogram, reads narrow rows."""
+
+    __tablename__ = "execution_hourly_latency"
+
+    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    agent: Mapped[str] = mapped_column(String(63), primary_key=True)
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    calls: Mapped[int] = _count()
+    failed: Mapped[int] = _count()
+    cost_usd: Mapped[Decimal] = _usd()
+    latency: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))

@@ -19,8 +19,11 @@ month it has not seen, and the retention job creates months ahead.
 """
 
 from collections.abc import Sequence
+from typing import Any
 
+import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0010_log_scale"
 down_revision: str | None = "0009"
@@ -54,13 +57,15 @@ END $$
 
 
 def upgrade() -> None:
-    op.create_table(
-        "execution_hourly",
-        *_rollup_columns(),
-    )
+    op.create_table("execution_hourly", *_rollup_columns())
     op.execute(
         "ALTER TABLE execution_hourly ADD CONSTRAINT pk_execution_hourly "
         "PRIMARY KEY (hour, agent, version, model, source)"
+    )
+    op.create_table("execution_hourly_latency", *_latency_columns())
+    op.execute(
+        "ALTER TABLE execution_hourly_latency ADD CONSTRAINT pk_execution_hourly_latency "
+        "PRIMARY KEY (hour, agent, source)"
     )
     op.execute(_MONTH_FUNCTION)
     _partition()
@@ -70,30 +75,52 @@ def upgrade() -> None:
 def downgrade() -> None:
     _unpartition()
     op.execute("DROP FUNCTION specloom_log_month(timestamptz)")
+    op.drop_table("execution_hourly_latency")
     op.drop_table("execution_hourly")
 
 
-def _rollup_columns() -> list[object]:
-    import sqlalchemy as sa
-    from sqlalchemy.dialects import postgresql
+def _key(*names: str) -> list[sa.Column[Any]]:
+    types: dict[str, Any] = {
+        "hour": sa.DateTime(timezone=True),
+        "agent": sa.String(length=63),
+        "version": sa.Integer(),
+        "model": sa.String(length=200),
+        "source": sa.String(length=32),
+    }
+    return [sa.Column(name, types[name], nullable=False) for name in names]
 
-    big = {"nullable": False, "server_default": "0"}
+
+def _figures(*names: str) -> list[sa.Column[Any]]:
     return [
-        sa.Column("hour", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("agent", sa.String(length=63), nullable=False),
-        sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("model", sa.String(length=200), nullable=False),
-        sa.Column("source", sa.String(length=32), nullable=False),
-        sa.Column("calls", sa.BigInteger(), **big),
-        sa.Column("failed", sa.BigInteger(), **big),
-        sa.Column("prompt_tokens", sa.BigInteger(), **big),
-        sa.Column("completion_tokens", sa.BigInteger(), **big),
-        sa.Column("cost_usd", sa.Numeric(20, 8), **big),
+        sa.Column(
+            name,
+            sa.Numeric(20, 8) if name.endswith("usd") else sa.BigInteger(),
+            nullable=False,
+            server_default="0",
+        )
+        for name in names
+    ]
+
+
+def _rollup_columns() -> list[sa.Column[Any]]:
+    return _key("hour", "agent", "version", "model", "source") + _figures(
+        "calls",
+        "failed",
+        "prompt_tokens",
+        "completion_tokens",
+        "cost_usd",
+        "attempts",
+        "attempt_prompt_tokens",
+        "attempt_completion_tokens",
+        "attempt_cost_usd",
+    )
+
+
+def _latency_columns() -> list[sa.Column[Any]]:
+    return [
+        *_key("hour", "agent", "source"),
+        *_figures("calls", "failed", "cost_usd"),
         sa.Column("latency", postgresql.ARRAY(sa.BigInteger()), nullable=False),
-        sa.Column("attempts", sa.BigInteger(), **big),
-        sa.Column("attempt_prompt_tokens", sa.BigInteger(), **big),
-        sa.Column("attempt_completion_tokens", sa.BigInteger(), **big),
-        sa.Column("attempt_cost_usd", sa.Numeric(20, 8), **big),
     ]
 
 
@@ -170,37 +197,26 @@ def _columns(table: str, *, exclude: str) -> str:
 
 
 def _backfill_rollup() -> None:
-    """The rollup of every row already logged: per-call figures under the call's model,
-    per-attempt figures under each attempt's model (skipped attempts are not calls)."""
-    bucket = _BUCKET.format(ms="latency_ms")
+    """The rollups of every row already logged: per-call figures under the call's model,
+    per-attempt figures under each attempt's model (skipped attempts are not calls), and
+    per hour, agent and source the calls' latency histogram."""
     op.execute(
-        f"""
-        WITH per_bucket AS (
-            SELECT date_trunc('hour', created_at, 'UTC') AS hour, agent,
-                coalesce(version, 0) AS version, coalesce(model, '') AS model, source,
-                {bucket} AS b, count(*) AS n, count(*) FILTER (WHERE status = 'failed') AS f,
-                sum(prompt_tokens) AS p, sum(completion_tokens) AS c, sum(cost_usd) AS cost
-            FROM execution GROUP BY 1, 2, 3, 4, 5, 6
-        ), per_key AS (
-            SELECT hour, agent, version, model, source, sum(n) AS n, sum(f) AS f,
-                sum(p) AS p, sum(c) AS c, sum(cost) AS cost, jsonb_object_agg(b, n) AS hist
-            FROM per_bucket GROUP BY 1, 2, 3, 4, 5
-        )
+        """
         INSERT INTO execution_hourly (hour, agent, version, model, source, calls, failed,
-            prompt_tokens, completion_tokens, cost_usd, latency)
-        SELECT hour, agent, version, model, source, n, f, p, c, cost,
-            ARRAY(SELECT coalesce((hist ->> i::text)::bigint, 0)
-                  FROM generate_series(0, 80) AS i ORDER BY i)
-        FROM per_key
+            prompt_tokens, completion_tokens, cost_usd)
+        SELECT date_trunc('hour', created_at, 'UTC'), agent, coalesce(version, 0),
+            coalesce(model, ''), source, count(*), count(*) FILTER (WHERE status = 'failed'),
+            sum(prompt_tokens), sum(completion_tokens), sum(cost_usd)
+        FROM execution GROUP BY 1, 2, 3, 4, 5
         """
     )
     op.execute(
         """
-        INSERT INTO execution_hourly AS h (hour, agent, version, model, source, latency,
+        INSERT INTO execution_hourly AS h (hour, agent, version, model, source,
             attempts, attempt_prompt_tokens, attempt_completion_tokens, attempt_cost_usd)
         SELECT date_trunc('hour', e.created_at, 'UTC'), e.agent, coalesce(e.version, 0),
-            a.model, e.source, array_fill(0::bigint, ARRAY[81]), count(*),
-            sum(a.prompt_tokens), sum(a.completion_tokens), sum(a.cost_usd)
+            a.model, e.source, count(*), sum(a.prompt_tokens), sum(a.completion_tokens),
+            sum(a.cost_usd)
         FROM attempt a JOIN execution e
             ON e.id = a.execution_id AND e.created_at = a.created_at
         WHERE a.kind <> 'skip'
@@ -210,5 +226,26 @@ def _backfill_rollup() -> None:
             attempt_prompt_tokens = excluded.attempt_prompt_tokens,
             attempt_completion_tokens = excluded.attempt_completion_tokens,
             attempt_cost_usd = excluded.attempt_cost_usd
+        """
+    )
+    bucket = _BUCKET.format(ms="latency_ms")
+    op.execute(
+        f"""
+        WITH per_bucket AS (
+            SELECT date_trunc('hour', created_at, 'UTC') AS hour, agent, source,
+                {bucket} AS b, count(*) AS n, count(*) FILTER (WHERE status = 'failed') AS f,
+                sum(cost_usd) AS cost
+            FROM execution GROUP BY 1, 2, 3, 4
+        ), per_key AS (
+            SELECT hour, agent, source, sum(n) AS n, sum(f) AS f, sum(cost) AS cost,
+                jsonb_object_agg(b, n) AS hist
+            FROM per_bucket GROUP BY 1, 2, 3
+        )
+        INSERT INTO execution_hourly_latency (hour, agent, source, calls, failed, cost_usd,
+            latency)
+        SELECT hour, agent, source, n, f, cost,
+            ARRAY(SELECT coalesce((hist ->> i::text)::bigint, 0)
+                  FROM generate_series(0, 80) AS i ORDER BY i)
+        FROM per_key
         """
     )
