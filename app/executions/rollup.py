@@ -9,7 +9,7 @@ whole hour and after the last are read from the log itself, an hour of rows at m
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -25,6 +25,7 @@ BUCKET_SQL = (
     "(CASE WHEN {ms} < 1 THEN 0 ELSE LEAST(80, floor(4 * log(2.0, {ms}::numeric)) + 1) END)::int"
 )
 HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)  # a UTC day: no daylight saving
 
 
 def bucket_of(latency_ms: float) -> int:
@@ -98,12 +99,14 @@ class Rollup:
     two writers lock the rows they share in the same order."""
 
     hourly: list[dict[str, Any]]
+    daily: list[dict[str, Any]]
     latency: list[dict[str, Any]]
 
 
 def rollup_rows(batch: Iterable[ExecutionRecord]) -> Rollup:
-    """A batch summed per (hour, agent, version, model, source) for `execution_hourly`, and
-    per (hour, agent, source) with its latency histogram for `execution_hourly_latency`."""
+    """A batch summed per (hour, agent, version, model, source) for `execution_hourly`, the
+    same per day for `execution_daily`, and per (hour, agent, source) with its latency
+    histogram for `execution_hourly_latency`."""
     sums: dict[Key, _Sums] = {}
     latency: dict[tuple[datetime, str, str], _Latency] = {}
     for record in batch:
@@ -130,18 +133,29 @@ def rollup_rows(batch: Iterable[ExecutionRecord]) -> Rollup:
         times.failed += record.status == "failed"
         times.cost_usd += usd(record.cost_usd)
         times.latency[bucket_of(record.latency_ms)] += 1
+    daily: dict[Key, _Sums] = {}
+    for (hour, agent, version, model, source), figures in sums.items():
+        key = (day_of(hour), agent, version, model, source)
+        _add_sums(daily.setdefault(key, _Sums()), figures)
     return Rollup(
-        hourly=[_row(key, sums[key]) for key in sorted(sums)],
+        hourly=[_row("hour", key, sums[key]) for key in sorted(sums)],
+        daily=[_row("day", key, daily[key]) for key in sorted(daily)],
         latency=[_latency_row(key, latency[key]) for key in sorted(latency)],
     )
 
 
-def _row(key: Key, sums: _Sums) -> dict[str, Any]:
-    hour, agent, version, model, source = key
+def _add_sums(into: _Sums, other: _Sums) -> None:
+    for name, value in vars(other).items():
+        setattr(into, name, getattr(into, name) + value)
+
+
+def _row(time: str, key: Key, sums: _Sums) -> dict[str, Any]:
+    """A row of `execution_hourly` (`time` "hour") or `execution_daily` ("day")."""
+    start, agent, version, model, source = key
     # Costs as decimal strings: exact, and Postgres reads a numeric from a JSON string.
     figures = {k: str(v) if isinstance(v, Decimal) else v for k, v in vars(sums).items()}
     return {
-        "hour": hour,
+        time: start,
         "agent": agent,
         "version": version,
         "model": model,
@@ -168,27 +182,51 @@ Range = tuple[datetime | None, datetime | None]
 
 @dataclass(frozen=True)
 class Window:
-    """A time window split in two: `hours` (first and end hour; None is open) read from
-    the rollup, and `raw` ranges (at most two, each under an hour) read from the log."""
+    """A time window in parts: whole UTC `days` (first and end day; None is open) read from
+    the daily rollup, whole `hours` ranges read from the hourly one, and `raw` ranges (at
+    most two, each under an hour) read from the log."""
 
-    hours: Range | None
+    days: Range | None
+    hours: tuple[Range, ...]
     raw: tuple[Range, ...]
 
 
-def split(since: datetime | None, until: datetime | None) -> Window:
-    """Split [since, until) into whole UTC hours and the partial hours at its ends."""
-    first = None if since is None else _ceil_hour(since)
-    end = None if until is None else hour_of(until)
+def split(since: datetime | None, until: datetime | None, *, days: bool = False) -> Window:
+    """Split [since, until) into whole UTC days (when `days`), whole hours, and the partial
+    hours at its ends."""
+    whole_hours, raw = _carve(since, until, hour_of, HOUR)
+    if whole_hours is None:
+        return Window(days=None, hours=(), raw=raw)
+    whole_days, hours = _carve(*whole_hours, day_of, DAY) if days else (None, ())
+    if whole_days is None:
+        return Window(days=None, hours=(whole_hours,), raw=raw)
+    return Window(days=whole_days, hours=hours, raw=raw)
+
+
+def day_of(moment: datetime) -> datetime:
+    """The first instant of the UTC day a moment falls in."""
+    return hour_of(moment).replace(hour=0)
+
+
+def _carve(
+    since: datetime | None,
+    until: datetime | None,
+    floor: Callable[[datetime], datetime],
+    unit: timedelta,
+) -> tuple[Range | None, tuple[Range, ...]]:
+    """[since, until) as whole units (of `floor` and `unit`) and the ragged ends."""
+    first = None if since is None else _ceil(since, floor, unit)
+    end = None if until is None else floor(until)
     if first is not None and end is not None and first >= end:
-        return Window(hours=None, raw=((since, until),))
-    raw: list[Range] = []
+        return None, ((since, until),)
+    ends: list[Range] = []
     if since is not None and first != since:
-        raw.append((since, first))
+        ends.append((since, first))
     if until is not None and end != until:
-        raw.append((end, until))
-    return Window(hours=(first, end), raw=tuple(raw))
+        ends.append((end, until))
+    return (first, end), tuple(ends)
 
 
-def _ceil_hour(moment: datetime) -> datetime:
-    hour = hour_of(moment)
-    return hour if hour == moment else hour + HOUR
+def _ceil(moment: datetime, floor: Callable[[datetime], datetime], unit: timedelta) -> datetime:
+    down = floor(moment)
+    return down if down == moment else down + unit

@@ -69,11 +69,11 @@ async def agent_activity(
     window = split(since, None)
     sums: dict[str, list[Any]] = {}
     queries = []
-    if window.hours is not None:
-        h = ExecutionHourlyLatency
+    h = ExecutionHourlyLatency
+    for hours in window.hours:
         queries.append(
             select(h.agent, func.sum(h.calls), func.sum(h.failed), func.sum(h.cost_usd))
-            .where(*_hour_filters(window.hours, sources))
+            .where(*_hour_filters(hours, sources))
             .group_by(h.agent)
         )
     for part in window.raw:
@@ -131,8 +131,8 @@ async def call_series(
     parts: tuple[Range, ...] = ((since, None),)
     if bucket_s % 3600 == 0:
         window = split(since, None)
-        if window.hours is not None:
-            await _series_from_rollup(session, agent, window.hours, bucket_s, sources, buckets)
+        for hours in window.hours:
+            await _series_from_rollup(session, agent, hours, bucket_s, sources, buckets)
         parts = window.raw
     for part in parts:
         await _series_from_log(session, agent, part, bucket_s, sources, buckets)

@@ -1,8 +1,9 @@
 """Usage aggregates: tokens and cost per day, agent, version and model.
 
-Whole hours come from the hourly rollup; the partial hours at the ends of a window that
-does not start or stop on the hour are summed from the log (an hour of rows at most), so
-the figures are exact and no request scans the log.
+Whole days come from the daily rollup, whole hours around them from the hourly one, and the
+partial hours at the ends of a window that does not start or stop on the hour are summed
+from the log (an hour of rows at most), so the figures are exact and no request scans the
+log.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.executions.queries import source_clause
 from app.executions.record import PRODUCTION, Source
 from app.executions.rollup import Range, split
-from app.models import Attempt, Execution, ExecutionHourly
+from app.models import Attempt, Execution, ExecutionDaily, ExecutionHourly
 
 
 class UsageRow(BaseModel):
@@ -61,11 +62,16 @@ async def usage_report(
 ) -> UsageReport:
     """Attempts grouped by (UTC day, agent, version, model), and the calls' totals, of
     production traffic unless `sources` says otherwise."""
-    window = split(since, until)
+    window = split(since, until, days=True)
     items: dict[ItemKey, Figures] = {}
     totals: Figures = [0, 0, 0, 0, Decimal(0)]
-    if window.hours is not None:
-        await _from_rollup(session, window.hours, agent, sources, items, totals)
+    parts: list[tuple[type[ExecutionHourly | ExecutionDaily], Range]] = [
+        (ExecutionHourly, hours) for hours in window.hours
+    ]
+    if window.days is not None:
+        parts.append((ExecutionDaily, window.days))
+    for rollup, part in parts:
+        await _from_rollup(session, rollup, part, agent, sources, items, totals)
     for part in window.raw:
         await _from_log(session, part, agent, sources, items, totals)
     return UsageReport(
@@ -105,21 +111,22 @@ def _add(into: Figures, row: Sequence[Any]) -> None:
 
 async def _from_rollup(
     session: AsyncSession,
-    hours: Range,
+    h: type[ExecutionHourly | ExecutionDaily],
+    part: Range,
     agent: str | None,
     sources: Sequence[Source],
     items: dict[ItemKey, Figures],
     totals: Figures,
 ) -> None:
-    h = ExecutionHourly
+    start = h.hour if h is ExecutionHourly else ExecutionDaily.day
     filters: list[ColumnElement[bool]] = [source_clause(sources, h.source)]
     if agent is not None:
         filters.append(h.agent == agent)
-    if hours[0] is not None:
-        filters.append(h.hour >= hours[0])
-    if hours[1] is not None:
-        filters.append(h.hour < hours[1])
-    day = cast(func.timezone("UTC", h.hour), Date)
+    if part[0] is not None:
+        filters.append(start >= part[0])
+    if part[1] is not None:
+        filters.append(start < part[1])
+    day = cast(func.timezone("UTC", start), Date)
     grouped = await session.execute(
         select(
             day,

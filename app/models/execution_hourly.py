@@ -20,9 +20,8 @@ def _usd() -> Mapped[Decimal]:
     return mapped_column(Numeric(20, 8), server_default="0")
 
 
-class ExecutionHourly(Base):
-    """Calls of one UTC hour, agent, version, model and source, kept by the execution writer
-    in the statement that stores the records, so it always equals the log.
+class _UsageFigures:
+    """Calls and attempts summed under one agent, version, model and source.
 
     The call figures (calls … cost_usd) sit under the model that answered the call (`''`
     when none did); the attempt figures under each attempt's model, skipped ones left out.
@@ -30,9 +29,6 @@ class ExecutionHourly(Base):
     text: new callers need no migration here.
     """
 
-    __tablename__ = "execution_hourly"
-
-    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     agent: Mapped[str] = mapped_column(String(63), primary_key=True)
     version: Mapped[int] = mapped_column(primary_key=True)
     model: Mapped[str] = mapped_column(String(200), primary_key=True)
@@ -46,6 +42,24 @@ class ExecutionHourly(Base):
     attempt_prompt_tokens: Mapped[int] = _count()
     attempt_completion_tokens: Mapped[int] = _count()
     attempt_cost_usd: Mapped[Decimal] = _usd()
+
+
+class ExecutionHourly(_UsageFigures, Base):
+    """The log summed per UTC hour, kept by the execution writer in the statement that
+    stores the records, so it always equals the log."""
+
+    __tablename__ = "execution_hourly"
+
+    hour: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+
+
+class ExecutionDaily(_UsageFigures, Base):
+    """The log summed per UTC day (its first instant), kept like `execution_hourly`: usage
+    over weeks reads a row a day rather than 24."""
+
+    __tablename__ = "execution_daily"
+
+    day: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
 
 
 class ExecutionHourlyLatency(Base):

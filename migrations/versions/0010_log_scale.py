@@ -1,4 +1,4 @@
-"""log at scale: hourly rollups; execution and attempt partitioned by month
+"""log at scale: hourly and daily rollups; execution and attempt partitioned by month
 
 Revision ID: 0010_log_scale
 Revises: 0009
@@ -62,6 +62,11 @@ def upgrade() -> None:
         "ALTER TABLE execution_hourly ADD CONSTRAINT pk_execution_hourly "
         "PRIMARY KEY (hour, agent, version, model, source)"
     )
+    op.create_table("execution_daily", *_rollup_columns("day"))
+    op.execute(
+        "ALTER TABLE execution_daily ADD CONSTRAINT pk_execution_daily "
+        "PRIMARY KEY (day, agent, version, model, source)"
+    )
     op.create_table("execution_hourly_latency", *_latency_columns())
     op.execute(
         "ALTER TABLE execution_hourly_latency ADD CONSTRAINT pk_execution_hourly_latency "
@@ -76,12 +81,14 @@ def downgrade() -> None:
     _unpartition()
     op.execute("DROP FUNCTION specloom_log_month(timestamptz)")
     op.drop_table("execution_hourly_latency")
+    op.drop_table("execution_daily")
     op.drop_table("execution_hourly")
 
 
 def _key(*names: str) -> list[sa.Column[Any]]:
     types: dict[str, Any] = {
         "hour": sa.DateTime(timezone=True),
+        "day": sa.DateTime(timezone=True),
         "agent": sa.String(length=63),
         "version": sa.Integer(),
         "model": sa.String(length=200),
@@ -102,8 +109,8 @@ def _figures(*names: str) -> list[sa.Column[Any]]:
     ]
 
 
-def _rollup_columns() -> list[sa.Column[Any]]:
-    return _key("hour", "agent", "version", "model", "source") + _figures(
+def _rollup_columns(time: str = "hour") -> list[sa.Column[Any]]:
+    return _key(time, "agent", "version", "model", "source") + _figures(
         "calls",
         "failed",
         "prompt_tokens",
@@ -226,6 +233,18 @@ def _backfill_rollup() -> None:
             attempt_prompt_tokens = excluded.attempt_prompt_tokens,
             attempt_completion_tokens = excluded.attempt_completion_tokens,
             attempt_cost_usd = excluded.attempt_cost_usd
+        """
+    )
+    op.execute(
+        """
+        INSERT INTO execution_daily (day, agent, version, model, source, calls, failed,
+            prompt_tokens, completion_tokens, cost_usd, attempts, attempt_prompt_tokens,
+            attempt_completion_tokens, attempt_cost_usd)
+        SELECT date_trunc('day', hour, 'UTC'), agent, version, model, source, sum(calls),
+            sum(failed), sum(prompt_tokens), sum(completion_tokens), sum(cost_usd),
+            sum(attempts), sum(attempt_prompt_tokens), sum(attempt_completion_tokens),
+            sum(attempt_cost_usd)
+        FROM execution_hourly GROUP BY 1, 2, 3, 4, 5
         """
     )
     bucket = _BUCKET.format(ms="latency_ms")

@@ -78,6 +78,7 @@ async def _reference(
     [
         (T0, T0 + timedelta(days=3)),  # whole hours: the rollup alone
         (T0 + timedelta(minutes=17), T0 + timedelta(days=2, minutes=41)),  # ragged ends
+        (T0 - timedelta(hours=9), T0 + timedelta(days=3)),  # whole days
         (T0 + timedelta(hours=5, minutes=10), T0 + timedelta(hours=5, minutes=50)),  # inside
         (T0 + timedelta(hours=5, minutes=10), T0 + timedelta(hours=6, minutes=50)),
     ],
@@ -168,24 +169,62 @@ class SplitCase:
 H = timedelta(hours=1)
 M = timedelta(minutes=1)
 A, B, C = T0 + 5 * M, T0 + 9 * M, T0 + H + 9 * M  # inside the first hour, and the second
+D = timedelta(days=1)
 SPLITS = [
-    SplitCase("open", None, None, Window(hours=(None, None), raw=())),
-    SplitCase("on the hour", T0, T0 + 3 * H, Window(hours=(T0, T0 + 3 * H), raw=())),
+    SplitCase("open", None, None, Window(days=None, hours=((None, None),), raw=())),
+    SplitCase("on the hour", T0, T0 + 3 * H, Window(days=None, hours=((T0, T0 + 3 * H),), raw=())),
     SplitCase(
         "ragged",
         A,
-        T0 + 3 * H + B.minute * M,
-        Window(hours=(T0 + H, T0 + 3 * H), raw=((A, T0 + H), (T0 + 3 * H, T0 + 3 * H + 9 * M))),
+        T0 + 3 * H + 9 * M,
+        Window(
+            days=None,
+            hours=((T0 + H, T0 + 3 * H),),
+            raw=((A, T0 + H), (T0 + 3 * H, T0 + 3 * H + 9 * M)),
+        ),
     ),
-    SplitCase("within an hour", A, B, Window(hours=None, raw=((A, B),))),
-    SplitCase("across one boundary", A, C, Window(hours=None, raw=((A, C),))),
-    SplitCase("since only", A, None, Window(hours=(T0 + H, None), raw=((A, T0 + H),))),
+    SplitCase("within an hour", A, B, Window(days=None, hours=(), raw=((A, B),))),
+    SplitCase("across one boundary", A, C, Window(days=None, hours=(), raw=((A, C),))),
+    SplitCase(
+        "since only", A, None, Window(days=None, hours=((T0 + H, None),), raw=((A, T0 + H),))
+    ),
+]
+MIDNIGHT = T0.replace(hour=0)
+DAY_SPLITS = [
+    SplitCase(
+        "whole days between ragged hours",
+        A,
+        MIDNIGHT + 3 * D + 2 * H + 9 * M,
+        Window(
+            days=(MIDNIGHT + D, MIDNIGHT + 3 * D),
+            hours=((T0 + H, MIDNIGHT + D), (MIDNIGHT + 3 * D, MIDNIGHT + 3 * D + 2 * H)),
+            raw=((A, T0 + H), (MIDNIGHT + 3 * D + 2 * H, MIDNIGHT + 3 * D + 2 * H + 9 * M)),
+        ),
+    ),
+    SplitCase("open days", None, None, Window(days=(None, None), hours=(), raw=())),
+    SplitCase(
+        "since, no end",
+        A,
+        None,
+        Window(days=(MIDNIGHT + D, None), hours=((T0 + H, MIDNIGHT + D),), raw=((A, T0 + H),)),
+    ),
+    SplitCase(
+        "less than a day",
+        A,
+        T0 + 5 * H,
+        Window(days=None, hours=((T0 + H, T0 + 5 * H),), raw=((A, T0 + H),)),
+    ),
 ]
 
 
 @pytest.mark.parametrize("case", SPLITS, ids=lambda c: c.name)
 def test_a_window_splits_into_whole_hours_and_ragged_ends(case: SplitCase) -> None:
     assert split(case.since, case.until) == case.expected
+
+
+@pytest.mark.parametrize("case", DAY_SPLITS, ids=lambda c: c.name)
+def test_usage_windows_split_into_whole_days_too(case: SplitCase) -> None:
+    assert split(case.since, case.until, days=True) == case.expected
 
 
 def test_percentiles_from_the_histogram_are_within_a_bucket_of_exact() -> None:
