@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.executions.retention import RetentionLoop
 from app.executions.writer import ExecutionWriter
 from app.files.service import FileInputs
 from app.providers.capabilities import CapabilityBook
@@ -36,6 +37,8 @@ class Runtime:
     files: FileInputs
     # What local model servers said about themselves (asked at start-up and on demand).
     capabilities: CapabilityBook = field(default_factory=CapabilityBook)
+    # Months of the log made ahead, expired records removed (None: not in this process).
+    retention: RetentionLoop | None = None
 
     def __post_init__(self) -> None:
         self.context = CallContext(self.services, self.files, self.writer, self.cache)

@@ -210,7 +210,9 @@ def size_report(conninfo: str) -> dict[str, int]:
             SELECT
               (SELECT sum(pg_total_relation_size(i.inhrelid)) FROM pg_inherits i
                WHERE i.inhparent IN ('execution'::regclass, 'attempt'::regclass)),
-              pg_total_relation_size('execution_hourly'),
+              pg_total_relation_size('execution_hourly')
+                + pg_total_relation_size('execution_daily')
+                + pg_total_relation_size('execution_hourly_latency'),
               (SELECT count(*) FROM execution), (SELECT count(*) FROM attempt),
               (SELECT count(*) FROM execution_hourly),
               pg_database_size(current_database())
