@@ -44,6 +44,9 @@ DECLARE
     name text := to_char(first, '"y"YYYY"m"MM');
     tbl text;
 BEGIN
+    IF to_regclass('attempt_' || name) IS NOT NULL THEN
+        RETURN;  -- the usual case: made ahead, and nothing locked
+    END IF;
     -- Writers of two processes may ask at once: the second waits, then finds the month.
     PERFORM pg_advisory_xact_lock(hashtext('specloom_log_month'));
     FOREACH tbl IN ARRAY ARRAY['execution', 'attempt'] LOOP
