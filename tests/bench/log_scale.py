@@ -7,12 +7,13 @@ API would take days on 2 cores): `generate_series` per UTC day over the last 30 
 agents, versions 1-2, sources api/job/mcp (production) and test/playground, one attempt per
 call and a fallback on every fourth (1.25 attempts a call), 2% failed, latency 200-2000 ms,
 with an input, an output and raw model text the size of a ticket-triage call. The hourly
-rollup is then filled from those rows with the migration's own backfill statement (the
-writer keeps it in production). `--rollup-via-writer` is not offered: the rollup's equality
-with the log is what tests/executions/test_rollup.py asserts.
+rollups are then filled from those rows by the migration's own backfill statements (the
+writer keeps them in production; that they equal the log is what
+tests/executions/test_rollup.py asserts). Reads are timed as a request makes them (a
+session each, the service function the route calls), 3 warm-up runs then 15.
 
     .venv/bin/python -m tests.bench.log_scale --executions 1000000 [--pgdata DIR] [--keep]
-        [--retention] [--before]
+        [--retention] [--before] [--no-reads]
 
 `--pgdata DIR --keep` leaves the generated data directory (stopped) for another run to
 reuse; without `--keep` it is deleted. The Postgres is always stopped at the end.
@@ -264,6 +265,7 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the data directory")
     parser.add_argument("--retention", action="store_true", help="measure retention too")
     parser.add_argument("--before", action="store_true", help="time the old usage scan once")
+    parser.add_argument("--no-reads", action="store_true", help="skip the reads (a reused log)")
     args = parser.parse_args()
     pgdata = args.pgdata or Path(tempfile.mkdtemp(prefix="specloom-logscale-")) / "pg"
     pgdata.parent.mkdir(parents=True, exist_ok=True)
@@ -286,9 +288,10 @@ def report(conninfo: str, url: str, args: argparse.Namespace) -> None:
         f"log {sizes['log_bytes'] / 1e9:.2f} GB = {sizes['log_bytes'] / n:.0f} B/execution; "
         f"rollup {sizes['rollup_bytes'] / 1e6:.1f} MB; database {sizes['db_bytes'] / 1e9:.2f} GB"
     )
-    print("| read | median ms | p95 ms |\n|---|---|---|")
-    for timing in asyncio.run(measure_reads(url)):
-        print(f"| {timing.name} | {timing.median_ms:.1f} | {timing.p95_ms:.1f} |", flush=True)
+    if not args.no_reads:
+        print("| read | median ms | p95 ms |\n|---|---|---|")
+        for timing in asyncio.run(measure_reads(url)):
+            print(f"| {timing.name} | {timing.median_ms:.1f} | {timing.p95_ms:.1f} |", flush=True)
     if args.before:
         print(f"usage the old way (scan every attempt, once): {before_usage_ms(conninfo):.0f} ms")
     if args.retention:
