@@ -33,9 +33,7 @@ depends_on: str | Sequence[str] | None = None
 # The rollup's latency histogram: bucket 0 holds [0, 1) ms, bucket i holds
 # [2^((i-1)/4), 2^(i/4)) ms, the last one everything from 2^19.75 ms (about 15 minutes).
 # A frozen copy of app.executions.rollup.BUCKET_SQL, as migrations are snapshots.
-_BUCKET = (
-    "(CASE WHEN {ms} < 1 THEN 0 ELSE LEAST(80, floor(4 * log(2.0, {ms}::numeric)) + 1) END)::int"
-)
+_BUCKET = "(CASE WHEN {ms} < 1 THEN 0 ELSE LEAST(80, floor(4 * ln({ms}) / ln(2)) + 1) END)::int"
 
 _MONTH_FUNCTION = """
 CREATE FUNCTION specloom_log_month(at timestamptz) RETURNS void LANGUAGE plpgsql AS $$

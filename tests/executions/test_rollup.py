@@ -246,7 +246,8 @@ async def test_the_histogram_buckets_of_python_and_postgres_agree(
 ) -> None:
     from app.executions.rollup import BUCKET_SQL
 
-    values = [0.0, 0.5, 1.0, 1.5, 3.7, 100.0, 123.4, 2999.9, 60000.0, 1e9]
+    values = [0.0, 0.5, 1.0, 1.5, 2.0, 2**0.25, 2**2.75, 3.7, 16.0, 100.0, 123.4, 1024.0]
+    values += [2999.9, 60000.0, 2**19.75, 1e9]
     async with sessionmaker() as session:
         query = text(
             f"SELECT {BUCKET_SQL.format(ms='x.v')} FROM (SELECT CAST(:v AS float8) AS v) x"
