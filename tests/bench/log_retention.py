@@ -23,6 +23,7 @@ from typing import Any
 import psycopg
 
 from app.core.setting_groups import WriterSettings
+from app.executions.partitions import month_of
 from app.executions.record import AttemptRecord, ExecutionRecord
 from app.executions.retention import Removed, Retention
 from app.executions.writer import store_records
@@ -140,7 +141,7 @@ async def measure_retention(conninfo: str) -> str:
         )
     )
     # As if at the end of the month after the oldest: that month has expired whole.
-    month_end = (oldest.replace(day=1) + timedelta(days=32)).replace(day=1)
+    month_end = month_of(month_of(oldest) + timedelta(days=32))
     phases.append(
         await _phase(
             f"retention dropping the month of {oldest:%Y-%m} whole",
