@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from app.core.settings import Settings, get_settings
 
@@ -57,6 +57,16 @@ def _configuration_problem(error: Exception) -> str | None:
     if isinstance(error, ArgumentError):
         return "SPECLOOM_DATABASE_URL: not a database URL (postgresql+psycopg://user@host/db)"
     return None
+
+
+def _specs_command(settings: Settings, args: argparse.Namespace) -> int:
+    if args.specs_command == "pull":
+        return _pull(settings, args.dir or settings.specs_dir, latest=args.latest)
+    if args.specs_command == "diff":
+        return asyncio.run(_diff(settings, args.files))
+    return asyncio.run(
+        _push(settings, args.files, publish=args.publish, force_reason=args.force_reason)
+    )
 
 
 def _command(argv: Sequence[str] | None) -> int:
@@ -130,20 +140,16 @@ def _command(argv: Sequence[str] | None) -> int:
     submit.add_argument("--key", default=None, help="default: SPECLOOM_ADMIN_KEY / data dir")
     submit.add_argument("--version", type=int, default=None)
 
+    _executions_parser(commands)
+
     args = parser.parse_args(argv)
     settings = get_settings()
     if args.command == "serve":
         return _serve(settings, args.host, args.port, load_specs=args.load_specs)
     if args.command == "db":
         return _db_upgrade(settings)
-    if args.command == "specs" and args.specs_command == "pull":
-        return _pull(settings, args.dir or settings.specs_dir, latest=args.latest)
-    if args.command == "specs" and args.specs_command == "diff":
-        return asyncio.run(_diff(settings, args.files))
     if args.command == "specs":
-        return asyncio.run(
-            _push(settings, args.files, publish=args.publish, force_reason=args.force_reason)
-        )
+        return _specs_command(settings, args)
     if args.command == "test":
         from app.core.logging import configure_logging
         from app.evaluation.suite_cli import test_command
@@ -179,6 +185,8 @@ def _command(argv: Sequence[str] | None) -> int:
         return asyncio.run(_create_key(settings, args.name, args.scopes, args.agents, args.rpm))
     if args.command == "worker":
         return _worker(settings, args.concurrency)
+    if args.command == "executions":
+        return _export(settings, args)
     if args.command == "jobs":
         from app.jobs.cli import submit_file
 
@@ -186,6 +194,33 @@ def _command(argv: Sequence[str] | None) -> int:
             settings, args.file, agent=args.agent, url=args.url, key=args.key, version=args.version
         )
     return 2  # pragma: no cover - argparse rejects unknown commands first
+
+
+def _executions_parser(commands: Any) -> None:
+    from app.executions.export import utc
+
+    executions = commands.add_parser("executions", help="the execution log")
+    execution_commands = executions.add_subparsers(dest="executions_command", required=True)
+    export = execution_commands.add_parser(
+        "export", help="write executions (with their attempts) as JSON Lines"
+    )
+    export.add_argument("--since", type=utc, default=None, help="ISO 8601 time (UTC if bare)")
+    export.add_argument("--until", type=utc, default=None, help="ISO 8601 time, excluded")
+    export.add_argument("--agent", default=None, help="only this agent's executions")
+    export.add_argument("--out", default="-", help="the file to write (default: stdout)")
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from app.core.database import database_url, sync_conninfo, upgrade_to_head
+    from app.executions.export import export_command
+
+    url = database_url(settings)
+    upgrade_to_head(url)
+    written = export_command(
+        sync_conninfo(url), args.out, since=args.since, until=args.until, agent=args.agent
+    )
+    print(f"{written} executions exported", file=sys.stderr)
+    return 0
 
 
 def _worker(settings: Settings, concurrency: int | None) -> int:

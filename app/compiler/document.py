@@ -184,6 +184,20 @@ class SpecDocument(DocumentModel):
     checks: list[Check] = Field(default_factory=list, max_length=100)
     model: ModelChoice | None = None
     tests: list[SpecTest] = Field(default_factory=list, max_length=500)
+    retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=36_500,
+        description="Days this agent's execution records are kept (default: the server's "
+        "SPECLOOM_EXECUTION_RETENTION_DAYS); usage figures outlive them.",
+    )
+    raw_text_retention_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=36_500,
+        description="Days the model's raw text in this agent's records is kept (default: the "
+        "server's SPECLOOM_EXECUTION_RAW_TEXT_RETENTION_DAYS, else as long as the record).",
+    )
 
     def canonical(self) -> JsonObject:
         """The document as plain JSON with exactly the fields its author wrote.

@@ -124,7 +124,7 @@ class RoutingSettings(Group):
 
 
 class WriterSettings(Group):
-    """The execution log writer's batches."""
+    """The execution log: the writer's batches, and how long records are kept."""
 
     flush_interval_s: Annotated[float, Env("execution_flush_interval_s")] = Field(
         default=0.05, gt=0
@@ -132,6 +132,26 @@ class WriterSettings(Group):
     batch_size: Annotated[int, Env("execution_batch_size")] = Field(default=200, ge=1)
     stop_timeout_s: Annotated[float, Env("execution_stop_timeout_s")] = Field(
         default=15.0, gt=0, description="How long a stopping server keeps writing records."
+    )
+    retention_days: Annotated[int | None, Env("execution_retention_days")] = Field(
+        default=None,
+        ge=1,
+        description="Days an execution record is kept (unset: for ever); a spec's "
+        "`retention_days` overrides it. Usage figures outlive the records (rollups).",
+    )
+    raw_text_retention_days: Annotated[int | None, Env("execution_raw_text_retention_days")] = (
+        Field(
+            default=None,
+            ge=1,
+            description="Days the model's raw text of each attempt is kept (unset: as long as "
+            "the record); a spec's `raw_text_retention_days` overrides it.",
+        )
+    )
+    retention_interval_s: Annotated[float, Env("execution_retention_interval_s")] = Field(
+        default=600.0, gt=0, description="How often retention runs (and months are made ahead)."
+    )
+    retention_batch: Annotated[int, Env("execution_retention_batch")] = Field(
+        default=500, ge=1, le=100_000, description="Records removed per statement."
     )
 
 

@@ -51,7 +51,7 @@ async def draft_from_execution(
     session: AsyncSession, execution_id: uuid.UUID, body: PromoteRequest
 ) -> PromotionDraft:
     """A draft case (origin `promoted` once saved) from a succeeded, unredacted execution."""
-    execution = await session.get(Execution, execution_id)
+    execution = await session.scalar(select(Execution).where(Execution.id == execution_id))
     if execution is None:
         raise ExecutionNotFound(f"no execution {execution_id}")
     if execution.status != "succeeded" or execution.output is None:

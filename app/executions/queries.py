@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
-from sqlalchemy import ColumnElement, select, true, tuple_
+from sqlalchemy import ColumnElement, SQLColumnExpression, select, true, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -49,9 +49,14 @@ def sources_of(chosen: Sequence[SourceChoice] | None) -> tuple[Source, ...]:
     return tuple(dict.fromkeys(picked))
 
 
-def source_clause(sources: Sequence[Source]) -> ColumnElement[bool]:
-    """The WHERE condition for `sources` (none at all when every source is wanted)."""
-    return true() if set(sources) >= set(SOURCES) else Execution.source.in_(sources)
+def source_clause(
+    sources: Sequence[Source], column: SQLColumnExpression[str] | None = None
+) -> ColumnElement[bool]:
+    """The WHERE condition for `sources` on `column` (the log's by default; none at all when
+    every source is wanted)."""
+    if set(sources) >= set(SOURCES):
+        return true()
+    return (Execution.source if column is None else column).in_(sources)
 
 
 async def list_executions(

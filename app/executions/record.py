@@ -178,6 +178,8 @@ class ExecutionRecord:
                 "prompt_tokens": a.prompt_tokens,
                 "completion_tokens": a.completion_tokens,
                 "cost_usd": str(usd(a.cost_usd)),
+                # The execution's time: an attempt lives in its execution's month.
+                "created_at": self.created_at,
             }
             for a in self.attempts
         ]

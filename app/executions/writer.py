@@ -27,16 +27,43 @@ from app.core.loops import BackgroundLoop
 from app.core.setting_groups import WriterSettings
 from app.core.tracing import span
 from app.core.writes import WriterConnection, conninfo_of, jsonb
+from app.executions.partitions import ensure_months
 from app.executions.record import ExecutionRecord, usd
+from app.executions.rollup import rollup_rows
 
 log = structlog.get_logger(__name__)
+
+# What a batch adds to one usage rollup (`{rollup}` per `{time}`), summed into its rows.
+_USAGE_ROLLUP: LiteralString = """
+    INSERT INTO {rollup} AS h ({time}, agent, version, model, source, calls, failed,
+        prompt_tokens, completion_tokens, cost_usd, attempts, attempt_prompt_tokens,
+        attempt_completion_tokens, attempt_cost_usd)
+    SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r({time} timestamptz, agent varchar,
+        version int, model varchar, source varchar, calls bigint, failed bigint,
+        prompt_tokens bigint, completion_tokens bigint, cost_usd numeric, attempts bigint,
+        attempt_prompt_tokens bigint, attempt_completion_tokens bigint,
+        attempt_cost_usd numeric)
+    ON CONFLICT ({time}, agent, version, model, source) DO UPDATE SET
+        calls = h.calls + excluded.calls,
+        failed = h.failed + excluded.failed,
+        prompt_tokens = h.prompt_tokens + excluded.prompt_tokens,
+        completion_tokens = h.completion_tokens + excluded.completion_tokens,
+        cost_usd = h.cost_usd + excluded.cost_usd,
+        attempts = h.attempts + excluded.attempts,
+        attempt_prompt_tokens = h.attempt_prompt_tokens + excluded.attempt_prompt_tokens,
+        attempt_completion_tokens =
+            h.attempt_completion_tokens + excluded.attempt_completion_tokens,
+        attempt_cost_usd = h.attempt_cost_usd + excluded.attempt_cost_usd
+"""
 
 # One statement stores a whole batch, so it is atomic without a transaction of its own
 # and costs one round trip: each table's rows travel as one JSON array (encoded by orjson
 # in C), which Postgres unpacks with jsonb_to_recordset. Per-row parameters (SQLAlchemy's
-# executemany, or one array per column) spent most of the writers' CPU. The
-# attempts' foreign key is checked at the end of the statement, after both inserts.
-_STORE: LiteralString = """
+# executemany, or one array per column) spent most of the writers' CPU. The rollups and
+# the spend are summed in the same statement, so they never drift from the records (a
+# batch's rows are summed per key first: one statement may not update a row twice).
+_STORE: LiteralString = (
+    """
 WITH executions AS (
     INSERT INTO execution (id, agent, version, status, input, output, error, cache, model,
         model_choice, offline, latency_ms, prompt_tokens, completion_tokens, cost_usd,
@@ -49,17 +76,33 @@ WITH executions AS (
         shadow_id uuid, shadow_of uuid)
 ), attempts AS (
     INSERT INTO attempt (id, execution_id, number, kind, model, outcome, raw_text, issues,
-        error, latency_ms, prompt_tokens, completion_tokens, cost_usd)
+        error, latency_ms, prompt_tokens, completion_tokens, cost_usd, created_at)
     SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(id uuid, execution_id uuid, number int,
         kind varchar, model varchar, outcome varchar, raw_text text, issues jsonb,
         error text, latency_ms float8, prompt_tokens int, completion_tokens int,
-        cost_usd numeric)
+        cost_usd numeric, created_at timestamptz)
+), hourly AS ("""
+    + _USAGE_ROLLUP.replace("{rollup}", "execution_hourly").replace("{time}", "hour")
+    + "), daily AS ("
+    + _USAGE_ROLLUP.replace("{rollup}", "execution_daily").replace("{time}", "day")
+    + """), latency AS (
+    INSERT INTO execution_hourly_latency AS l (hour, agent, source, calls, failed, cost_usd,
+        latency)
+    SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(hour timestamptz, agent varchar,
+        source varchar, calls bigint, failed bigint, cost_usd numeric, latency bigint[])
+    ON CONFLICT (hour, agent, source) DO UPDATE SET
+        calls = l.calls + excluded.calls,
+        failed = l.failed + excluded.failed,
+        cost_usd = l.cost_usd + excluded.cost_usd,
+        latency = ARRAY(SELECT x + y FROM unnest(l.latency, excluded.latency)
+            WITH ORDINALITY AS t(x, y, i) ORDER BY i)
 )
 INSERT INTO spend (scope_key, day, spent_usd)
 SELECT * FROM jsonb_to_recordset(%s::jsonb) AS r(scope_key varchar, day timestamptz,
     spent_usd numeric)
 ON CONFLICT (scope_key, day) DO UPDATE SET spent_usd = spend.spent_usd + excluded.spent_usd
 """
+)
 
 # A record set aside and its spend, in one statement like a batch: a budget must see the
 # spend of a call whose record could not be stored.
@@ -235,9 +278,18 @@ async def store_records(
         attempts.extend(rows)
     # Budgets read the spend sums; adding in the same statement keeps them exact.
     spend = _spend_rows(batch)
+    rollup = rollup_rows(batch)
+    await ensure_months(connection, {record.created_at for record in batch})
     await connection.execute(
         _STORE,
-        (jsonb(executions), jsonb(attempts), jsonb(spend)),
+        (
+            jsonb(executions),
+            jsonb(attempts),
+            jsonb(rollup.hourly),
+            jsonb(rollup.daily),
+            jsonb(rollup.latency),
+            jsonb(spend),
+        ),
         prepare=True,
     )
 

@@ -6,6 +6,7 @@ from app.models.base import Base
 from app.models.dead_letter import DeadLetter
 from app.models.evaluation import TestCase, TestResult, TestRun
 from app.models.execution import Attempt, Execution
+from app.models.execution_hourly import ExecutionDaily, ExecutionHourly, ExecutionHourlyLatency
 from app.models.job import Job, JobItem, WebhookDelivery
 from app.models.model_matrix import ModelMatrix
 from app.models.release import Release
@@ -26,6 +27,9 @@ __all__ = [
     "DeadLetter",
     "EndedWebSession",
     "Execution",
+    "ExecutionDaily",
+    "ExecutionHourly",
+    "ExecutionHourlyLatency",
     "Job",
     "JobItem",
     "Label",

@@ -1,17 +1,42 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Numeric, String, Text, text
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Index,
+    Numeric,
+    String,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, IdMixin
 
 
+def _partition_key() -> Mapped[datetime]:
+    """`created_at` as the log's tables hold it: the month partition key, so part of the
+    primary key (Postgres asks that of a partitioned table's unique keys)."""
+    return mapped_column(
+        DateTime(timezone=True),
+        server_default=func.clock_timestamp(),
+        primary_key=True,
+        index=True,
+    )
+
+
 class Execution(IdMixin, Base):
-    """One call of an agent, successful or not, with every model attempt it made."""
+    """One call of an agent, successful or not, with every model attempt it made.
+
+    Partitioned by month of `created_at` (migration 0012): look one up by id and the time
+    is not needed, but each month's index is probed.
+    """
 
     __tablename__ = "execution"
     __table_args__ = (
@@ -34,7 +59,10 @@ class Execution(IdMixin, Base):
             "shadow_id",
             postgresql_where=text("shadow_id IS NOT NULL"),
         ),
+        {"postgresql_partition_by": "RANGE (created_at)"},
     )
+
+    created_at: Mapped[datetime] = _partition_key()
 
     agent: Mapped[str] = mapped_column(String(63))
     version: Mapped[int | None]
@@ -66,18 +94,29 @@ class Execution(IdMixin, Base):
     shadow_of: Mapped[uuid.UUID | None]
 
     attempts: Mapped[list[Attempt]] = relationship(
-        back_populates="execution", lazy="raise", order_by="Attempt.number"
+        back_populates="execution",
+        lazy="raise",
+        order_by="Attempt.number",
+        primaryjoin="and_(Execution.id == foreign(Attempt.execution_id), "
+        "Execution.created_at == foreign(Attempt.created_at))",
     )
 
 
 class Attempt(IdMixin, Base):
-    """One model call inside an execution: the first ask, a retry, a fallback or a re-ask."""
+    """One model call inside an execution: the first ask, a retry, a fallback or a re-ask.
+
+    Its `created_at` is its execution's, so both rows live in the same month's partition.
+    """
 
     __tablename__ = "attempt"
+    # No foreign key: Postgres cannot drop (or cheaply detach) a month of `execution` that a
+    # foreign key refers to, and the writer stores an execution with its attempts in one
+    # statement anyway. Retention removes a month of both tables together, and deletes an
+    # execution's attempts in the statement that deletes it.
+    __table_args__ = ({"postgresql_partition_by": "RANGE (created_at)"},)
 
-    execution_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("execution.id", ondelete="CASCADE"), index=True
-    )
+    created_at: Mapped[datetime] = _partition_key()
+    execution_id: Mapped[uuid.UUID] = mapped_column(index=True)
     number: Mapped[int]
     kind: Mapped[str] = mapped_column(String(16))
     model: Mapped[str] = mapped_column(String(200))
@@ -90,4 +129,9 @@ class Attempt(IdMixin, Base):
     completion_tokens: Mapped[int] = mapped_column(default=0)
     cost_usd: Mapped[Decimal] = mapped_column(Numeric(14, 8), default=Decimal(0))
 
-    execution: Mapped[Execution] = relationship(back_populates="attempts", lazy="raise")
+    execution: Mapped[Execution] = relationship(
+        back_populates="attempts",
+        lazy="raise",
+        primaryjoin="and_(Execution.id == foreign(Attempt.execution_id), "
+        "Execution.created_at == foreign(Attempt.created_at))",
+    )

@@ -12,6 +12,7 @@ from app.core.clock import Clock
 from app.core.ratelimit import RateLimiter
 from app.core.reads import FastReads
 from app.core.settings import Settings
+from app.executions.retention import RetentionLoop
 from app.executions.writer import ExecutionWriter
 from app.files.service import FileInputs
 from app.providers.catalog import ModelCatalog, load_catalog
@@ -76,17 +77,21 @@ def build_runtime(
         files=FileInputs(limits=settings.files, sessionmaker=sessionmaker),
         releases=ReleaseView(sessionmaker, live),
         guard=RolloutGuard(sessionmaker, interval_s=settings.rollout_guard_interval_s),
+        retention=RetentionLoop(settings.writer),
     )
 
 
 def start_runtime(runtime: Runtime, parts: AsyncExitStack, conninfo: str) -> None:
-    """Start the runtime's background parts: response cache, execution writer, live-version
-    listener. `parts` stops them in the reverse order: the listener, then the writer
-    (drained), then the cache."""
+    """Start the runtime's background parts: response cache, execution writer, retention,
+    live-version listener. `parts` stops them in the reverse order: the listener, retention,
+    then the writer (drained), then the cache."""
     runtime.cache.start()
     parts.push_async_callback(runtime.cache.stop)
     runtime.writer.start()
     parts.push_async_callback(runtime.writer.stop)
+    if runtime.retention is not None:
+        runtime.retention.start(conninfo)
+        parts.push_async_callback(runtime.retention.stop)
     runtime.live.start(conninfo)
     parts.push_async_callback(runtime.live.stop)
     if runtime.guard is not None:

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from app.executions.retention import RetentionLoop
 from app.executions.writer import ExecutionWriter
 from app.files.service import FileInputs
 from app.providers.capabilities import CapabilityBook
@@ -41,6 +42,8 @@ class Runtime:
     # Each agent's labels, rollout and shadow, and the guard that ends failing rollouts.
     releases: ReleaseView | None = None
     guard: RolloutGuard | None = None
+    # Months of the log made ahead, expired records removed (None: not in this process).
+    retention: RetentionLoop | None = None
 
     def __post_init__(self) -> None:
         self.context = CallContext(self.services, self.files, self.writer, self.cache)
