@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import pytest
 
-from app.core.errors import ProblemError
+from app.core.errors import ChecksFailed, ProblemError
 from app.evaluation.matrix import ranking
 from app.evaluation.matrix_schemas import MatrixRow
 from app.evaluation.runner import check_failures
@@ -66,11 +66,6 @@ CASES = {
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_ranking(case: Case) -> None:
     assert ranking(case.rows) == case.expected
-
-
-class ChecksFailed(ProblemError):
-    status = 502
-    slug = "checks-failed"
 
 
 def result(outcomes: list[str], problem: ProblemError | None = None) -> CallResult:
