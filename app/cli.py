@@ -311,8 +311,9 @@ async def _create_key(
 ) -> int:
     from app.core.database import database_url, make_engine, make_sessionmaker, upgrade_to_head
     from app.security import audit, keys
+    from app.security.roles import Scope
 
-    known: tuple[keys.Scope, ...] = ("admin", "invoke")
+    known: tuple[Scope, ...] = ("admin", "invoke")
 
     url = database_url(settings)
     upgrade_to_head(url)

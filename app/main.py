@@ -38,7 +38,7 @@ from app.providers.warm_up import warm_up
 from app.registry.routes import router as registry_router
 from app.registry.service import LIVE_CHANGED
 from app.releases.routes import router as releases_router
-from app.security.auth import load_admin_key
+from app.security.auth import PUBLIC, load_admin_key
 from app.security.routes import router as security_router
 from app.security.store import KeyStore
 from app.serving import openapi
@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(PageHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(agents_router)  # first: the hot route is matched without a scan
-    app.include_router(health.router)
+    app.include_router(health.router, dependencies=[PUBLIC])  # core cannot import security
     app.include_router(metrics_router)  # GET /metrics
     app.include_router(releases_router)
     app.include_router(registry_router)

@@ -6,7 +6,9 @@ from app.models.base import Base
 from app.models.dead_letter import DeadLetter
 from app.models.evaluation import TestCase, TestResult, TestRun
 from app.models.execution import Attempt, Execution
+from app.models.guardrails import AgentGuardrails, ReleaseRequest
 from app.models.job import Job, JobItem, WebhookDelivery
+from app.models.person import Invitation, Person
 from app.models.release import Release
 from app.models.resilience import BreakerState, Budget, RateWindow, ResponseCacheEntry, Spend
 from app.models.spec import Spec
@@ -15,6 +17,7 @@ from app.models.stored_file import StoredFile
 from app.models.web_session import EndedWebSession
 
 __all__ = [
+    "AgentGuardrails",
     "ApiKey",
     "Attempt",
     "AuditEvent",
@@ -24,10 +27,13 @@ __all__ = [
     "DeadLetter",
     "EndedWebSession",
     "Execution",
+    "Invitation",
     "Job",
     "JobItem",
+    "Person",
     "RateWindow",
     "Release",
+    "ReleaseRequest",
     "ResponseCacheEntry",
     "Spec",
     "SpecVersion",

@@ -3,7 +3,7 @@ itself) and moving the live pointer, by publish through its gates or by rollback
 
 from __future__ import annotations
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Response, status
+from fastapi import APIRouter, BackgroundTasks, Response, status
 
 from app.core.database import SessionDep
 from app.core.errors import InvalidInput, responses
@@ -24,12 +24,11 @@ from app.registry.schemas import (
     VersionRead,
 )
 from app.releases.gates import publish_checked
-from app.security.auth import AdminDep, Forbidden, RateLimited, Unauthorized, require_admin
+from app.security.auth import Forbidden, PrincipalDep, RateLimited, Unauthorized, requires
 
 router = APIRouter(
     prefix="/api/specs",
     tags=["specs"],
-    dependencies=[Depends(require_admin)],
     responses=responses(Unauthorized, Forbidden, RateLimited, InvalidInput),
 )
 
@@ -38,11 +37,12 @@ router = APIRouter(
     "",
     status_code=status.HTTP_201_CREATED,
     responses=responses(service.SpecExists, service.DocumentInvalid),
+    dependencies=[requires("author")],
 )
 async def create_spec(
     body: SpecCreate,
     session: SessionDep,
-    principal: AdminDep,
+    principal: PrincipalDep,
     bounds: LimitsDep,
     response: Response,
     evaluator: EvaluatorDep,
@@ -62,12 +62,13 @@ async def create_spec(
     "/{name}/versions",
     status_code=status.HTTP_201_CREATED,
     responses=responses(service.SpecNotFound, service.VersionConflict, service.DocumentInvalid),
+    dependencies=[requires("author")],
 )
 async def create_version(
     body: VersionCreate,
     spec: SpecDep,
     session: SessionDep,
-    principal: AdminDep,
+    principal: PrincipalDep,
     bounds: LimitsDep,
     response: Response,
     evaluator: EvaluatorDep,
@@ -98,9 +99,10 @@ async def create_version(
         evaluation.OfflineEvidence,
         evaluation.ForceWithoutReason,
     ),
+    dependencies=[requires("publisher")],
 )
 async def publish(
-    name: NameParam, body: PublishRequest, session: SessionDep, principal: AdminDep
+    name: NameParam, body: PublishRequest, session: SessionDep, principal: PrincipalDep
 ) -> ReleaseRead:
     """Make a version live if its latest test run passed (or with `force` and a reason) and
     its contract is compatible with the live version's (or `confirm_breaking` is set)."""
@@ -119,9 +121,10 @@ async def publish(
 @router.post(
     "/{name}/rollback",
     responses=responses(service.SpecNotFound, service.VersionNotFound, service.NothingToRollBack),
+    dependencies=[requires("publisher")],
 )
 async def rollback(
-    name: NameParam, body: RollbackRequest, session: SessionDep, principal: AdminDep
+    name: NameParam, body: RollbackRequest, session: SessionDep, principal: PrincipalDep
 ) -> ReleaseRead:
     """Move the live pointer back to a version (default: the previous live one)."""
     release = await actions.rollback(
@@ -130,7 +133,9 @@ async def rollback(
     return ReleaseRead.model_validate(release)
 
 
-@router.get("/{name}/releases", responses=responses(service.SpecNotFound))
+@router.get(
+    "/{name}/releases", responses=responses(service.SpecNotFound), dependencies=[requires("viewer")]
+)
 async def list_releases(spec: SpecDep, session: SessionDep) -> ReleaseList:
     """Every publish and rollback of the spec, oldest first."""
     releases = await service.list_releases(session, spec)

@@ -32,6 +32,13 @@ Action = Literal[
     "case.generated",
     "case.promoted",
     "ui.signed_in",
+    "person.invited",
+    "person.joined",
+    "person.changed",
+    "guardrails.changed",
+    "release.requested",
+    "release.approved",
+    "release.rejected",
 ]
 
 

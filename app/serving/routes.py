@@ -26,7 +26,9 @@ from app.security.auth import (
     authenticate,
     check_agent,
     require_invoke,
+    requires,
 )
+from app.security.roles import declare_plain
 from app.serving.cache import wants_fresh
 from app.serving.call import call
 from app.serving.context import Runtime, RuntimeDep
@@ -100,6 +102,7 @@ async def invoke_agent(request: Request) -> Response:
 
 
 router.add_route("/v1/agents/{name}", invoke_agent, methods=["POST"], include_in_schema=False)
+declare_plain(invoke_agent, "invoke")  # checked in its body: no dependency injection here
 
 
 async def _answer(
@@ -149,7 +152,11 @@ async def _answer(
     return Response(fastjson.dumps(result.output), media_type="application/json", headers=headers)
 
 
-@router.get("/v1/agents/{name}/openapi.json", responses=responses(AgentNotFound, AgentNotLive))
+@router.get(
+    "/v1/agents/{name}/openapi.json",
+    responses=responses(AgentNotFound, AgentNotLive),
+    dependencies=[requires("invoke")],
+)
 async def agent_openapi(
     name: str,
     request: Request,

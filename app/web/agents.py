@@ -15,18 +15,19 @@ from app.executions.series import agent_activity
 from app.registry import actions, service
 from app.registry.service import BreakingChange
 from app.releases.gates import publish_checked
-from app.web.deps import CsrfDep, UserDep, redirect, render
+from app.security.auth import PUBLIC
+from app.web.deps import CsrfDep, UserDep, page, redirect, render
 
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/")
+@router.get("/", dependencies=[PUBLIC])
 async def root() -> Response:
     """The web app lives under /ui."""
     return RedirectResponse("/ui", status_code=307)
 
 
-@router.get("/ui")
+@router.get("/ui", dependencies=[page("viewer")])
 async def agents_page(request: Request, user: UserDep, session: SessionDep) -> Response:
     """Every agent: live and latest version, latest tests, calls, errors and cost over 24 h."""
     specs = await service.list_specs(session)
@@ -43,7 +44,7 @@ async def agents_page(request: Request, user: UserDep, session: SessionDep) -> R
     return render(request, "ui/agents.html", {"rows": rows})
 
 
-@router.get("/ui/agents/{name}")
+@router.get("/ui/agents/{name}", dependencies=[page("viewer")])
 async def agent_home(name: str, user: UserDep) -> Response:
     """An agent's page opens on its versions."""
     return RedirectResponse(f"/ui/agents/{name}/versions", status_code=303)
@@ -88,7 +89,7 @@ async def _versions_page(
     )
 
 
-@router.get("/ui/agents/{name}/versions")
+@router.get("/ui/agents/{name}/versions", dependencies=[page("viewer")])
 async def versions_page(
     request: Request, name: str, user: UserDep, session: SessionDep
 ) -> Response:
@@ -96,7 +97,7 @@ async def versions_page(
     return await _versions_page(request, session, name)
 
 
-@router.post("/ui/agents/{name}/publish", dependencies=[CsrfDep])
+@router.post("/ui/agents/{name}/publish", dependencies=[CsrfDep, page("publisher")])
 async def publish(
     request: Request,
     name: str,
@@ -134,7 +135,7 @@ async def publish(
     return redirect(request, f"/ui/agents/{name}/versions")
 
 
-@router.post("/ui/agents/{name}/rollback", dependencies=[CsrfDep])
+@router.post("/ui/agents/{name}/rollback", dependencies=[CsrfDep, page("publisher")])
 async def rollback(
     request: Request,
     name: str,

@@ -15,7 +15,7 @@ from app.models import Spec
 from app.registry import actions, service
 from app.registry.routes import LimitsDep
 from app.serving.context import Runtime
-from app.web.deps import CsrfDep, UserDep, redirect, render
+from app.web.deps import CsrfDep, UserDep, page, redirect, render
 from app.web.fields import ITEM_TYPES, TYPES, FieldRow, Section
 from app.web.spec_form import (
     FormErrors,
@@ -74,13 +74,13 @@ async def _posted(request: Request) -> SpecForm:
     return form_from_post(flat, rules, fallbacks)
 
 
-@router.get("/agents/new")
+@router.get("/agents/new", dependencies=[page("author")])
 async def new_agent_page(request: Request, user: UserDep) -> Response:
     """The editor, empty: create an agent."""
     return _editor(request, empty_form(), spec=None)
 
 
-@router.post("/agents/new", dependencies=[CsrfDep])
+@router.post("/agents/new", dependencies=[CsrfDep, page("author")])
 async def create_agent(
     request: Request,
     user: UserDep,
@@ -113,7 +113,7 @@ async def create_agent(
     return redirect(request, f"/ui/agents/{spec.name}/versions")
 
 
-@router.get("/agents/{name}/edit")
+@router.get("/agents/{name}/edit", dependencies=[page("author")])
 async def edit_page(request: Request, name: str, user: UserDep, session: SessionDep) -> Response:
     """The editor, filled with the latest version."""
     spec = await service.get_spec(session, name)
@@ -121,7 +121,7 @@ async def edit_page(request: Request, name: str, user: UserDep, session: Session
     return _editor(request, form_from_document(latest.document, latest.version), spec=spec)
 
 
-@router.post("/agents/{name}/edit", dependencies=[CsrfDep])
+@router.post("/agents/{name}/edit", dependencies=[CsrfDep, page("author")])
 async def save_version(
     request: Request,
     name: str,
@@ -178,7 +178,7 @@ async def save_version(
     return redirect(request, f"/ui/agents/{spec.name}/versions")
 
 
-@router.post("/schema-section", dependencies=[CsrfDep])
+@router.post("/schema-section", dependencies=[CsrfDep, page("author")])
 async def switch_section_tab(
     request: Request,
     user: UserDep,
