@@ -37,6 +37,7 @@ from app.providers.catalog import ModelCatalog
 from app.providers.warm_up import warm_up
 from app.registry.routes import router as registry_router
 from app.registry.service import LIVE_CHANGED
+from app.releases.approval_routes import router as approvals_router
 from app.releases.routes import router as releases_router
 from app.security.auth import PUBLIC, load_admin_key
 from app.security.routes import router as security_router
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router, dependencies=[PUBLIC])  # core cannot import security
     app.include_router(metrics_router)  # GET /metrics
     app.include_router(releases_router)
+    app.include_router(approvals_router)  # guardrails and release requests
     app.include_router(registry_router)
     app.include_router(evaluation_router)  # test cases and runs
     app.include_router(execution_router)

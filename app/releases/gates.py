@@ -1,15 +1,18 @@
-"""Publishing with both gates (contract and tests) and its audit entry, shared by the
-`POST /api/specs/{name}/publish` route and the web app's Publish form."""
+"""Publishing with both gates (contract and tests) and its audit entry, through the agent's
+guardrails (who may publish, approvals), shared by the `POST /api/specs/{name}/publish`
+route and the web app's Publish form."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.evaluation import service as evaluation
-from app.models import Release
+from app.models import Release, ReleaseRequest
 from app.registry import service
+from app.releases import guardrails
 from app.security import audit
 from app.security.store import Principal
 
@@ -76,3 +79,70 @@ def contract_note(contract: dict[str, Any] | None, confirmed: bool) -> str:
         label = "breaking" if certain else "may break"
         return f"{label}, confirmed" if confirmed else label
     return "compatible"
+
+
+async def publish_or_request(
+    session: AsyncSession,
+    *,
+    name: str,
+    version: int,
+    principal: Principal,
+    reason: str | None,
+    force: bool,
+    confirm_breaking: bool,
+) -> Release | ReleaseRequest:
+    """Publish through the agent's guardrails: 403 unless the caller is among its
+    publishers; with approvals on, a pending release request instead of a release."""
+    spec = await service.get_spec(session, name)
+    guard = await guardrails.guardrails_of(session, spec)
+    guardrails.check_may_publish(guard, principal, spec)
+    if guard is not None and guard.require_approval:
+        return await guardrails.request_publish(
+            session,
+            spec=spec,
+            version=version,
+            principal=principal,
+            reason=reason,
+            force=force,
+            confirm_breaking=confirm_breaking,
+        )
+    return await publish_checked(
+        session,
+        name=name,
+        version=version,
+        principal=principal,
+        reason=reason,
+        force=force,
+        confirm_breaking=confirm_breaking,
+    )
+
+
+async def decide_request(
+    session: AsyncSession,
+    *,
+    name: str,
+    request_id: uuid.UUID,
+    approve: bool,
+    principal: Principal,
+    note: str | None,
+) -> tuple[ReleaseRequest, Release | None]:
+    """Approve (then publish, through both gates again, as the approver) or reject a pending
+    release request. A publish refused now leaves the request pending."""
+    spec = await service.get_spec(session, name)
+    request = await guardrails.get_request(session, spec, request_id, for_update=True)
+    if approve:
+        guardrails.check_may_publish(await guardrails.guardrails_of(session, spec), principal, spec)
+    await guardrails.decide(session, request, approve=approve, principal=principal, note=note)
+    release = None
+    if approve:
+        release = await publish_checked(
+            session,
+            name=name,
+            version=request.version,
+            principal=principal,
+            reason=request.reason or f"requested by {request.requester_label}",
+            force=request.force,
+            confirm_breaking=request.confirm_breaking,
+        )
+    await guardrails.record_decision(session, spec, request, principal, release)
+    return request, release

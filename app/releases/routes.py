@@ -10,7 +10,7 @@ from app.core.errors import InvalidInput, responses
 from app.core.offload import off_loop
 from app.evaluation import service as evaluation
 from app.evaluation.runner import EvaluatorDep, start_suite
-from app.models import Spec
+from app.models import ReleaseRequest, Spec
 from app.registry import actions, service
 from app.registry.routes import LimitsDep, NameParam, SpecDep
 from app.registry.schemas import (
@@ -23,7 +23,9 @@ from app.registry.schemas import (
     VersionCreate,
     VersionRead,
 )
-from app.releases.gates import publish_checked
+from app.releases import guardrails
+from app.releases.gates import publish_or_request
+from app.releases.schemas import ReleaseRequestRead
 from app.security.auth import Forbidden, PrincipalDep, RateLimited, Unauthorized, requires
 
 router = APIRouter(
@@ -61,7 +63,12 @@ async def create_spec(
 @router.post(
     "/{name}/versions",
     status_code=status.HTTP_201_CREATED,
-    responses=responses(service.SpecNotFound, service.VersionConflict, service.DocumentInvalid),
+    responses=responses(
+        service.SpecNotFound,
+        service.VersionConflict,
+        service.DocumentInvalid,
+        guardrails.ContractLocked,
+    ),
     dependencies=[requires("author")],
 )
 async def create_version(
@@ -76,6 +83,7 @@ async def create_version(
 ) -> VersionRead:
     """Save a new version on top of `base_version`; 409 if someone saved in between."""
     document = await off_loop(service.validate_document, body.document, bounds)
+    await guardrails.check_contract_change(session, spec, document, principal)
     version = await actions.create_version(
         session,
         spec=spec,
@@ -98,15 +106,21 @@ async def create_version(
         evaluation.TestsNotPassed,
         evaluation.OfflineEvidence,
         evaluation.ForceWithoutReason,
+        guardrails.NotAPublisherHere,
     ),
     dependencies=[requires("publisher")],
 )
 async def publish(
-    name: NameParam, body: PublishRequest, session: SessionDep, principal: PrincipalDep
-) -> ReleaseRead:
+    name: NameParam,
+    body: PublishRequest,
+    session: SessionDep,
+    principal: PrincipalDep,
+    response: Response,
+) -> ReleaseRead | ReleaseRequestRead:
     """Make a version live if its latest test run passed (or with `force` and a reason) and
-    its contract is compatible with the live version's (or `confirm_breaking` is set)."""
-    release = await publish_checked(
+    its contract is compatible with the live version's (or `confirm_breaking` is set). With
+    the agent's approvals on, 202 and a pending release request instead."""
+    release = await publish_or_request(
         session,
         name=name,
         version=body.version,
@@ -115,6 +129,10 @@ async def publish(
         force=body.force,
         confirm_breaking=body.confirm_breaking,
     )
+    if isinstance(release, ReleaseRequest):
+        response.status_code = status.HTTP_202_ACCEPTED
+        response.headers["Location"] = f"/api/specs/{name}/release-requests/{release.id}"
+        return ReleaseRequestRead.model_validate(release)
     return ReleaseRead.model_validate(release)
 
 

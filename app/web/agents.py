@@ -14,7 +14,7 @@ from app.evaluation import service as evaluation
 from app.executions.series import agent_activity
 from app.registry import actions, service
 from app.registry.service import BreakingChange
-from app.releases.gates import publish_checked
+from app.releases.gates import publish_or_request
 from app.security.auth import PUBLIC
 from app.web.deps import CsrfDep, UserDep, page, redirect, render
 
@@ -111,7 +111,7 @@ async def publish(
     """Make a version live (the contract and test gates apply; forcing needs a reason, a
     breaking contract change the checkbox that confirms it)."""
     try:
-        await publish_checked(
+        await publish_or_request(
             session,
             name=name,
             version=version,

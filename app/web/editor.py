@@ -14,6 +14,7 @@ from app.evaluation.runner import EvaluatorDep, start_suite
 from app.models import Spec
 from app.registry import actions, service
 from app.registry.routes import LimitsDep
+from app.releases import guardrails
 from app.serving.context import Runtime
 from app.web.deps import CsrfDep, UserDep, page, redirect, render
 from app.web.fields import ITEM_TYPES, TYPES, FieldRow, Section
@@ -143,6 +144,7 @@ async def save_version(
     if not errors:
         try:
             document = await off_loop(service.validate_document, raw, bounds, prefix="")
+            await guardrails.check_contract_change(session, spec, document, user)
             version = await actions.create_version(
                 session,
                 spec=spec,
@@ -153,6 +155,8 @@ async def save_version(
             )
         except service.DocumentInvalid as exc:
             place_issues(exc.issues or [], form, errors)
+        except guardrails.ContractLocked as exc:
+            conflict = f"Not saved: {exc.detail}. Your changes are still in the form below."
         except service.VersionConflict as exc:
             latest = exc.extra.get("latest_version")
             conflict = (
@@ -170,7 +174,7 @@ async def save_version(
             spec=spec,
             errors=errors,
             conflict=conflict,
-            status_code=409 if conflict else 422,
+            status_code=409 if conflict and not errors else 422,
         )
     await start_suite(
         session, spec=spec, version=version.version, evaluator=evaluator, background=background

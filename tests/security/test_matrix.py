@@ -26,6 +26,7 @@ from tests.security.test_web_matrix import WEB_SAMPLES
 
 AGENT = "alpha"
 INPUT = {"subject": "Refund", "body": "I was charged twice"}
+NO_ID = "00000000-0000-4000-8000-000000000000"
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,21 @@ SAMPLES: dict[tuple[str, str], Sample] = {
         "/v1/jobs/{job_id}/cancel", 200, invoke=200, limited=404
     ),
     ("GET", "/api/jobs"): Sample("/api/jobs", 200),
+    # guardrails and release requests (an unknown request: past authorization, a 404)
+    ("GET", "/api/specs/{name}/guardrails"): Sample(f"/api/specs/{AGENT}/guardrails", 200),
+    ("PUT", "/api/specs/{name}/guardrails"): Sample(f"/api/specs/{AGENT}/guardrails", 200, {}),
+    ("GET", "/api/specs/{name}/release-requests"): Sample(
+        f"/api/specs/{AGENT}/release-requests", 200
+    ),
+    ("GET", "/api/specs/{name}/release-requests/{request_id}"): Sample(
+        f"/api/specs/{AGENT}/release-requests/{NO_ID}", 404
+    ),
+    ("POST", "/api/specs/{name}/release-requests/{request_id}/approve"): Sample(
+        f"/api/specs/{AGENT}/release-requests/{NO_ID}/approve", 404, {}
+    ),
+    ("POST", "/api/specs/{name}/release-requests/{request_id}/reject"): Sample(
+        f"/api/specs/{AGENT}/release-requests/{NO_ID}/reject", 404, {}
+    ),
 }
 
 _APP = create_app(Settings(database_url="postgresql://unused/x", admin_key="x"))
