@@ -40,6 +40,8 @@ from app.registry.service import LIVE_CHANGED
 from app.releases.approval_routes import router as approvals_router
 from app.releases.routes import router as releases_router
 from app.security.auth import PUBLIC, load_admin_key
+from app.security.oidc import OidcClient
+from app.security.people_routes import router as people_router
 from app.security.routes import router as security_router
 from app.security.store import KeyStore
 from app.serving import openapi
@@ -75,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.oidc = OidcClient.from_settings(settings.web)  # None: no SSO
     app.state.metrics_registry = CollectorRegistry(auto_describe=False)
     app.state.metrics_registry.register(RuntimeCollector(app.state))
     app.state.metrics_registry.register(JobsCollector(app.state))
@@ -97,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(dead_letters_router)
     app.include_router(ops_router)
     app.include_router(security_router)
+    app.include_router(people_router)
     app.include_router(jobs_router)
     app.include_router(jobs_admin_router)
     app.include_router(openapi.router)

@@ -48,6 +48,10 @@ class ReleaseRequestRead(Schema):
     version: int
     status: Literal["pending", "approved", "rejected"]
     requested_by: str = Field(validation_alias="requester_label")
+    requested_by_actor: str = Field(
+        validation_alias="requested_by",
+        description="How the audit trail names the requester (an email address or key id).",
+    )
     reason: str | None
     force: bool
     confirm_breaking: bool

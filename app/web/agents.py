@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -14,8 +15,10 @@ from app.evaluation import service as evaluation
 from app.executions.series import agent_activity
 from app.registry import actions, service
 from app.registry.service import BreakingChange
-from app.releases.gates import publish_or_request
+from app.releases import guardrails
+from app.releases.gates import decide_request, publish_or_request
 from app.security.auth import PUBLIC
+from app.web.approvals import release_panel
 from app.web.deps import CsrfDep, UserDep, page, redirect, render
 
 router = APIRouter(include_in_schema=False)
@@ -84,6 +87,7 @@ async def _versions_page(
             "error": error,
             "breaking": breaking,
             "posted": posted or {},
+            **await release_panel(session, spec),
         },
         status_code=status_code,
     )
@@ -132,6 +136,61 @@ async def publish(
             breaking=breaking,
             posted={"version": version, "reason": reason, "force": force},
         )
+    return redirect(request, f"/ui/agents/{name}/versions")
+
+
+@router.post(
+    "/ui/agents/{name}/release-requests/{request_id}/{decision}",
+    dependencies=[CsrfDep, page("publisher")],
+)
+async def decide(
+    request: Request,
+    name: str,
+    request_id: uuid.UUID,
+    decision: Literal["approve", "reject"],
+    user: UserDep,
+    session: SessionDep,
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Approve (the version goes live, gates checked again) or reject a release request."""
+    try:
+        await decide_request(
+            session,
+            name=name,
+            request_id=request_id,
+            approve=decision == "approve",
+            principal=user,
+            note=note.strip() or None,
+        )
+    except ProblemError as exc:
+        await session.rollback()
+        return await _versions_page(
+            request, session, name, error=exc.detail, status_code=exc.status
+        )
+    return redirect(request, f"/ui/agents/{name}/versions")
+
+
+@router.post("/ui/agents/{name}/guardrails", dependencies=[CsrfDep, page("admin")])
+async def set_guardrails(
+    request: Request,
+    name: str,
+    user: UserDep,
+    session: SessionDep,
+    publishers: Annotated[str, Form(max_length=20_000)] = "",
+    require_approval: Annotated[bool, Form()] = False,
+    rules_only: Annotated[bool, Form()] = False,
+) -> Response:
+    """Set who may publish, whether publishes need approval, and rules-only mode."""
+    spec = await service.get_spec(session, name)
+    listed = [p.strip() for p in publishers.replace("\n", ",").split(",") if p.strip()]
+    await guardrails.set_guardrails(
+        session,
+        spec,
+        publishers=listed or None,
+        require_approval=require_approval,
+        rules_only=rules_only,
+        principal=user,
+    )
     return redirect(request, f"/ui/agents/{name}/versions")
 
 

@@ -113,13 +113,17 @@ def render(
 ) -> HTMLResponse:
     """Render a page under templates/ui/ with the session's CSRF token in the context."""
     session = load_session(request)
+    user = getattr(request.state, "web_user", None)
     response = templates.TemplateResponse(
         request,
         name,
         {
             "csrf_token": session.csrf,
             "signed_in": session.key_digest is not None or session.person_id is not None,
-            "user": getattr(request.state, "web_user", None),
+            "user": user,
+            # `may("publisher")`: show only what the signed-in role may do
+            "may": lambda need: user is not None and user.has(need),
+            "sso_name": _sso_name(request),
             "offline_model": _offline(request),
             **(context or {}),
         },
@@ -128,6 +132,14 @@ def render(
     )
     save_session(request, response)
     return response
+
+
+def _sso_name(request: Request) -> str | None:
+    """The provider's name for the SSO button, when SSO is configured."""
+    if getattr(request.app.state, "oidc", None) is None:
+        return None
+    name: str = request.app.state.settings.web.oidc_name
+    return name
 
 
 def _offline(request: Request) -> bool:

@@ -13,6 +13,7 @@ from app.web import (
     editor,
     executions_pages,
     jobs_pages,
+    people_pages,
     playground,
     tests_pages,
 )
@@ -23,6 +24,7 @@ def install(app: FastAPI) -> None:
     """Serve the pages under /ui (and redirect / there)."""
     for module in (
         auth_pages,
+        people_pages,
         editor,  # before agents: /ui/agents/new is not an agent called "new"
         agents,
         diff_page,

@@ -56,6 +56,8 @@ class WebSession:
     key_digest: str | None = None
     sid: str | None = None  # set while signed in
     person_id: str | None = None  # a person's session (else a key's)
+    # An SSO sign-in under way: its state, PKCE verifier, nonce and where to go after.
+    pending_sso: dict[str, str] | None = None
     changed: bool = False
     data: dict[str, Any] = field(default_factory=dict)
 
@@ -102,12 +104,13 @@ def load_session(request: Request) -> WebSession:
         except (BadSignature, SignatureExpired):
             data = None
         if isinstance(data, dict) and isinstance(data.get("c"), str):
-            digest, sid, person = data.get("k"), data.get("s"), data.get("p")
+            digest, sid, person, sso = data.get("k"), data.get("s"), data.get("p"), data.get("o")
             session = WebSession(
                 csrf=data["c"],
                 key_digest=digest if isinstance(digest, str) else None,
                 sid=sid if isinstance(sid, str) else None,
                 person_id=person if isinstance(person, str) else None,
+                pending_sso=sso if isinstance(sso, dict) else None,
             )
     request.state.web_session = session
     return session
@@ -120,7 +123,13 @@ def save_session(request: Request, response: Response) -> None:
         return
     settings: Settings = request.app.state.settings
     value = _serializer(_secret(request), _SESSION_SALT).dumps(
-        {"k": session.key_digest, "s": session.sid, "c": session.csrf, "p": session.person_id}
+        {
+            "k": session.key_digest,
+            "s": session.sid,
+            "c": session.csrf,
+            "p": session.person_id,
+            "o": session.pending_sso,
+        }
     )
     response.set_cookie(
         COOKIE,

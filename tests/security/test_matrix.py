@@ -139,6 +139,13 @@ SAMPLES: dict[tuple[str, str], Sample] = {
         "/v1/jobs/{job_id}/cancel", 200, invoke=200, limited=404
     ),
     ("GET", "/api/jobs"): Sample("/api/jobs", 200),
+    # people (admin)
+    ("POST", "/api/people/invitations"): Sample(
+        "/api/people/invitations", 201, {"email": "x@example.com", "role": "author"}
+    ),
+    ("GET", "/api/people/invitations"): Sample("/api/people/invitations", 200),
+    ("GET", "/api/people"): Sample("/api/people", 200),
+    ("PATCH", "/api/people/{person_id}"): Sample(f"/api/people/{NO_ID}", 404, {"role": "viewer"}),
     # guardrails and release requests (an unknown request: past authorization, a 404)
     ("GET", "/api/specs/{name}/guardrails"): Sample(f"/api/specs/{AGENT}/guardrails", 200),
     ("PUT", "/api/specs/{name}/guardrails"): Sample(f"/api/specs/{AGENT}/guardrails", 200, {}),

@@ -20,6 +20,7 @@ from tests.security.helpers import live_spec, make_key, routes_with_objects
 
 AGENT = "alpha"
 INPUT = {"subject": "Refund", "body": "I was charged twice"}
+NO_ID = "00000000-0000-4000-8000-000000000000"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -95,6 +96,23 @@ WEB_SAMPLES: dict[tuple[str, str], WebSample] = {
     ("GET", "/ui/keys"): WebSample("/ui/keys"),
     ("POST", "/ui/keys"): WebSample("/ui/keys", 200, {"name": "new", "scope": "invoke"}),
     ("POST", "/ui/keys/{key_id}/revoke"): WebSample("/ui/keys/{key_id}/revoke", 303, {}),
+    # people: joining and signing in need no session; the People page is the admins'
+    ("GET", "/ui/invite"): WebSample("/ui/invite?token=nope", 410, public=True),
+    ("POST", "/ui/invite"): WebSample("/ui/invite", 410, {"token": "nope"}, public=True),
+    ("POST", "/ui/login/password"): WebSample(
+        "/ui/login/password", 401, {"email": "a@b.c", "password": "wrong"}, public=True
+    ),
+    ("GET", "/ui/sso/start"): WebSample("/ui/sso/start", 404, public=True),  # no SSO set up
+    ("GET", "/ui/sso/callback"): WebSample("/ui/sso/callback", 403, public=True),
+    ("GET", "/ui/people"): WebSample("/ui/people"),
+    ("POST", "/ui/people/invite"): WebSample(
+        "/ui/people/invite", 200, {"email": "new@example.com", "role": "author"}
+    ),
+    ("POST", "/ui/people/{person_id}"): WebSample(f"/ui/people/{NO_ID}", 404, {"role": "viewer"}),
+    ("POST", "/ui/agents/{name}/release-requests/{request_id}/{decision}"): WebSample(
+        f"/ui/agents/{AGENT}/release-requests/{NO_ID}/approve", 404, {}
+    ),
+    ("POST", "/ui/agents/{name}/guardrails"): WebSample(f"/ui/agents/{AGENT}/guardrails", 303, {}),
 }
 
 
