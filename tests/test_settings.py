@@ -30,6 +30,8 @@ ENVIRONMENT_NAMES = {
     *("execution_stop_timeout_s", "timed_out_leash_s", "timeout_memory_s", "hedge"),
     *("hedge_max_extra", "hedge_min_samples", "serve_worker", "worker_stop_timeout_s"),
     *("header_timeout_s", "keep_alive_s"),
+    # Teams: SSO through an OpenID Connect provider.
+    *("oidc_issuer", "oidc_client_id", "oidc_client_secret", "oidc_scopes", "oidc_name"),
 }
 GROUPS = {
     name

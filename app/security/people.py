@@ -32,6 +32,8 @@ from app.security.store import Principal
 
 _HASHER = PasswordHasher()
 INVITE_TTL = timedelta(days=7)
+NAME_MAX = 100  # a name and an address fit every column that names a person
+EMAIL_MAX = 254  # the longest address SMTP carries (RFC 5321)
 
 
 class PersonNotFound(NotFound):
@@ -51,8 +53,9 @@ class InvitationRefused(ProblemError):
 
 
 def normal_email(email: str) -> str:
-    """Email addresses compare case-insensitively (the domain is; most local parts are)."""
-    return email.strip().lower()
+    """Email addresses compare case-insensitively (the domain is; most local parts are).
+    A NUL is dropped: Postgres cannot store one, and no address holds one."""
+    return email.replace("\x00", "").strip().lower()
 
 
 def principal_for(person: Person) -> Principal:
@@ -159,7 +162,7 @@ async def accept(
         raise PersonExists(f"{invitation.email} already has an account")
     person = Person(
         email=invitation.email,
-        name=name or None,
+        name=(name or "").replace("\x00", "")[:NAME_MAX] or None,
         role=invitation.role,
         password_hash=await hash_password(password) if password else None,
         oidc_issuer=oidc[0] if oidc else None,
@@ -187,6 +190,7 @@ async def for_oidc(
     person = await session.scalar(
         select(Person).where(Person.oidc_issuer == issuer, Person.oidc_subject == subject)
     )
+    email = email if email and len(email) <= EMAIL_MAX else None
     if person is None and email:
         person = await session.scalar(select(Person).where(Person.email == normal_email(email)))
         if person is not None and person.oidc_subject is None:

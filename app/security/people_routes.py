@@ -24,7 +24,9 @@ router = APIRouter(
     responses=responses(Unauthorized, Forbidden, RateLimited, InvalidInput),
 )
 
-Email = Annotated[str, Field(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")]
+Email = Annotated[
+    str, Field(min_length=3, max_length=people.EMAIL_MAX, pattern=r"^[^@\s\x00]+@[^@\s\x00]+$")
+]
 
 
 class InvitationCreate(RequestBody):
@@ -115,7 +117,8 @@ async def list_people(session: SessionDep) -> PersonList:
     return PersonList(items=[PersonRead.of(p) for p in await people.list_people(session)])
 
 
-@router.patch("/{person_id}", responses=responses(people.PersonNotFound))
+# `:uuid`: `/invitations` with another method is a 405, not a bad person id.
+@router.patch("/{person_id:uuid}", responses=responses(people.PersonNotFound))
 async def change_person(
     person_id: Annotated[uuid.UUID, Path(description="A person's id.")],
     body: PersonChange,

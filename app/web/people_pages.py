@@ -59,7 +59,7 @@ async def accept_invitation(
     request: Request,
     session: SessionDep,
     token: Annotated[str, Form(max_length=200)] = "",
-    name: Annotated[str, Form(max_length=200)] = "",
+    name: Annotated[str, Form(max_length=people.NAME_MAX)] = "",
     password: Annotated[str, Form(max_length=200)] = "",
     password_again: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
@@ -208,7 +208,7 @@ async def invite_person(
     return await _people_page(request, session, link=invitation_link(request, token), email=email)
 
 
-@router.post("/people/{person_id}", dependencies=[CsrfDep, page("admin")])
+@router.post("/people/{person_id:uuid}", dependencies=[CsrfDep, page("admin")])
 async def change_person(
     request: Request,
     person_id: uuid.UUID,

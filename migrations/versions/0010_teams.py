@@ -1,7 +1,8 @@
 """teams: people and their invitations, per-agent guardrails, publishes awaiting approval
 
 API keys need no change: their `scopes` already hold `admin` or `invoke`, and `admin` is the
-highest role now; the new roles are new values in the same list.
+highest role now; the new roles are new values in the same list. Columns that name who did
+something widen: a person is named by email address (up to 254 characters) and name.
 
 Revision ID: 0010_teams
 Revises: 0009
@@ -34,7 +35,20 @@ def _id_and_created() -> list[sa.Column[object]]:
     ]
 
 
+# (table, column, before, after): who did it, named by a person's address and name
+_WIDER = (
+    ("audit_event", "actor", 100, 320),
+    ("audit_event", "target", 200, 400),
+    ("release", "actor", 200, 400),
+    ("spec_version", "author", 200, 400),
+)
+
+
 def upgrade() -> None:
+    for table, column, before, after in _WIDER:
+        op.alter_column(
+            table, column, type_=sa.String(length=after), existing_type=sa.String(length=before)
+        )
     op.create_table(
         "person",
         sa.Column("email", sa.String(length=320), nullable=False),
@@ -114,6 +128,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    for table, column, before, after in _WIDER:
+        op.alter_column(
+            table, column, type_=sa.String(length=before), existing_type=sa.String(length=after)
+        )
     op.drop_table("release_request")
     op.drop_table("agent_guardrails")
     op.drop_table("invitation")

@@ -180,3 +180,12 @@ async def test_only_the_listed_publishers_publish(client: httpx.AsyncClient) -> 
     viewer = await make_key(client, "viewer")
     change = await client.put(f"/api/specs/{AGENT}/guardrails", json={}, headers=viewer.headers)
     assert change.status_code == 403
+
+
+async def test_a_key_has_one_role_and_may_add_invoke(client: httpx.AsyncClient) -> None:
+    two = await client.post("/api/keys", json={"name": "k", "scopes": ["author", "admin"]})
+    assert two.status_code == 422
+    assert "one role" in two.text
+    both = await client.post("/api/keys", json={"name": "k", "scopes": ["author", "invoke"]})
+    assert both.status_code == 201, both.text
+    assert both.json()["scopes"] == ["author", "invoke"]
