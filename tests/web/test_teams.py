@@ -69,7 +69,7 @@ def test_a_second_publisher_approves_a_publish_in_the_browser(
     shot(page, "teams-approval-pending")
     request.locator('input[name="note"]').fill("checked")
     request.locator('button:has-text("Approve and publish")').click()
-    expect(page.locator(".badge.live")).to_have_text("live v1")
+    expect(page.locator("hgroup .badge.live")).to_have_text("live v1")
     expect(page.locator("#release-requests")).to_have_count(0)
     release = api.get("/api/specs/team-approve/releases").json()["items"][-1]
     assert release["actor"] == "Bob <bob@example.com>"
