@@ -35,6 +35,7 @@ Action = Literal[
     "person.invited",
     "person.joined",
     "person.changed",
+    "person.invitation_revoked",
     "guardrails.changed",
     "release.requested",
     "release.approved",

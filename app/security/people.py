@@ -222,16 +222,41 @@ async def _join_by_email(
     return await accept(session, invitation, name=name, oidc=oidc)
 
 
+class InvitationNotFound(NotFound):
+    slug = "invitation-not-found"
+    title = "Invitation not found"
+
+
+async def revoke_invitation(
+    session: AsyncSession, invitation_id: uuid.UUID, *, principal: Principal
+) -> None:
+    """Make an unused invitation's link stop working (it expires now; idempotent); audited."""
+    invitation = await session.get(Invitation, invitation_id, with_for_update=True)
+    if invitation is None or invitation.accepted_at is not None:
+        raise InvitationNotFound(f"no unused invitation {invitation_id}")
+    now = await session.scalar(select(func.clock_timestamp()))
+    assert now is not None
+    invitation.expires_at = min(invitation.expires_at, now)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=principal.actor,
+        action="person.invitation_revoked",
+        target=f"person:{invitation.email}",
+        details={"role": invitation.role},
+    )
+
+
 async def list_people(session: AsyncSession) -> Sequence[Person]:
     """Everyone with an account, by email."""
     return (await session.scalars(select(Person).order_by(Person.email))).all()
 
 
 async def list_invitations(session: AsyncSession) -> Sequence[Invitation]:
-    """Invitations not yet used, newest first."""
+    """Invitations not yet used nor expired, newest first."""
     query = (
         select(Invitation)
-        .where(Invitation.accepted_at.is_(None))
+        .where(Invitation.accepted_at.is_(None), Invitation.expires_at > func.clock_timestamp())
         .order_by(Invitation.created_at.desc())
     )
     return (await session.scalars(query)).all()

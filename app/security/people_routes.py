@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, status
+from fastapi import APIRouter, Path, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.database import SessionDep
@@ -109,6 +109,21 @@ async def list_invitations(session: SessionDep) -> InvitationList:
     """Invitations not used yet, newest first."""
     rows = await people.list_invitations(session)
     return InvitationList(items=[InvitationRead.model_validate(i) for i in rows])
+
+
+@router.delete(
+    "/invitations/{invitation_id:uuid}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(people.InvitationNotFound),
+)
+async def revoke_invitation(
+    invitation_id: Annotated[uuid.UUID, Path(description="An invitation id.")],
+    session: SessionDep,
+    principal: PrincipalDep,
+) -> Response:
+    """Revoke an unused invitation: its link stops working at once."""
+    await people.revoke_invitation(session, invitation_id, principal=principal)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("")

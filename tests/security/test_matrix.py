@@ -145,6 +145,9 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ),
     ("GET", "/api/people/invitations"): Sample("/api/people/invitations", 200),
     ("GET", "/api/people"): Sample("/api/people", 200),
+    ("DELETE", "/api/people/invitations/{invitation_id}"): Sample(
+        f"/api/people/invitations/{NO_ID}", 404
+    ),
     ("PATCH", "/api/people/{person_id}"): Sample(f"/api/people/{NO_ID}", 404, {"role": "viewer"}),
     # guardrails and release requests (an unknown request: past authorization, a 404)
     ("GET", "/api/specs/{name}/guardrails"): Sample(f"/api/specs/{AGENT}/guardrails", 200),

@@ -211,3 +211,18 @@ async def test_a_callback_that_was_not_started_here_is_refused(sso_app: FastAPI)
 async def test_no_sso_button_when_sso_is_not_configured(app: FastAPI) -> None:
     async with _browser(app) as browser:
         assert "sso-button" not in (await browser.get("/ui/login")).text
+
+
+async def test_a_revoked_invitation_link_stops_working(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    link = await _invite(client, "eve@example.com", "admin")
+    pending = (await client.get("/api/people/invitations")).json()["items"]
+    assert [i["email"] for i in pending] == ["eve@example.com"]
+    revoked = await client.delete(f"/api/people/invitations/{pending[0]['id']}")
+    assert revoked.status_code == 204
+    assert (await client.get("/api/people/invitations")).json()["items"] == []
+    async with _browser(app) as browser:
+        assert (await browser.get(link)).status_code == 410
+    again = await client.delete(f"/api/people/invitations/{pending[0]['id']}")
+    assert again.status_code == 204  # idempotent, like revoking a key
