@@ -124,7 +124,12 @@ def _command(argv: Sequence[str] | None) -> int:
     create = key_commands.add_parser("create", help="create a key and print its secret once")
     create.add_argument("--name", required=True)
     create.add_argument(
-        "--scope", action="append", choices=["admin", "invoke"], required=True, dest="scopes"
+        "--scope",
+        action="append",
+        choices=["viewer", "author", "publisher", "admin", "invoke"],
+        required=True,
+        dest="scopes",
+        help="a role (viewer, author, publisher, admin) and/or invoke",
     )
     create.add_argument("--agent", action="append", dest="agents", help="limit to this agent")
     create.add_argument("--rpm", type=int, default=None, help="requests per minute")
@@ -370,8 +375,15 @@ async def _create_key(
 ) -> int:
     from app.core.database import database_url, make_engine, make_sessionmaker, upgrade_to_head
     from app.security import audit, keys
+    from app.security.roles import ROLES, Scope
 
-    known: tuple[keys.Scope, ...] = ("admin", "invoke")
+    known: tuple[Scope, ...] = (*ROLES, "invoke")
+    if len([s for s in scopes if s in ROLES]) > 1:
+        print(
+            "a key has one role (viewer, author, publisher or admin), and may add invoke",
+            file=sys.stderr,
+        )
+        return 2
 
     url = database_url(settings)
     upgrade_to_head(url)

@@ -38,9 +38,12 @@ from app.providers.catalog import ModelCatalog
 from app.providers.warm_up import warm_up
 from app.registry.routes import router as registry_router
 from app.registry.service import LIVE_CHANGED
+from app.releases.approval_routes import router as approvals_router
 from app.releases.canary_routes import router as canary_router
 from app.releases.routes import router as releases_router
-from app.security.auth import load_admin_key
+from app.security.auth import PUBLIC, load_admin_key
+from app.security.oidc import OidcClient
+from app.security.people_routes import router as people_router
 from app.security.routes import router as security_router
 from app.security.store import KeyStore
 from app.serving import openapi
@@ -76,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.oidc = OidcClient.from_settings(settings.web)  # None: no SSO
     app.state.metrics_registry = CollectorRegistry(auto_describe=False)
     app.state.metrics_registry.register(RuntimeCollector(app.state))
     app.state.metrics_registry.register(JobsCollector(app.state))
@@ -86,10 +90,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(PageHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(agents_router)  # first: the hot route is matched without a scan
-    app.include_router(health.router)
+    app.include_router(health.router, dependencies=[PUBLIC])  # core cannot import security
     app.include_router(metrics_router)  # GET /metrics
     app.include_router(releases_router)
     app.include_router(canary_router)
+    app.include_router(approvals_router)  # guardrails and release requests
     app.include_router(registry_router)
     app.include_router(evaluation_router)  # test cases and runs
     app.include_router(matrix_router)  # model matrices
@@ -99,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(dead_letters_router)
     app.include_router(ops_router)
     app.include_router(security_router)
+    app.include_router(people_router)
     app.include_router(jobs_router)
     app.include_router(jobs_admin_router)
     app.include_router(openapi.router)

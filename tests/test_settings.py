@@ -32,6 +32,8 @@ ENVIRONMENT_NAMES = {
     *("header_timeout_s", "keep_alive_s"),
     # Added since: how often each process checks running rollouts' guards.
     "rollout_guard_interval_s",
+    # Teams: SSO through an OpenID Connect provider.
+    *("oidc_issuer", "oidc_client_id", "oidc_client_secret", "oidc_scopes", "oidc_name"),
 }
 GROUPS = {
     name

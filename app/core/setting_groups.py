@@ -212,6 +212,16 @@ class WebSettings(Group):
     login_link_ttl_s: int = Field(
         default=3600, ge=10, description="How long the login link `serve` prints stays valid."
     )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="OpenID Connect provider for SSO sign-in (its issuer URL); unset: no SSO.",
+    )
+    oidc_client_id: str | None = Field(default=None, description="Our client id at the provider.")
+    oidc_client_secret: str | None = Field(
+        default=None, description="The client secret; unset: a public client (PKCE only)."
+    )
+    oidc_scopes: str = Field(default="openid email profile", description="Scopes asked for.")
+    oidc_name: str = Field(default="SSO", description="The provider's name on the sign-in page.")
     header_timeout_s: float = Field(
         default=10.0, gt=0, description="Longest time a client may take to send its headers."
     )

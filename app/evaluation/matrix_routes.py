@@ -18,13 +18,12 @@ from app.registry.routes import NumberParam, SpecDep
 from app.registry.schemas import VERSION_MAX
 from app.registry.service import SpecNotFound, VersionNotFound
 from app.routing.budgets import BudgetExceeded
-from app.security.auth import Forbidden, RateLimited, Unauthorized, require_admin
+from app.security.auth import Forbidden, RateLimited, Unauthorized, requires
 from app.serving.context import RuntimeDep
 
 router = APIRouter(
     prefix="/api",
     tags=["testing"],
-    dependencies=[Depends(require_admin)],
     responses=responses(Unauthorized, Forbidden, RateLimited, InvalidInput, SpecNotFound),
 )
 
@@ -41,6 +40,7 @@ MatrixDep = Annotated[ModelMatrix, Depends(matrix_by_id)]
 
 @router.post(
     "/specs/{name}/versions/{number}/model-matrix",
+    dependencies=[requires("author")],
     status_code=status.HTTP_202_ACCEPTED,
     responses=responses(
         VersionNotFound, service.UnknownModels, service.MatrixWithoutCases, BudgetExceeded
@@ -67,7 +67,7 @@ async def start_matrix(
     return read.model_copy(update={"estimate": cost})
 
 
-@router.get("/specs/{name}/model-matrix")
+@router.get("/specs/{name}/model-matrix", dependencies=[requires("viewer")])
 async def list_matrices(
     spec: SpecDep,
     session: SessionDep,
@@ -80,7 +80,11 @@ async def list_matrices(
     return MatrixList(items=[await service.read_matrix(session, m, catalog) for m in matrices])
 
 
-@router.get("/specs/{name}/model-matrix/{matrix_id}", responses=responses(service.MatrixNotFound))
+@router.get(
+    "/specs/{name}/model-matrix/{matrix_id}",
+    dependencies=[requires("viewer")],
+    responses=responses(service.MatrixNotFound),
+)
 async def get_matrix(matrix: MatrixDep, session: SessionDep, runtime: RuntimeDep) -> MatrixRead:
     """A model matrix: per model its pass rate, Wilson bound, invalid and re-ask rates, cost
     per valid call and latency; the recommended model; whether the models file moved on."""

@@ -47,13 +47,12 @@ from app.models import TestCase, TestRun
 from app.registry.routes import NumberParam, SpecDep
 from app.registry.schemas import VERSION_MAX
 from app.registry.service import SpecNotFound, VersionNotFound, get_version
-from app.security.auth import AdminDep, Forbidden, RateLimited, Unauthorized, require_admin
+from app.security.auth import Forbidden, PrincipalDep, RateLimited, Unauthorized, requires
 from app.serving.context import CallContext, RuntimeDep
 
 router = APIRouter(
     prefix="/api",
     tags=["testing"],
-    dependencies=[Depends(require_admin)],
     responses=responses(Unauthorized, Forbidden, RateLimited, InvalidInput),
 )
 
@@ -94,7 +93,9 @@ async def file_limits(request: Request) -> FileLimits:
 FileLimitsDep = Annotated[FileLimits, Depends(file_limits)]
 
 
-@router.get("/specs/{name}/cases", responses=responses(SpecNotFound))
+@router.get(
+    "/specs/{name}/cases", responses=responses(SpecNotFound), dependencies=[requires("viewer")]
+)
 async def list_cases(spec: SpecDep, session: SessionDep) -> CaseList:
     """Every test case of a spec, by name."""
     cases = await case_service.list_cases(session, spec)
@@ -105,12 +106,13 @@ async def list_cases(spec: SpecDep, session: SessionDep) -> CaseList:
     "/specs/{name}/cases",
     status_code=status.HTTP_201_CREATED,
     responses=responses(SpecNotFound, case_service.CaseExists, case_service.CaseInvalid),
+    dependencies=[requires("author")],
 )
 async def create_case(
     body: CaseWrite,
     spec: SpecDep,
     session: SessionDep,
-    principal: AdminDep,
+    principal: PrincipalDep,
     response: Response,
     limits: FileLimitsDep,
 ) -> CaseRead:
@@ -124,11 +126,12 @@ async def create_case(
 @router.post(
     "/specs/{name}/cases/generate",
     responses=responses(SpecNotFound, VersionNotFound, CaseGenerationFailed),
+    dependencies=[requires("author")],
 )
 async def generate(
     spec: SpecDep,
     session: SessionDep,
-    principal: AdminDep,
+    principal: PrincipalDep,
     calls: CallsDep,
     body: Annotated[GenerateRequest | None, Body()] = None,
 ) -> CaseList:
@@ -146,7 +149,11 @@ async def generate(
     return CaseList(items=[CaseRead.model_validate(c) for c in generated])
 
 
-@router.get("/specs/{name}/coverage", responses=responses(SpecNotFound, VersionNotFound))
+@router.get(
+    "/specs/{name}/coverage",
+    responses=responses(SpecNotFound, VersionNotFound),
+    dependencies=[requires("viewer")],
+)
 async def coverage(
     spec: SpecDep,
     session: SessionDep,
@@ -160,11 +167,12 @@ async def coverage(
 @router.post(
     "/executions/{execution_id}/promote",
     responses=responses(ExecutionNotFound, ExecutionNotPromotable, SpecNotFound),
+    dependencies=[requires("author")],
 )
 async def promote(
     execution_id: Annotated[uuid.UUID, Path(description="An execution id.")],
     session: SessionDep,
-    principal: AdminDep,
+    principal: PrincipalDep,
     writer: WriterDep,
     body: Annotated[PromoteRequest | None, Body()] = None,
 ) -> PromotionDraft:
@@ -177,7 +185,11 @@ async def promote(
 
 
 # `:uuid`: `/cases/generate` with another method is a 405, not a bad case id.
-@router.get("/specs/{name}/cases/{case_id:uuid}", responses=responses(case_service.CaseNotFound))
+@router.get(
+    "/specs/{name}/cases/{case_id:uuid}",
+    responses=responses(case_service.CaseNotFound),
+    dependencies=[requires("viewer")],
+)
 async def get_case(case: CaseDep) -> CaseRead:
     """One test case."""
     return CaseRead.model_validate(case)
@@ -188,13 +200,14 @@ async def get_case(case: CaseDep) -> CaseRead:
     responses=responses(
         case_service.CaseNotFound, case_service.CaseExists, case_service.CaseInvalid
     ),
+    dependencies=[requires("author")],
 )
 async def update_case(
     body: CaseWrite,
     spec: SpecDep,
     case: CaseDep,
     session: SessionDep,
-    principal: AdminDep,
+    principal: PrincipalDep,
     limits: FileLimitsDep,
 ) -> CaseRead:
     """Replace a test case."""
@@ -207,9 +220,10 @@ async def update_case(
     "/specs/{name}/cases/{case_id:uuid}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=responses(case_service.CaseNotFound),
+    dependencies=[requires("author")],
 )
 async def delete_case(
-    spec: SpecDep, case: CaseDep, session: SessionDep, principal: AdminDep
+    spec: SpecDep, case: CaseDep, session: SessionDep, principal: PrincipalDep
 ) -> None:
     """Delete a test case (past results keep its name)."""
     await actions.case_changed(session, principal, spec, case, "deleted")
@@ -220,6 +234,7 @@ async def delete_case(
     "/specs/{name}/versions/{number}/test-runs",
     status_code=status.HTTP_202_ACCEPTED,
     responses=responses(SpecNotFound, VersionNotFound),
+    dependencies=[requires("author")],
 )
 async def start_run(
     spec: SpecDep,
@@ -239,13 +254,21 @@ async def start_run(
     return await service.read_run(session, run)
 
 
-@router.get("/test-runs/{run_id}", responses=responses(service.RunNotFound))
+@router.get(
+    "/test-runs/{run_id}",
+    responses=responses(service.RunNotFound),
+    dependencies=[requires("viewer")],
+)
 async def get_run(run: RunDep, session: SessionDep) -> RunRead:
     """A test run: status, progress, per-case and per-assertion pass rates, every attempt."""
     return await service.read_run(session, run)
 
 
-@router.get("/test-runs/{run_id}/compare", responses=responses(service.RunNotFound))
+@router.get(
+    "/test-runs/{run_id}/compare",
+    responses=responses(service.RunNotFound),
+    dependencies=[requires("viewer")],
+)
 async def compare_run(run: RunDep, session: SessionDep) -> ComparisonRead:
     """The run against the live version's latest run: improved, regressed, unchanged, new."""
     return await service.compare(session, run)

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,12 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.database import SessionDep
 from app.core.errors import responses
 from app.models import DeadLetter
-from app.security.auth import Forbidden, RateLimited, Unauthorized, require_admin
+from app.security.auth import Forbidden, RateLimited, Unauthorized, requires
 
 router = APIRouter(
     prefix="/api",
     tags=["executions"],
-    dependencies=[Depends(require_admin)],
+    dependencies=[requires("admin")],
     responses=responses(Unauthorized, Forbidden, RateLimited),
 )
 

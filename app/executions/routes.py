@@ -19,20 +19,24 @@ from app.security.auth import (
     InvokeDep,
     RateLimited,
     Unauthorized,
-    require_admin,
+    requires,
 )
 
-router = APIRouter(tags=["agents"], responses=responses(Unauthorized, Forbidden, RateLimited))
+router = APIRouter(
+    tags=["agents"],
+    dependencies=[requires("invoke")],
+    responses=responses(Unauthorized, Forbidden, RateLimited),
+)
 admin_router = APIRouter(
     prefix="/api/executions",
     tags=["executions"],
-    dependencies=[Depends(require_admin)],
+    dependencies=[requires("viewer")],
     responses=responses(Unauthorized, Forbidden, RateLimited),
 )
 
 usage_router = APIRouter(
     prefix="/api",
-    dependencies=[Depends(require_admin)],
+    dependencies=[requires("viewer")],
     responses=responses(Unauthorized, Forbidden, RateLimited),
 )
 

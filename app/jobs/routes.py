@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from app.core.database import SessionDep
@@ -19,16 +19,20 @@ from app.security.auth import (
     InvokeDep,
     RateLimited,
     Unauthorized,
-    require_admin,
+    requires,
 )
 from app.serving.context import RuntimeDep
 from app.serving.live import AgentNotFound
 
-router = APIRouter(tags=["jobs"], responses=responses(Unauthorized, Forbidden, RateLimited))
+router = APIRouter(
+    tags=["jobs"],
+    dependencies=[requires("invoke")],
+    responses=responses(Unauthorized, Forbidden, RateLimited),
+)
 admin_router = APIRouter(
     prefix="/api/jobs",
     tags=["jobs"],
-    dependencies=[Depends(require_admin)],
+    dependencies=[requires("viewer")],
     responses=responses(Unauthorized, Forbidden, RateLimited),
 )
 

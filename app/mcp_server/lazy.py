@@ -21,6 +21,8 @@ from fastapi import FastAPI
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.security.roles import declare_plain
+
 _SERVER = "app.mcp_server.server"
 log = structlog.get_logger(__name__)
 
@@ -89,6 +91,6 @@ class LazyMcpEndpoint:
 def install(app: FastAPI) -> None:
     """Serve MCP at `/mcp`: POST only. Stateless servers offer no GET stream (405) and have
     no sessions to DELETE."""
-    app.router.routes.append(
-        Route("/mcp", LazyMcpEndpoint(), methods=["POST"], include_in_schema=False)
-    )
+    endpoint = LazyMcpEndpoint()
+    declare_plain(endpoint, "invoke")  # the server checks each request's key itself
+    app.router.routes.append(Route("/mcp", endpoint, methods=["POST"], include_in_schema=False))

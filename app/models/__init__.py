@@ -7,8 +7,10 @@ from app.models.dead_letter import DeadLetter
 from app.models.evaluation import TestCase, TestResult, TestRun
 from app.models.execution import Attempt, Execution
 from app.models.execution_hourly import ExecutionDaily, ExecutionHourly, ExecutionHourlyLatency
+from app.models.guardrails import AgentGuardrails, ReleaseRequest
 from app.models.job import Job, JobItem, WebhookDelivery
 from app.models.model_matrix import ModelMatrix
+from app.models.person import Invitation, Person
 from app.models.release import Release
 from app.models.resilience import BreakerState, Budget, RateWindow, ResponseCacheEntry, Spend
 from app.models.rollout import Label, Rollout, Shadow
@@ -18,6 +20,7 @@ from app.models.stored_file import StoredFile
 from app.models.web_session import EndedWebSession
 
 __all__ = [
+    "AgentGuardrails",
     "ApiKey",
     "Attempt",
     "AuditEvent",
@@ -30,12 +33,15 @@ __all__ = [
     "ExecutionDaily",
     "ExecutionHourly",
     "ExecutionHourlyLatency",
+    "Invitation",
     "Job",
     "JobItem",
     "Label",
     "ModelMatrix",
+    "Person",
     "RateWindow",
     "Release",
+    "ReleaseRequest",
     "ResponseCacheEntry",
     "Rollout",
     "Shadow",

@@ -21,7 +21,7 @@ class AuditEvent(IdMixin, Base):
     at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.clock_timestamp()
     )
-    actor: Mapped[str] = mapped_column(String(100))
+    actor: Mapped[str] = mapped_column(String(320))  # a person's email address, a key id…
     action: Mapped[str] = mapped_column(String(40), index=True)
-    target: Mapped[str] = mapped_column(String(200))
+    target: Mapped[str] = mapped_column(String(400))
     details: Mapped[dict[str, Any]]

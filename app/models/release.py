@@ -32,7 +32,7 @@ class Release(IdMixin, Base):
     )
     from_version: Mapped[int | None]
     to_version: Mapped[int | None]  # None: a label removed
-    actor: Mapped[str] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(400))
     reason: Mapped[str | None] = mapped_column(String(2000))
     forced: Mapped[bool] = mapped_column(default=False)
     # The contract diff against the version live before (publish only): `breaking` and its

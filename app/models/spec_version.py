@@ -23,7 +23,7 @@ class SpecVersion(IdMixin, Base):
     document: Mapped[dict[str, Any]]
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
     parent_version: Mapped[int | None]
-    author: Mapped[str] = mapped_column(String(200))
+    author: Mapped[str] = mapped_column(String(400))
     message: Mapped[str] = mapped_column(String(2000))
 
     spec: Mapped[Spec] = relationship(back_populates="versions", lazy="raise")

@@ -7,8 +7,9 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from app.observability.metrics import exposition
+from app.security.auth import PUBLIC
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], dependencies=[PUBLIC])
 
 
 # No key, like /healthz: scrapers rarely carry bearer tokens. The numbers name agents and

@@ -1,4 +1,4 @@
-"""Management API for specs, versions and releases (admin scope)."""
+"""Reading specs, versions, compiled prompts and diffs (viewer and up)."""
 
 from __future__ import annotations
 
@@ -26,12 +26,12 @@ from app.registry.schemas import (
     VersionRead,
     VersionSummary,
 )
-from app.security.auth import Forbidden, RateLimited, Unauthorized, require_admin
+from app.security.auth import Forbidden, RateLimited, Unauthorized, requires
 
 router = APIRouter(
     prefix="/api/specs",
     tags=["specs"],
-    dependencies=[Depends(require_admin)],
+    dependencies=[requires("viewer")],
     responses=responses(Unauthorized, Forbidden, RateLimited, InvalidInput),
 )
 

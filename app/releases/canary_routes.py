@@ -31,19 +31,18 @@ from app.releases.schemas import (
     ShadowList,
     ShadowRead,
 )
-from app.security.auth import AdminDep, Forbidden, RateLimited, Unauthorized, require_admin
+from app.security.auth import Forbidden, PrincipalDep, RateLimited, Unauthorized, requires
 
 router = APIRouter(
     prefix="/api/specs",
     tags=["releases"],
-    dependencies=[Depends(require_admin)],
     responses=responses(Unauthorized, Forbidden, RateLimited, InvalidInput, service.SpecNotFound),
 )
 
 LabelParam = Annotated[str, Path(pattern=LABEL_PATTERN, description="The label (a slug).")]
 
 
-@router.get("/{name}/labels")
+@router.get("/{name}/labels", dependencies=[requires("viewer")])
 async def list_labels(spec: SpecDep, session: SessionDep) -> LabelList:
     """The spec's labels, `production` (the live version) first."""
     views = await labels.list_labels(session, spec)
@@ -52,10 +51,11 @@ async def list_labels(spec: SpecDep, session: SessionDep) -> LabelList:
 
 @router.put(
     "/{name}/labels/{label}",
+    dependencies=[requires("author")],
     responses=responses(service.VersionNotFound, labels.LabelReserved),
 )
 async def set_label(
-    spec: SpecDep, label: LabelParam, body: LabelSet, session: SessionDep, principal: AdminDep
+    spec: SpecDep, label: LabelParam, body: LabelSet, session: SessionDep, principal: PrincipalDep
 ) -> LabelRead:
     """Point a label at a version (`production` moves only by publish, rollback, rollouts)."""
     view = await labels.set_label(
@@ -67,11 +67,12 @@ async def set_label(
 
 @router.delete(
     "/{name}/labels/{label}",
+    dependencies=[requires("author")],
     status_code=status.HTTP_204_NO_CONTENT,
     responses=responses(labels.LabelNotFound, labels.LabelReserved),
 )
 async def remove_label(
-    spec: SpecDep, label: LabelParam, session: SessionDep, principal: AdminDep
+    spec: SpecDep, label: LabelParam, session: SessionDep, principal: PrincipalDep
 ) -> Response:
     """Remove a label; its callers get 404 from now on."""
     await labels.remove_label(session, spec=spec, label=label, who=who(principal), reason=None)
@@ -80,6 +81,7 @@ async def remove_label(
 
 @router.post(
     "/{name}/rollouts",
+    dependencies=[requires("publisher")],
     status_code=status.HTTP_201_CREATED,
     responses=responses(
         service.VersionNotFound,
@@ -95,7 +97,7 @@ async def start_rollout(
     name: NameParam,
     body: RolloutCreate,
     session: SessionDep,
-    principal: AdminDep,
+    principal: PrincipalDep,
     response: Response,
 ) -> RolloutRead:
     """Give a version to `percent` of the agent's subjects, guarded: it passes publish's
@@ -105,7 +107,7 @@ async def start_rollout(
     return _rollout_read(rollout, None)
 
 
-@router.get("/{name}/rollouts")
+@router.get("/{name}/rollouts", dependencies=[requires("viewer")])
 async def list_rollouts(spec: SpecDep, session: SessionDep) -> RolloutList:
     """The spec's rollouts, newest first."""
     items = await rollouts.list_rollouts(session, spec)
@@ -120,7 +122,11 @@ async def rollout_of(spec: SpecDep, rollout_id: uuid.UUID, session: SessionDep) 
 RolloutDep = Annotated[Rollout, Depends(rollout_of)]
 
 
-@router.get("/{name}/rollouts/{rollout_id}", responses=responses(rollouts.RolloutNotFound))
+@router.get(
+    "/{name}/rollouts/{rollout_id}",
+    dependencies=[requires("viewer")],
+    responses=responses(rollouts.RolloutNotFound),
+)
 async def get_rollout(rollout: RolloutDep, session: SessionDep) -> RolloutRead:
     """A rollout with each arm's calls, failure rate, check failures, latency and cost."""
     return _rollout_read(rollout, await rollouts.arm_figures(session, rollout))
@@ -128,10 +134,11 @@ async def get_rollout(rollout: RolloutDep, session: SessionDep) -> RolloutRead:
 
 @router.post(
     "/{name}/rollouts/{rollout_id}/promote",
+    dependencies=[requires("publisher")],
     responses=responses(rollouts.RolloutNotFound, rollouts.RolloutEnded),
 )
 async def promote_rollout(
-    spec: SpecDep, rollout: RolloutDep, session: SessionDep, principal: AdminDep,
+    spec: SpecDep, rollout: RolloutDep, session: SessionDep, principal: PrincipalDep,
     body: ActionBody | None = None,
 ) -> RolloutRead:  # fmt: skip
     """Make the candidate live for everyone (a publish) and end the rollout."""
@@ -142,10 +149,11 @@ async def promote_rollout(
 
 @router.post(
     "/{name}/rollouts/{rollout_id}/abort",
+    dependencies=[requires("publisher")],
     responses=responses(rollouts.RolloutNotFound, rollouts.RolloutEnded),
 )
 async def abort_rollout(
-    spec: SpecDep, rollout: RolloutDep, session: SessionDep, principal: AdminDep,
+    spec: SpecDep, rollout: RolloutDep, session: SessionDep, principal: PrincipalDep,
     body: ActionBody | None = None,
 ) -> RolloutRead:  # fmt: skip
     """End the rollout: every subject gets the live version again."""
@@ -166,11 +174,12 @@ def _rollout_read(rollout: Rollout, arms: rollouts.Arms | None) -> RolloutRead:
 
 @router.post(
     "/{name}/shadows",
+    dependencies=[requires("publisher")],
     status_code=status.HTTP_201_CREATED,
     responses=responses(service.VersionNotFound, shadows.ShadowRunning, shadows.NothingToShadow),
 )
 async def start_shadow(
-    spec: SpecDep, body: ShadowCreate, session: SessionDep, principal: AdminDep,
+    spec: SpecDep, body: ShadowCreate, session: SessionDep, principal: PrincipalDep,
     response: Response,
 ) -> ShadowRead:  # fmt: skip
     """Run a version beside live on a sampled share of calls, after each caller is answered."""
@@ -181,7 +190,7 @@ async def start_shadow(
     return ShadowRead.model_validate(shadow)
 
 
-@router.get("/{name}/shadows")
+@router.get("/{name}/shadows", dependencies=[requires("viewer")])
 async def list_shadows(spec: SpecDep, session: SessionDep) -> ShadowList:
     """The spec's shadows, newest first (without their figures)."""
     items = await shadows.list_shadows(session, spec)
@@ -196,7 +205,11 @@ async def shadow_of(spec: SpecDep, shadow_id: uuid.UUID, session: SessionDep) ->
 ShadowDep = Annotated[Shadow, Depends(shadow_of)]
 
 
-@router.get("/{name}/shadows/{shadow_id}", responses=responses(shadows.ShadowNotFound))
+@router.get(
+    "/{name}/shadows/{shadow_id}",
+    dependencies=[requires("viewer")],
+    responses=responses(shadows.ShadowNotFound),
+)
 async def get_shadow(spec: SpecDep, shadow: ShadowDep, session: SessionDep) -> ShadowRead:
     """A shadow's calls, failures, cost, and its agreement with live per output field."""
     return await shadow_read(session, spec, shadow)
@@ -204,10 +217,11 @@ async def get_shadow(spec: SpecDep, shadow: ShadowDep, session: SessionDep) -> S
 
 @router.post(
     "/{name}/shadows/{shadow_id}/stop",
+    dependencies=[requires("publisher")],
     responses=responses(shadows.ShadowNotFound, shadows.ShadowStopped),
 )
 async def stop_shadow(
-    spec: SpecDep, shadow: ShadowDep, session: SessionDep, principal: AdminDep
+    spec: SpecDep, shadow: ShadowDep, session: SessionDep, principal: PrincipalDep
 ) -> ShadowRead:
     """Stop running the candidate beside live (its figures stay)."""
     await shadows.stop_shadow(session, spec=spec, shadow=shadow, who=who(principal))

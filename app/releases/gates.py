@@ -1,18 +1,20 @@
-"""Publishing with both gates (contract and tests) and its audit entry, shared by the
-`POST /api/specs/{name}/publish` route and the web app's Publish form; a rollout's start
-passes the same gates."""
+"""Publishing with both gates (contract and tests) and its audit entry, through the agent's
+guardrails (who may publish, approvals), shared by the `POST /api/specs/{name}/publish`
+route and the web app's Publish form; a rollout's start passes the same gates."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.evaluation import matrix
 from app.evaluation import service as evaluation
-from app.models import Release, Rollout
+from app.models import Release, ReleaseRequest, Rollout
 from app.registry import rollouts, service
 from app.registry.labels import Who
+from app.releases import guardrails
 from app.releases.schemas import RolloutCreate
 from app.security import audit
 from app.security.store import Principal
@@ -95,6 +97,8 @@ async def rollout_checked(
     """Start a rollout of `body.version` if it passes publish's gates (its contract and its
     latest test run, or `force` with a reason); audited."""
     spec = await service.get_spec(session, name, for_update=True)
+    # A rollout puts the version live for some callers: only the agent's publishers may.
+    guardrails.check_may_publish(await guardrails.guardrails_of(session, spec), principal, spec)
     await service.get_version(session, spec, body.version)
     contract = await service.check_contract(
         session, spec=spec, version=body.version, confirm_breaking=body.confirm_breaking
@@ -123,3 +127,70 @@ async def rollout_checked(
 def who(principal: Principal) -> Who:
     """A principal as release rows and the audit trail name it."""
     return Who(release=principal.label, audit=principal.actor)
+
+
+async def publish_or_request(
+    session: AsyncSession,
+    *,
+    name: str,
+    version: int,
+    principal: Principal,
+    reason: str | None,
+    force: bool,
+    confirm_breaking: bool,
+) -> Release | ReleaseRequest:
+    """Publish through the agent's guardrails: 403 unless the caller is among its
+    publishers; with approvals on, a pending release request instead of a release."""
+    spec = await service.get_spec(session, name)
+    guard = await guardrails.guardrails_of(session, spec)
+    guardrails.check_may_publish(guard, principal, spec)
+    if guard is not None and guard.require_approval:
+        return await guardrails.request_publish(
+            session,
+            spec=spec,
+            version=version,
+            principal=principal,
+            reason=reason,
+            force=force,
+            confirm_breaking=confirm_breaking,
+        )
+    return await publish_checked(
+        session,
+        name=name,
+        version=version,
+        principal=principal,
+        reason=reason,
+        force=force,
+        confirm_breaking=confirm_breaking,
+    )
+
+
+async def decide_request(
+    session: AsyncSession,
+    *,
+    name: str,
+    request_id: uuid.UUID,
+    approve: bool,
+    principal: Principal,
+    note: str | None,
+) -> tuple[ReleaseRequest, Release | None]:
+    """Approve (then publish, through both gates again, as the approver) or reject a pending
+    release request. A publish refused now leaves the request pending."""
+    spec = await service.get_spec(session, name)
+    request = await guardrails.get_request(session, spec, request_id, for_update=True)
+    if approve:
+        guardrails.check_may_publish(await guardrails.guardrails_of(session, spec), principal, spec)
+    await guardrails.decide(session, request, approve=approve, principal=principal, note=note)
+    release = None
+    if approve:
+        release = await publish_checked(
+            session,
+            name=name,
+            version=request.version,
+            principal=principal,
+            reason=request.reason or f"requested by {request.requester_label}",
+            force=request.force,
+            confirm_breaking=request.confirm_breaking,
+        )
+    await guardrails.record_decision(session, spec, request, principal, release)
+    return request, release

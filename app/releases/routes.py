@@ -3,14 +3,14 @@ itself) and moving the live pointer, by publish through its gates or by rollback
 
 from __future__ import annotations
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Response, status
+from fastapi import APIRouter, BackgroundTasks, Response, status
 
 from app.core.database import SessionDep
 from app.core.errors import InvalidInput, responses
 from app.core.offload import off_loop
 from app.evaluation import service as evaluation
 from app.evaluation.runner import EvaluatorDep, start_suite
-from app.models import Spec
+from app.models import ReleaseRequest, Spec
 from app.registry import actions, service
 from app.registry.routes import LimitsDep, NameParam, SpecDep
 from app.registry.schemas import (
@@ -23,13 +23,14 @@ from app.registry.schemas import (
     VersionCreate,
     VersionRead,
 )
-from app.releases.gates import publish_checked
-from app.security.auth import AdminDep, Forbidden, RateLimited, Unauthorized, require_admin
+from app.releases import guardrails
+from app.releases.gates import publish_or_request
+from app.releases.guardrail_schemas import ReleaseRequestRead
+from app.security.auth import Forbidden, PrincipalDep, RateLimited, Unauthorized, requires
 
 router = APIRouter(
     prefix="/api/specs",
     tags=["specs"],
-    dependencies=[Depends(require_admin)],
     responses=responses(Unauthorized, Forbidden, RateLimited, InvalidInput),
 )
 
@@ -38,11 +39,12 @@ router = APIRouter(
     "",
     status_code=status.HTTP_201_CREATED,
     responses=responses(service.SpecExists, service.DocumentInvalid),
+    dependencies=[requires("author")],
 )
 async def create_spec(
     body: SpecCreate,
     session: SessionDep,
-    principal: AdminDep,
+    principal: PrincipalDep,
     bounds: LimitsDep,
     response: Response,
     evaluator: EvaluatorDep,
@@ -61,13 +63,19 @@ async def create_spec(
 @router.post(
     "/{name}/versions",
     status_code=status.HTTP_201_CREATED,
-    responses=responses(service.SpecNotFound, service.VersionConflict, service.DocumentInvalid),
+    responses=responses(
+        service.SpecNotFound,
+        service.VersionConflict,
+        service.DocumentInvalid,
+        guardrails.ContractLocked,
+    ),
+    dependencies=[requires("author")],
 )
 async def create_version(
     body: VersionCreate,
     spec: SpecDep,
     session: SessionDep,
-    principal: AdminDep,
+    principal: PrincipalDep,
     bounds: LimitsDep,
     response: Response,
     evaluator: EvaluatorDep,
@@ -75,6 +83,7 @@ async def create_version(
 ) -> VersionRead:
     """Save a new version on top of `base_version`; 409 if someone saved in between."""
     document = await off_loop(service.validate_document, body.document, bounds)
+    await guardrails.check_contract_change(session, spec, document, principal)
     version = await actions.create_version(
         session,
         spec=spec,
@@ -97,14 +106,21 @@ async def create_version(
         evaluation.TestsNotPassed,
         evaluation.OfflineEvidence,
         evaluation.ForceWithoutReason,
+        guardrails.NotAPublisherHere,
     ),
+    dependencies=[requires("publisher")],
 )
 async def publish(
-    name: NameParam, body: PublishRequest, session: SessionDep, principal: AdminDep
-) -> ReleaseRead:
+    name: NameParam,
+    body: PublishRequest,
+    session: SessionDep,
+    principal: PrincipalDep,
+    response: Response,
+) -> ReleaseRead | ReleaseRequestRead:
     """Make a version live if its latest test run passed (or with `force` and a reason) and
-    its contract is compatible with the live version's (or `confirm_breaking` is set)."""
-    release = await publish_checked(
+    its contract is compatible with the live version's (or `confirm_breaking` is set). With
+    the agent's approvals on, 202 and a pending release request instead."""
+    release = await publish_or_request(
         session,
         name=name,
         version=body.version,
@@ -113,15 +129,20 @@ async def publish(
         force=body.force,
         confirm_breaking=body.confirm_breaking,
     )
+    if isinstance(release, ReleaseRequest):
+        response.status_code = status.HTTP_202_ACCEPTED
+        response.headers["Location"] = f"/api/specs/{name}/release-requests/{release.id}"
+        return ReleaseRequestRead.model_validate(release)
     return ReleaseRead.model_validate(release)
 
 
 @router.post(
     "/{name}/rollback",
     responses=responses(service.SpecNotFound, service.VersionNotFound, service.NothingToRollBack),
+    dependencies=[requires("publisher")],
 )
 async def rollback(
-    name: NameParam, body: RollbackRequest, session: SessionDep, principal: AdminDep
+    name: NameParam, body: RollbackRequest, session: SessionDep, principal: PrincipalDep
 ) -> ReleaseRead:
     """Move the live pointer back to a version (default: the previous live one)."""
     release = await actions.rollback(
@@ -130,7 +151,9 @@ async def rollback(
     return ReleaseRead.model_validate(release)
 
 
-@router.get("/{name}/releases", responses=responses(service.SpecNotFound))
+@router.get(
+    "/{name}/releases", responses=responses(service.SpecNotFound), dependencies=[requires("viewer")]
+)
 async def list_releases(spec: SpecDep, session: SessionDep) -> ReleaseList:
     """Every publish and rollback of the spec, oldest first."""
     releases = await service.list_releases(session, spec)

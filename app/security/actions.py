@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import ApiKey
 from app.security import audit, keys
+from app.security.roles import Scope
 from app.security.store import KeyStore, Principal
 
 
@@ -17,7 +18,7 @@ async def create_key(
     session: AsyncSession,
     *,
     name: str,
-    scopes: Sequence[keys.Scope],
+    scopes: Sequence[Scope],
     agents: Sequence[str] | None,
     rpm: int | None,
     principal: Principal,

@@ -40,6 +40,14 @@ Action = Literal[
     "case.generated",
     "case.promoted",
     "ui.signed_in",
+    "person.invited",
+    "person.joined",
+    "person.changed",
+    "person.invitation_revoked",
+    "guardrails.changed",
+    "release.requested",
+    "release.approved",
+    "release.rejected",
 ]
 
 

@@ -1,9 +1,11 @@
 """Who is calling and what they may do: bearer keys with scopes, checked per route.
 
-Scopes: `admin` opens everything under /api (and calling agents); `invoke` opens calling
-agents (only the listed ones when the key names agents), their OpenAPI documents and the
-executions the key itself created. The bootstrap admin key (SPECLOOM_ADMIN_KEY, or generated
-on first start and kept under the data dir) is never stored in the database.
+Roles (app/security/roles.py): `viewer` < `author` < `publisher` < `admin` open the
+management API by rank; `invoke` opens calling agents (only the listed ones when the key names
+agents), their OpenAPI documents and the executions the key itself created. Every route says
+what it needs with `requires(...)` in its `dependencies=`. The bootstrap admin key
+(SPECLOOM_ADMIN_KEY, or generated on first start and kept under the data dir) is never stored
+in the database.
 """
 
 from __future__ import annotations
@@ -12,17 +14,19 @@ import math
 import os
 import secrets
 from pathlib import Path
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends, Request
 
 from app.core.errors import ProblemError
 from app.core.settings import Settings
 from app.security.keys import KEY_PREFIX
+from app.security.roles import Declaration, Requirement, describe
 from app.security.store import KeyStore, Principal
 
 __all__ = [
     "KEY_PREFIX",
+    "PUBLIC",
     "AdminDep",
     "Forbidden",
     "InvokeDep",
@@ -33,6 +37,7 @@ __all__ = [
     "load_admin_key",
     "require_admin",
     "require_invoke",
+    "requires",
 ]
 
 
@@ -108,17 +113,57 @@ async def authenticate(request: Request) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
 
 
+def refuse(principal: Principal, need: Requirement) -> Forbidden:
+    """The 403 for a caller whose role falls short of `need`, saying what it has and needs."""
+    held = principal.role or ("invoke" if "invoke" in principal.scopes else "none")
+    return Forbidden(
+        f"{describe(need).removesuffix('.')}; this caller's role is {held!r}",
+        extra={"required_role": need, "role": held},
+    )
+
+
+class RoleCheck(Declaration):
+    """The dependency behind `requires(need)`: the bearer key's role meets `need` (403)."""
+
+    def __init__(self, need: Requirement) -> None:
+        self.required = need
+
+    async def __call__(self, principal: PrincipalDep) -> Principal:
+        if not principal.has(self.required):
+            raise refuse(principal, self.required)
+        return principal
+
+
+class _Public(Declaration):
+    """The declaration of a route anyone may call (health, the login form)."""
+
+    required: Requirement = "public"
+
+    async def __call__(self) -> None:
+        return None
+
+
+def requires(need: Requirement) -> Any:
+    """`dependencies=[requires("author")]`: the one place a route (or router) says what it
+    needs; the OpenAPI document and the route-by-role test read it back."""
+    return Depends(RoleCheck(need))
+
+
+PUBLIC: Any = Depends(_Public())
+
+
 async def require_admin(principal: PrincipalDep) -> Principal:
-    """Dependency: the caller's key has the `admin` scope (403 otherwise)."""
+    """The caller's role is `admin` (403 otherwise); for code that checks in its body."""
     if not principal.is_admin:
-        raise Forbidden("this route needs a key with the 'admin' scope")
+        raise refuse(principal, "admin")
     return principal
 
 
 async def require_invoke(principal: PrincipalDep) -> Principal:
-    """Dependency: the caller's key may call agents (`invoke` or `admin`; 403 otherwise)."""
-    if not (principal.is_admin or "invoke" in principal.scopes):
-        raise Forbidden("this route needs a key with the 'invoke' scope")
+    """The caller may call agents (`invoke` or `admin`; 403 otherwise); for the plain
+    routes that check in their body."""
+    if not principal.has("invoke"):
+        raise refuse(principal, "invoke")
     return principal
 
 
@@ -140,5 +185,7 @@ def check_label(principal: Principal, label: str | None, *, pinned: bool) -> Non
         raise Forbidden(f"this key may not call through the label {chosen!r}")
 
 
+# Who the caller is, once a route's declaration let it in (the check itself is cached per
+# request, so naming the principal again costs nothing).
 AdminDep = Annotated[Principal, Depends(require_admin)]
 InvokeDep = Annotated[Principal, Depends(require_invoke)]

@@ -11,17 +11,16 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import NotFound
 from app.models import ApiKey
+from app.security.roles import Scope
 
 KEY_PREFIX = "sk-sl-"
 PREFIX_CHARS = 8  # shown after `sk-sl-` so people can tell their keys apart
-Scope = Literal["admin", "invoke"]
 
 
 class KeyNotFound(NotFound):

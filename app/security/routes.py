@@ -6,19 +6,20 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.compiler.document import NAME_PATTERN
 from app.core.database import SessionDep
 from app.core.errors import BadRequest, responses
 from app.core.schemas import LABEL_PATTERN, Cursor, Filter, RequestBody
 from app.security import actions, audit, keys
-from app.security.auth import AdminDep, Forbidden, RateLimited, Unauthorized, require_admin
+from app.security.auth import Forbidden, PrincipalDep, RateLimited, Unauthorized, requires
+from app.security.roles import ROLES, Scope
 
 router = APIRouter(
     prefix="/api",
-    dependencies=[Depends(require_admin)],
+    dependencies=[requires("admin")],
     responses=responses(Unauthorized, Forbidden, RateLimited),
 )
 
@@ -28,7 +29,11 @@ LabelName = Annotated[str, Field(pattern=LABEL_PATTERN)]
 
 class KeyCreate(RequestBody):
     name: str = Field(min_length=1, max_length=100)
-    scopes: list[keys.Scope] = Field(min_length=1, max_length=2)
+    scopes: list[Scope] = Field(
+        min_length=1,
+        max_length=2,
+        description="One role (viewer, author, publisher, admin), `invoke`, or one of each.",
+    )
     agents: list[AgentName] | None = Field(
         default=None, max_length=1000, description="Agents an invoke key may call; null: all."
     )
@@ -39,6 +44,15 @@ class KeyCreate(RequestBody):
         "version); null: any.",
     )
     rpm: int | None = Field(default=None, ge=1, le=1_000_000, description="Requests per minute.")
+
+    @field_validator("scopes")
+    @classmethod
+    def _one_role(cls, scopes: list[Scope]) -> list[Scope]:
+        if len([s for s in scopes if s in ROLES]) > 1:
+            raise ValueError(
+                "a key has one role (viewer, author, publisher or admin), and may add invoke"
+            )
+        return scopes
 
 
 class KeyRead(BaseModel):
@@ -81,7 +95,7 @@ class AuditPage(BaseModel):
 
 
 @router.post("/keys", tags=["keys"], status_code=status.HTTP_201_CREATED)
-async def create_key(body: KeyCreate, session: SessionDep, principal: AdminDep) -> KeyCreated:
+async def create_key(body: KeyCreate, session: SessionDep, principal: PrincipalDep) -> KeyCreated:
     """Create an API key; the response holds its secret, shown this once."""
     created = await actions.create_key(
         session,
@@ -110,7 +124,7 @@ async def list_keys(session: SessionDep) -> KeyList:
     responses=responses(keys.KeyNotFound),
 )
 async def revoke_key(
-    key_id: uuid.UUID, session: SessionDep, principal: AdminDep, request: Request
+    key_id: uuid.UUID, session: SessionDep, principal: PrincipalDep, request: Request
 ) -> Response:
     """Revoke a key: it stops working here at once, in other processes within seconds."""
     await actions.revoke_key(session, key_id, store=request.app.state.keys, principal=principal)

@@ -23,6 +23,7 @@ from app.core.clock import Clock
 from app.core.errors import database_unreachable
 from app.core.ratelimit import RateLimiter
 from app.security import keys
+from app.security.roles import Requirement, Role, role_of, satisfies
 
 BOOTSTRAP_ACTOR = "bootstrap-admin"
 _TOUCH_EVERY_S = 60.0
@@ -31,27 +32,45 @@ _MAX_ENTRIES = 10_000  # bounds memory when someone floods us with random keys
 
 @dataclass(frozen=True)
 class Principal:
-    """The authenticated caller: a stored key, or the bootstrap admin key (`key_id` None)."""
+    """The authenticated caller: a stored key, the bootstrap admin key (`key_id` None), or a
+    person signed in to the web app (`person_id` set, `name` their email address)."""
 
     name: str
     scopes: frozenset[str]
     key_id: uuid.UUID | None = None
+    # An invoke key's limits; None: any agent. More kinds of limit (labels) sit beside it.
     agents: frozenset[str] | None = None
     rpm: int | None = None
     labels: frozenset[str] | None = None  # None: any label; else only these (production too)
+    person_id: uuid.UUID | None = None
+    display_name: str | None = None
+
+    @property
+    def role(self) -> Role | None:
+        """The highest management role (None for an invoke-only key)."""
+        return role_of(self.scopes)
 
     @property
     def is_admin(self) -> bool:
-        return "admin" in self.scopes
+        return self.role == "admin"
+
+    def has(self, need: Requirement) -> bool:
+        """Whether this caller meets a route's requirement."""
+        return satisfies(self.scopes, need)
 
     @property
     def actor(self) -> str:
-        """Who did it, as the audit trail records it: the key id, or "bootstrap-admin"."""
+        """Who did it, as the audit trail records it: the person's email address, the key id,
+        or "bootstrap-admin"."""
+        if self.person_id is not None:
+            return self.name
         return str(self.key_id) if self.key_id is not None else BOOTSTRAP_ACTOR
 
     @property
     def label(self) -> str:
         """Who did it, for people: versions' author and releases' actor."""
+        if self.person_id is not None:
+            return f"{self.display_name} <{self.name}>" if self.display_name else self.name
         return f"{self.name} ({self.key_id})" if self.key_id is not None else BOOTSTRAP_ACTOR
 
     def may_call(self, agent: str) -> bool:

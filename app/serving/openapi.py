@@ -19,9 +19,11 @@ from fastapi.staticfiles import StaticFiles
 
 from app.core.errors import PROBLEM_JSON, Problem
 from app.files.openapi import multipart_media, without_files
+from app.security.auth import PUBLIC
+from app.security.roles import declare_plain, describe, requirement_of
 from app.serving.live import AgentVersion, LiveAgents
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[PUBLIC])
 
 STATIC = Path(__file__).resolve().parents[1] / "web" / "static"
 
@@ -85,7 +87,9 @@ def install(app: FastAPI, live: LiveAgents) -> None:
     app.state.openapi_cache = cache
     live.on_change(cache.clear)
     if not any(getattr(r, "path", None) == "/static" for r in app.routes):
-        app.mount("/static", StaticFiles(directory=STATIC), name="static")
+        static = StaticFiles(directory=STATIC)
+        declare_plain(static, "public")  # the web app's CSS and scripts, Swagger UI's too
+        app.mount("/static", static, name="static")
 
 
 def _base(app: FastAPI) -> dict[str, Any]:
@@ -110,6 +114,7 @@ def _base(app: FastAPI) -> dict[str, Any]:
                     }
         _add_security(document)
         _add_body_errors(document)
+        _add_roles(document, app)
         cache.base = document
     return cache.base
 
@@ -132,6 +137,34 @@ def _add_body_errors(document: dict[str, Any]) -> None:
                 errors["400"] = "A query parameter is malformed (a bad cursor, a NUL byte)"
             for code, text in errors.items():
                 operation["responses"].setdefault(code, {"description": text, "content": problem})
+
+
+def route_contexts(app: FastAPI) -> list[Any]:
+    """Every route of `app` as served: an included router's routes with its prefix and its
+    dependencies (FastAPI keeps included routers as branches), plain routes and mounts."""
+    found: list[Any] = []
+    for route in app.routes:
+        contexts = getattr(route, "effective_route_contexts", None)
+        for context in contexts() if contexts is not None else [route]:
+            # A plain route added to a router is kept whole beside its (empty) context.
+            found.append(getattr(context, "starlette_route", None) or context)
+    return found
+
+
+def _add_roles(document: dict[str, Any], app: FastAPI) -> None:
+    """`x-required-role` and a line in the description of every operation, from the one
+    declaration each route makes (app/security/roles.py)."""
+    paths = document.get("paths", {})
+    for route in route_contexts(app):
+        need = requirement_of(route)
+        operations = paths.get(getattr(route, "path_format", None), {})
+        for method in getattr(route, "methods", None) or ():
+            operation = operations.get(method.lower())
+            if operation is None or need is None:
+                continue
+            operation["x-required-role"] = need
+            text = operation.get("description", "").rstrip()
+            operation["description"] = f"{text}\n\n{describe(need)}".lstrip()
 
 
 def problem_components() -> dict[str, Any]:
@@ -219,7 +252,8 @@ def agent_operation(agent: AgentVersion) -> dict[str, Any]:
         "tags": ["agents"],
         "operationId": f"invoke_{snake(agent.name)}",
         "summary": document.title,
-        "description": document.description or document.title,
+        "description": f"{document.description or document.title}\n\n{describe('invoke')}",
+        "x-required-role": "invoke",
         "parameters": [
             {
                 "name": "version",

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema, model_validator
 
 from app.compiler.document import NAME_PATTERN
@@ -19,12 +19,11 @@ from app.providers.capabilities import Capabilities
 from app.routing import budgets
 from app.routing.services import deployment_key, endpoint_key
 from app.security import audit
-from app.security.auth import AdminDep, Forbidden, RateLimited, Unauthorized, require_admin
+from app.security.auth import Forbidden, PrincipalDep, RateLimited, Unauthorized, requires
 from app.serving.context import RuntimeDep
 
 router = APIRouter(
     prefix="/api",
-    dependencies=[Depends(require_admin)],
     responses=responses(Unauthorized, Forbidden, RateLimited),
 )
 
@@ -78,7 +77,7 @@ class ModelList(BaseModel):
     items: list[DeploymentRead]
 
 
-@router.post("/models/check", tags=["models"])
+@router.post("/models/check", tags=["models"], dependencies=[requires("admin")])
 async def check_models(runtime: RuntimeDep) -> ModelList:
     """Ask every deployment with a server of its own what it serves (its models; for
     where the server says them, its context window and schema support), then list the models."""
@@ -87,7 +86,7 @@ async def check_models(runtime: RuntimeDep) -> ModelList:
     return await list_models(runtime)
 
 
-@router.get("/models", tags=["models"])
+@router.get("/models", tags=["models"], dependencies=[requires("viewer")])
 async def list_models(runtime: RuntimeDep) -> ModelList:
     """Configured aliases, their provider models, each one's circuit-breaker state, and
     what its server said about itself when last asked."""
@@ -220,7 +219,7 @@ def _read(item: budgets.BudgetStatus) -> BudgetRead:
     )
 
 
-@router.get("/budgets", tags=["budgets"])
+@router.get("/budgets", tags=["budgets"], dependencies=[requires("viewer")])
 async def list_budgets(session: SessionDep, runtime: RuntimeDep) -> BudgetList:
     """Every budget with what was spent in its current period and when that period ends."""
     statuses = await budgets.list_budgets(session, runtime.services.clock.now())
@@ -231,10 +230,11 @@ async def list_budgets(session: SessionDep, runtime: RuntimeDep) -> BudgetList:
     "/budgets",
     tags=["budgets"],
     status_code=status.HTTP_201_CREATED,
+    dependencies=[requires("admin")],
     responses=responses(budgets.BudgetExists),
 )
 async def create_budget(
-    body: BudgetCreate, session: SessionDep, runtime: RuntimeDep, principal: AdminDep
+    body: BudgetCreate, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep
 ) -> BudgetRead:
     """Add a daily or monthly USD budget, global or for one agent."""
     budget = await budgets.create_budget(
@@ -263,10 +263,11 @@ async def create_budget(
     "/budgets/{budget_id}",
     tags=["budgets"],
     status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[requires("admin")],
     responses=responses(budgets.BudgetNotFound),
 )
 async def delete_budget(
-    budget_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, principal: AdminDep
+    budget_id: uuid.UUID, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep
 ) -> Response:
     """Remove a budget."""
     await budgets.delete_budget(session, budget_id)

@@ -29,7 +29,9 @@ from app.security.auth import (
     check_agent,
     check_label,
     require_invoke,
+    requires,
 )
+from app.security.roles import declare_plain
 from app.serving.arms import Pick, requested
 from app.serving.cache import wants_fresh
 from app.serving.call import call
@@ -135,6 +137,7 @@ def subject_of(request: Request, principal: Principal) -> str:
 
 
 router.add_route("/v1/agents/{name}", invoke_agent, methods=["POST"], include_in_schema=False)
+declare_plain(invoke_agent, "invoke")  # checked in its body: no dependency injection here
 
 
 async def _answer(
@@ -203,7 +206,11 @@ async def _answer(
     )
 
 
-@router.get("/v1/agents/{name}/openapi.json", responses=responses(AgentNotFound, AgentNotLive))
+@router.get(
+    "/v1/agents/{name}/openapi.json",
+    responses=responses(AgentNotFound, AgentNotLive),
+    dependencies=[requires("invoke")],
+)
 async def agent_openapi(
     name: str,
     request: Request,

@@ -15,12 +15,12 @@ from app.security import actions, audit, keys
 from app.security.routes import KeyCreate
 from app.serving.context import RuntimeDep
 from app.serving.ops_routes import check_models, list_models
-from app.web.deps import CsrfDep, UserDep, redirect, render
+from app.web.deps import CsrfDep, UserDep, page, redirect, render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
 
-@router.get("/audit")
+@router.get("/audit", dependencies=[page("admin")])
 async def audit_page(
     request: Request,
     user: UserDep,
@@ -46,14 +46,14 @@ async def audit_page(
     )
 
 
-@router.get("/models")
+@router.get("/models", dependencies=[page("viewer")])
 async def models_page(request: Request, user: UserDep, runtime: RuntimeDep) -> Response:
     """Every deployment: its model and server, breaker, limits, measured speed, and what
     its server said about itself (context window, schema-constrained decoding)."""
     return render(request, "ui/models.html", {"models": await list_models(runtime)})
 
 
-@router.post("/models/check", dependencies=[CsrfDep])
+@router.post("/models/check", dependencies=[CsrfDep, page("admin")])
 async def check_models_now(request: Request, user: UserDep, runtime: RuntimeDep) -> Response:
     """Ask the local servers again, then show the models."""
     await check_models(runtime)
@@ -84,13 +84,13 @@ async def _keys_page(
     )
 
 
-@router.get("/keys")
+@router.get("/keys", dependencies=[page("admin")])
 async def keys_page(request: Request, user: UserDep, session: SessionDep) -> Response:
     """Every key (prefix only), a form to create one, revoke buttons."""
     return await _keys_page(request, session)
 
 
-@router.post("/keys", dependencies=[CsrfDep])
+@router.post("/keys", dependencies=[CsrfDep, page("admin")])
 async def create_key(
     request: Request,
     user: UserDep,
@@ -127,7 +127,7 @@ async def create_key(
     return await _keys_page(request, session, created=created)
 
 
-@router.post("/keys/{key_id}/revoke", dependencies=[CsrfDep])
+@router.post("/keys/{key_id}/revoke", dependencies=[CsrfDep, page("admin")])
 async def revoke_key(
     request: Request, key_id: uuid.UUID, user: UserDep, session: SessionDep
 ) -> Response:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -15,20 +16,23 @@ from app.evaluation import service as evaluation
 from app.executions.series import agent_activity
 from app.registry import actions, service
 from app.registry.service import BreakingChange
-from app.releases.gates import publish_checked
+from app.releases import guardrails
+from app.releases.gates import decide_request, publish_or_request
+from app.security.auth import PUBLIC
 from app.serving.context import Runtime
-from app.web.deps import CsrfDep, UserDep, redirect, render
+from app.web.approvals import release_panel
+from app.web.deps import CsrfDep, UserDep, page, redirect, render
 
 router = APIRouter(include_in_schema=False)
 
 
-@router.get("/")
+@router.get("/", dependencies=[PUBLIC])
 async def root() -> Response:
     """The web app lives under /ui."""
     return RedirectResponse("/ui", status_code=307)
 
 
-@router.get("/ui")
+@router.get("/ui", dependencies=[page("viewer")])
 async def agents_page(request: Request, user: UserDep, session: SessionDep) -> Response:
     """Every agent: live and latest version, latest tests, calls, errors and cost over 24 h."""
     specs = await service.list_specs(session)
@@ -48,7 +52,7 @@ async def agents_page(request: Request, user: UserDep, session: SessionDep) -> R
     return render(request, "ui/agents.html", {"rows": rows})
 
 
-@router.get("/ui/agents/{name}")
+@router.get("/ui/agents/{name}", dependencies=[page("viewer")])
 async def agent_home(name: str, user: UserDep) -> Response:
     """An agent's page opens on its versions."""
     return RedirectResponse(f"/ui/agents/{name}/versions", status_code=303)
@@ -88,12 +92,13 @@ async def _versions_page(
             "error": error,
             "breaking": breaking,
             "posted": posted or {},
+            **await release_panel(session, spec),
         },
         status_code=status_code,
     )
 
 
-@router.get("/ui/agents/{name}/versions")
+@router.get("/ui/agents/{name}/versions", dependencies=[page("viewer")])
 async def versions_page(
     request: Request, name: str, user: UserDep, session: SessionDep
 ) -> Response:
@@ -101,7 +106,7 @@ async def versions_page(
     return await _versions_page(request, session, name)
 
 
-@router.post("/ui/agents/{name}/publish", dependencies=[CsrfDep])
+@router.post("/ui/agents/{name}/publish", dependencies=[CsrfDep, page("publisher")])
 async def publish(
     request: Request,
     name: str,
@@ -115,7 +120,7 @@ async def publish(
     """Make a version live (the contract and test gates apply; forcing needs a reason, a
     breaking contract change the checkbox that confirms it)."""
     try:
-        await publish_checked(
+        await publish_or_request(
             session,
             name=name,
             version=version,
@@ -139,7 +144,62 @@ async def publish(
     return redirect(request, f"/ui/agents/{name}/versions")
 
 
-@router.post("/ui/agents/{name}/rollback", dependencies=[CsrfDep])
+@router.post(
+    "/ui/agents/{name}/release-requests/{request_id}/{decision}",
+    dependencies=[CsrfDep, page("publisher")],
+)
+async def decide(
+    request: Request,
+    name: str,
+    request_id: uuid.UUID,
+    decision: Literal["approve", "reject"],
+    user: UserDep,
+    session: SessionDep,
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    """Approve (the version goes live, gates checked again) or reject a release request."""
+    try:
+        await decide_request(
+            session,
+            name=name,
+            request_id=request_id,
+            approve=decision == "approve",
+            principal=user,
+            note=note.strip() or None,
+        )
+    except ProblemError as exc:
+        await session.rollback()
+        return await _versions_page(
+            request, session, name, error=exc.detail, status_code=exc.status
+        )
+    return redirect(request, f"/ui/agents/{name}/versions")
+
+
+@router.post("/ui/agents/{name}/guardrails", dependencies=[CsrfDep, page("admin")])
+async def set_guardrails(
+    request: Request,
+    name: str,
+    user: UserDep,
+    session: SessionDep,
+    publishers: Annotated[str, Form(max_length=20_000)] = "",
+    require_approval: Annotated[bool, Form()] = False,
+    rules_only: Annotated[bool, Form()] = False,
+) -> Response:
+    """Set who may publish, whether publishes need approval, and rules-only mode."""
+    spec = await service.get_spec(session, name)
+    listed = [p.strip() for p in publishers.replace("\n", ",").split(",") if p.strip()]
+    await guardrails.set_guardrails(
+        session,
+        spec,
+        publishers=listed or None,
+        require_approval=require_approval,
+        rules_only=rules_only,
+        principal=user,
+    )
+    return redirect(request, f"/ui/agents/{name}/versions")
+
+
+@router.post("/ui/agents/{name}/rollback", dependencies=[CsrfDep, page("publisher")])
 async def rollback(
     request: Request,
     name: str,

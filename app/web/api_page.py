@@ -14,7 +14,7 @@ from app.evaluation.cases import list_cases
 from app.registry import service
 from app.serving.context import Runtime
 from app.serving.openapi import standalone_document
-from app.web.deps import UserDep, render
+from app.web.deps import UserDep, page, render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -85,7 +85,7 @@ def snippets(url: str, body: dict[str, Any]) -> dict[str, str]:
     }
 
 
-@router.get("/agents/{name}/api")
+@router.get("/agents/{name}/api", dependencies=[page("viewer")])
 async def api_page(request: Request, name: str, user: UserDep, session: SessionDep) -> Response:
     """How to call the agent: endpoint, OpenAPI document, snippets with a real input."""
     spec = await service.get_spec(session, name)
@@ -115,7 +115,7 @@ async def api_page(request: Request, name: str, user: UserDep, session: SessionD
     )
 
 
-@router.get("/agents/{name}/openapi.json")
+@router.get("/agents/{name}/openapi.json", dependencies=[page("viewer")])
 async def openapi_download(request: Request, name: str, user: UserDep) -> JSONResponse:
     """The agent's standalone OpenAPI document (live version), as a download."""
     runtime: Runtime = request.app.state.runtime

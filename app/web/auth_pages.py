@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from app.core.database import SessionDep
 from app.security import audit, keys
+from app.security.auth import PUBLIC
 from app.security.store import KeyStore
 from app.web.deps import CsrfDep, redirect, render
 from app.web.session import (
@@ -19,7 +20,7 @@ from app.web.session import (
     load_session,
 )
 
-router = APIRouter(prefix="/ui", include_in_schema=False)
+router = APIRouter(prefix="/ui", include_in_schema=False, dependencies=[PUBLIC])
 
 
 def safe_next(value: str | None) -> str:
@@ -59,7 +60,8 @@ async def login(
     key: Annotated[str, Form(max_length=500)] = "",
     next: Annotated[str, Form(max_length=2000)] = "/ui",
 ) -> Response:
-    """Sign in with an admin key; invoke keys may call agents but not use the web app."""
+    """Sign in with a key that has a role; invoke-only keys may call agents but not use the
+    web app."""
     store: KeyStore = request.app.state.keys
     principal = await store.authenticate(key.strip()) if key.strip() else None
     if principal is None:
@@ -69,13 +71,14 @@ async def login(
             {"next": safe_next(next), "error": "That key is not valid (unknown or revoked)."},
             status_code=401,
         )
-    if not principal.is_admin:
+    if principal.role is None:
         return render(
             request,
             "ui/login.html",
             {
                 "next": safe_next(next),
-                "error": "That key has no 'admin' scope: it can call agents, not sign in here.",
+                "error": "That key has no role (viewer, author, publisher or admin): "
+                "it can call agents, not sign in here.",
             },
             status_code=403,
         )

@@ -1,4 +1,5 @@
-"""What every page needs: the signed-in admin, the CSRF check, and rendering."""
+"""What every page needs: the signed-in person or key, its role, the CSRF check, and
+rendering."""
 
 from __future__ import annotations
 
@@ -13,6 +14,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from app.core.errors import ProblemError
+from app.security import people
+from app.security.auth import refuse
+from app.security.roles import Declaration, Requirement
 from app.security.store import KeyStore, Principal
 from app.web import filters
 from app.web.session import load_session, save_session, session_ended
@@ -26,7 +30,7 @@ CSRF_HEADER = "x-csrf-token"
 
 
 class SignInRequired(Exception):
-    """No signed-in admin: pages redirect to the login form."""
+    """Nobody signed in: pages redirect to the login form."""
 
 
 class CsrfRefused(ProblemError):
@@ -36,19 +40,30 @@ class CsrfRefused(ProblemError):
 
 
 async def web_user(request: Request) -> Principal:
-    """Dependency: the admin signed in to this browser (else a redirect to the login form)."""
+    """Dependency: who is signed in to this browser, a person or a key with a role (else a
+    redirect to the login form)."""
+    cached = getattr(request.state, "web_user", None)
+    if isinstance(cached, Principal):
+        return cached
     session = load_session(request)
-    if session.key_digest is None:
+    if session.key_digest is None and session.person_id is None:
         raise SignInRequired
     if session.sid is None or await session_ended(request.app.state.sessionmaker, session.sid):
         session.sign_out()  # signed out elsewhere (or a cookie from before session ids)
         raise SignInRequired
-    store: KeyStore = request.app.state.keys
-    principal = await store.by_digest(session.key_digest)
-    if principal is None or not principal.is_admin:  # revoked, or no longer admin
+    principal = await _signed_in(request, session.person_id, session.key_digest)
+    if principal is None or principal.role is None:  # revoked, removed, or invoke only
         session.sign_out()
         raise SignInRequired
+    request.state.web_user = principal
     return principal
+
+
+async def _signed_in(request: Request, person: str | None, digest: str | None) -> Principal | None:
+    if person is not None:
+        return await people.principal_of(request.app.state.sessionmaker, person)
+    store: KeyStore = request.app.state.keys
+    return await store.by_digest(digest) if digest is not None else None
 
 
 async def csrf_checked(request: Request) -> None:
@@ -70,6 +85,24 @@ UserDep = Annotated[Principal, Depends(web_user)]
 CsrfDep = Depends(csrf_checked)
 
 
+class PageRole(Declaration):
+    """The dependency behind `page(need)`: the signed-in user's role meets `need` (else 403,
+    an error page for people)."""
+
+    def __init__(self, need: Requirement) -> None:
+        self.required = need
+
+    async def __call__(self, user: UserDep) -> Principal:
+        if not user.has(self.required):
+            raise refuse(user, self.required)
+        return user
+
+
+def page(need: Requirement) -> Any:
+    """`dependencies=[page("author")]`: the one place a page says which role it needs."""
+    return Depends(PageRole(need))
+
+
 def render(
     request: Request,
     name: str,
@@ -80,12 +113,17 @@ def render(
 ) -> HTMLResponse:
     """Render a page under templates/ui/ with the session's CSRF token in the context."""
     session = load_session(request)
+    user = getattr(request.state, "web_user", None)
     response = templates.TemplateResponse(
         request,
         name,
         {
             "csrf_token": session.csrf,
-            "signed_in": session.key_digest is not None,
+            "signed_in": session.key_digest is not None or session.person_id is not None,
+            "user": user,
+            # `may("publisher")`: show only what the signed-in role may do
+            "may": lambda need: user is not None and user.has(need),
+            "sso_name": _sso_name(request),
             "offline_model": _offline(request),
             **(context or {}),
         },
@@ -94,6 +132,14 @@ def render(
     )
     save_session(request, response)
     return response
+
+
+def _sso_name(request: Request) -> str | None:
+    """The provider's name for the SSO button, when SSO is configured."""
+    if getattr(request.app.state, "oidc", None) is None:
+        return None
+    name: str = request.app.state.settings.web.oidc_name
+    return name
 
 
 def _offline(request: Request) -> bool:

@@ -12,7 +12,7 @@ from app.compiler.document import SpecDocument
 from app.core.database import SessionDep
 from app.registry import service
 from app.registry.diff import diff_documents
-from app.web.deps import UserDep, render
+from app.web.deps import UserDep, page, render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -28,7 +28,7 @@ def _side(document: dict[str, Any], digest: str) -> dict[str, Any]:
     }
 
 
-@router.get("/agents/{name}/diff")
+@router.get("/agents/{name}/diff", dependencies=[page("viewer")])
 async def diff_page(
     request: Request,
     name: str,

@@ -14,8 +14,9 @@ from app.evaluation.runner import EvaluatorDep, start_suite
 from app.models import Spec
 from app.registry import actions, service
 from app.registry.routes import LimitsDep
+from app.releases import guardrails
 from app.serving.context import Runtime
-from app.web.deps import CsrfDep, UserDep, redirect, render
+from app.web.deps import CsrfDep, UserDep, page, redirect, render
 from app.web.fields import ITEM_TYPES, TYPES, FieldRow, Section
 from app.web.spec_form import (
     FormErrors,
@@ -74,13 +75,13 @@ async def _posted(request: Request) -> SpecForm:
     return form_from_post(flat, rules, fallbacks)
 
 
-@router.get("/agents/new")
+@router.get("/agents/new", dependencies=[page("author")])
 async def new_agent_page(request: Request, user: UserDep) -> Response:
     """The editor, empty: create an agent."""
     return _editor(request, empty_form(), spec=None)
 
 
-@router.post("/agents/new", dependencies=[CsrfDep])
+@router.post("/agents/new", dependencies=[CsrfDep, page("author")])
 async def create_agent(
     request: Request,
     user: UserDep,
@@ -113,7 +114,7 @@ async def create_agent(
     return redirect(request, f"/ui/agents/{spec.name}/versions")
 
 
-@router.get("/agents/{name}/edit")
+@router.get("/agents/{name}/edit", dependencies=[page("author")])
 async def edit_page(request: Request, name: str, user: UserDep, session: SessionDep) -> Response:
     """The editor, filled with the latest version."""
     spec = await service.get_spec(session, name)
@@ -121,7 +122,7 @@ async def edit_page(request: Request, name: str, user: UserDep, session: Session
     return _editor(request, form_from_document(latest.document, latest.version), spec=spec)
 
 
-@router.post("/agents/{name}/edit", dependencies=[CsrfDep])
+@router.post("/agents/{name}/edit", dependencies=[CsrfDep, page("author")])
 async def save_version(
     request: Request,
     name: str,
@@ -143,6 +144,7 @@ async def save_version(
     if not errors:
         try:
             document = await off_loop(service.validate_document, raw, bounds, prefix="")
+            await guardrails.check_contract_change(session, spec, document, user)
             version = await actions.create_version(
                 session,
                 spec=spec,
@@ -153,6 +155,8 @@ async def save_version(
             )
         except service.DocumentInvalid as exc:
             place_issues(exc.issues or [], form, errors)
+        except guardrails.ContractLocked as exc:
+            conflict = f"Not saved: {exc.detail}. Your changes are still in the form below."
         except service.VersionConflict as exc:
             latest = exc.extra.get("latest_version")
             conflict = (
@@ -170,7 +174,7 @@ async def save_version(
             spec=spec,
             errors=errors,
             conflict=conflict,
-            status_code=409 if conflict else 422,
+            status_code=409 if conflict and not errors else 422,
         )
     await start_suite(
         session, spec=spec, version=version.version, evaluator=evaluator, background=background
@@ -178,7 +182,7 @@ async def save_version(
     return redirect(request, f"/ui/agents/{spec.name}/versions")
 
 
-@router.post("/checks-preview", dependencies=[CsrfDep])
+@router.post("/checks-preview", dependencies=[CsrfDep, page("author")])
 async def preview_checks(request: Request, user: UserDep, bounds: LimitsDep) -> Response:
     """Validate the form's checks against its schemas and example outputs, live (htmx)."""
     form = await _posted(request)
@@ -206,7 +210,7 @@ async def preview_checks(request: Request, user: UserDep, bounds: LimitsDep) -> 
     )
 
 
-@router.post("/schema-section", dependencies=[CsrfDep])
+@router.post("/schema-section", dependencies=[CsrfDep, page("author")])
 async def switch_section_tab(
     request: Request,
     user: UserDep,

@@ -19,7 +19,7 @@ from app.executions.series import call_series
 from app.registry import service
 from app.serving.context import Runtime
 from app.web.charts import count, dollars, line_chart
-from app.web.deps import UserDep, render
+from app.web.deps import UserDep, page, render
 from app.web.filters import ms
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -162,7 +162,7 @@ async def _log(
     )
 
 
-@router.get("/executions")
+@router.get("/executions", dependencies=[page("viewer")])
 async def executions_page(
     request: Request,
     user: UserDep,
@@ -174,7 +174,7 @@ async def executions_page(
     return await _log(request, session, filters, agent=agent)
 
 
-@router.get("/agents/{name}/executions")
+@router.get("/agents/{name}/executions", dependencies=[page("viewer")])
 async def agent_executions_page(
     request: Request, name: str, user: UserDep, session: SessionDep, filters: LogFiltersDep
 ) -> Response:
@@ -182,7 +182,7 @@ async def agent_executions_page(
     return await _log(request, session, filters, agent=name, spec_name=name)
 
 
-@router.get("/executions/{execution_id}")
+@router.get("/executions/{execution_id}", dependencies=[page("viewer")])
 async def execution_page(
     request: Request, execution_id: uuid.UUID, user: UserDep, session: SessionDep
 ) -> Response:

@@ -16,7 +16,7 @@ from app.jobs.queue import last_worker_heartbeat
 from app.jobs.schemas import JobStatus
 from app.jobs.views import JSON_LINES, job_read, job_reads, result_lines
 from app.registry import service as registry
-from app.web.deps import UserDep, render
+from app.web.deps import UserDep, page, render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -24,7 +24,7 @@ STATUSES: tuple[str, ...] = get_args(JobStatus)
 PAGE = 100
 
 
-@router.get("/jobs")
+@router.get("/jobs", dependencies=[page("viewer")])
 async def jobs_page(
     request: Request,
     user: UserDep,
@@ -54,7 +54,7 @@ async def jobs_page(
     )
 
 
-@router.get("/jobs/{job_id}")
+@router.get("/jobs/{job_id}", dependencies=[page("viewer")])
 async def job_page(
     request: Request, job_id: uuid.UUID, user: UserDep, session: SessionDep
 ) -> Response:
@@ -63,7 +63,7 @@ async def job_page(
     return render(request, "ui/job.html", {"job": job})
 
 
-@router.get("/jobs/{job_id}/results")
+@router.get("/jobs/{job_id}/results", dependencies=[page("viewer")])
 async def job_results(
     request: Request, job_id: uuid.UUID, user: UserDep, session: SessionDep
 ) -> Response:

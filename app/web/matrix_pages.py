@@ -22,7 +22,7 @@ from app.registry import actions, service
 from app.registry.routes import LimitsDep
 from app.serving.context import Runtime
 from app.web.charts import cost_pass_chart
-from app.web.deps import CsrfDep, UserDep, redirect, render
+from app.web.deps import CsrfDep, UserDep, page, redirect, render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -67,7 +67,7 @@ def _chart(matrix: MatrixRead | None) -> Any:
     return cost_pass_chart(points, recommended=matrix.recommended)
 
 
-@router.get("/agents/{name}/models")
+@router.get("/agents/{name}/models", dependencies=[page("viewer")])
 async def models_tab(
     request: Request,
     name: str,
@@ -80,7 +80,7 @@ async def models_tab(
     return await _page(request, session, spec, version or spec.latest_version)
 
 
-@router.post("/agents/{name}/models/run", dependencies=[CsrfDep])
+@router.post("/agents/{name}/models/run", dependencies=[CsrfDep, page("author")])
 async def run_matrix(
     request: Request,
     name: str,
@@ -112,7 +112,7 @@ async def run_matrix(
     return redirect(request, f"/ui/agents/{name}/models?version={version}")
 
 
-@router.post("/agents/{name}/models/use", dependencies=[CsrfDep])
+@router.post("/agents/{name}/models/use", dependencies=[CsrfDep, page("author")])
 async def use_model(
     request: Request,
     name: str,

@@ -19,7 +19,7 @@ from app.registry import service
 from app.serving.call import call
 from app.serving.context import Runtime
 from app.serving.result import CallResult
-from app.web.deps import CsrfDep, UserDep, render
+from app.web.deps import CsrfDep, UserDep, page, render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -169,7 +169,7 @@ async def _page(
     )
 
 
-@router.get("/agents/{name}/playground")
+@router.get("/agents/{name}/playground", dependencies=[page("viewer")])
 async def playground_page(
     request: Request, name: str, user: UserDep, session: SessionDep, version: int | None = None
 ) -> Response:
@@ -177,7 +177,7 @@ async def playground_page(
     return await _page(request, session, name, version)
 
 
-@router.post("/agents/{name}/playground", dependencies=[CsrfDep])
+@router.post("/agents/{name}/playground", dependencies=[CsrfDep, page("author")])
 async def run_playground(
     request: Request, name: str, user: UserDep, session: SessionDep
 ) -> Response:

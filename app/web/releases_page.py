@@ -18,7 +18,7 @@ from app.registry import labels, rollouts, service, shadows
 from app.releases.canary_routes import shadow_read
 from app.releases.gates import rollout_checked, who
 from app.releases.schemas import LabelSet, RolloutCreate, ShadowCreate
-from app.web.deps import CsrfDep, UserDep, redirect, render
+from app.web.deps import CsrfDep, UserDep, page, redirect, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -69,7 +69,7 @@ async def _act(request: Request, session: SessionDep, name: str, action: Action)
     return redirect(request, f"/ui/agents/{name}/releases")
 
 
-@router.get("/ui/agents/{name}/releases")
+@router.get("/ui/agents/{name}/releases", dependencies=[page("viewer")])
 async def releases_page(
     request: Request, name: str, user: UserDep, session: SessionDep
 ) -> Response:
@@ -77,7 +77,7 @@ async def releases_page(
     return await _page(request, session, name)
 
 
-@router.post("/ui/agents/{name}/labels", dependencies=[CsrfDep])
+@router.post("/ui/agents/{name}/labels", dependencies=[CsrfDep, page("author")])
 async def set_label(
     request: Request,
     name: str,
@@ -102,7 +102,7 @@ async def set_label(
     return await _act(request, session, name, action)
 
 
-@router.post("/ui/agents/{name}/labels/{label}/remove", dependencies=[CsrfDep])
+@router.post("/ui/agents/{name}/labels/{label}/remove", dependencies=[CsrfDep, page("author")])
 async def remove_label(
     request: Request, name: str, label: str, user: UserDep, session: SessionDep
 ) -> Response:
@@ -115,7 +115,7 @@ async def remove_label(
     return await _act(request, session, name, action)
 
 
-@router.post("/ui/agents/{name}/rollouts", dependencies=[CsrfDep])
+@router.post("/ui/agents/{name}/rollouts", dependencies=[CsrfDep, page("publisher")])
 async def start_rollout(
     request: Request,
     name: str,
@@ -146,7 +146,9 @@ async def start_rollout(
     return await _act(request, session, name, action)
 
 
-@router.post("/ui/agents/{name}/rollouts/{rollout_id}/{verb}", dependencies=[CsrfDep])
+@router.post(
+    "/ui/agents/{name}/rollouts/{rollout_id}/{verb}", dependencies=[CsrfDep, page("publisher")]
+)
 async def end_rollout(
     request: Request,
     name: str,
@@ -167,7 +169,7 @@ async def end_rollout(
     return await _act(request, session, name, action)
 
 
-@router.post("/ui/agents/{name}/shadows", dependencies=[CsrfDep])
+@router.post("/ui/agents/{name}/shadows", dependencies=[CsrfDep, page("publisher")])
 async def start_shadow(
     request: Request,
     name: str,
@@ -187,7 +189,9 @@ async def start_shadow(
     return await _act(request, session, name, action)
 
 
-@router.post("/ui/agents/{name}/shadows/{shadow_id}/stop", dependencies=[CsrfDep])
+@router.post(
+    "/ui/agents/{name}/shadows/{shadow_id}/stop", dependencies=[CsrfDep, page("publisher")]
+)
 async def stop_shadow(
     request: Request, name: str, shadow_id: uuid.UUID, user: UserDep, session: SessionDep
 ) -> Response:

@@ -14,6 +14,7 @@ from app.web import (
     executions_pages,
     jobs_pages,
     matrix_pages,
+    people_pages,
     playground,
     releases_page,
     tests_pages,
@@ -25,6 +26,7 @@ def install(app: FastAPI) -> None:
     """Serve the pages under /ui (and redirect / there)."""
     for module in (
         auth_pages,
+        people_pages,
         editor,  # before agents: /ui/agents/new is not an agent called "new"
         agents,
         diff_page,

@@ -1,10 +1,11 @@
 """Web sessions and one-time login links, both signed with itsdangerous.
 
-The session is a signed (not encrypted) cookie holding the SHA-256 of the admin key the user
-signed in with, a random session id and a CSRF token; never the key itself. Each request
-looks the digest up again (`KeyStore.by_digest`), so revoking the key ends its web sessions
-too, and checks that the session id was not signed out: signing out records it
-(`ended_web_session`), so a copy of the cookie stops working at once, in every process.
+The session is a signed (not encrypted) cookie holding the SHA-256 of the key the user
+signed in with (or the id of the person who signed in), a random session id and a CSRF token;
+never the key itself. Each request looks the digest (or the person) up again, so revoking the
+key or removing the person ends their web sessions too, and checks that the session id was
+not signed out: signing out records it (`ended_web_session`), so a copy of the cookie stops
+working at once, in every process.
 
 A login link carries a random nonce signed with the same secret and a timestamp: it expires
 after `login_link_ttl_s`, and it works once, because using it writes a `ui.signed_in` audit
@@ -54,6 +55,9 @@ class WebSession:
     csrf: str
     key_digest: str | None = None
     sid: str | None = None  # set while signed in
+    person_id: str | None = None  # a person's session (else a key's)
+    # An SSO sign-in under way: its state, PKCE verifier, nonce and where to go after.
+    pending_sso: dict[str, str] | None = None
     changed: bool = False
     data: dict[str, Any] = field(default_factory=dict)
 
@@ -61,9 +65,10 @@ class WebSession:
     def fresh(cls) -> WebSession:
         return cls(csrf=secrets.token_urlsafe(32), changed=True)
 
-    def sign_in(self, key_digest: str) -> None:
+    def sign_in(self, key_digest: str | None = None, *, person_id: str | None = None) -> None:
         # A new CSRF token at sign-in: a token planted before it is worthless after.
         self.key_digest = key_digest
+        self.person_id = person_id
         self.sid = secrets.token_urlsafe(32)
         self.csrf = secrets.token_urlsafe(32)
         self.changed = True
@@ -72,6 +77,7 @@ class WebSession:
         """Forget the signed-in key; returns the session id that ended (to record)."""
         ended, self.sid = self.sid, None
         self.key_digest = None
+        self.person_id = None
         self.csrf = secrets.token_urlsafe(32)
         self.changed = True
         return ended
@@ -98,11 +104,13 @@ def load_session(request: Request) -> WebSession:
         except (BadSignature, SignatureExpired):
             data = None
         if isinstance(data, dict) and isinstance(data.get("c"), str):
-            digest, sid = data.get("k"), data.get("s")
+            digest, sid, person, sso = data.get("k"), data.get("s"), data.get("p"), data.get("o")
             session = WebSession(
                 csrf=data["c"],
                 key_digest=digest if isinstance(digest, str) else None,
                 sid=sid if isinstance(sid, str) else None,
+                person_id=person if isinstance(person, str) else None,
+                pending_sso=sso if isinstance(sso, dict) else None,
             )
     request.state.web_session = session
     return session
@@ -115,7 +123,13 @@ def save_session(request: Request, response: Response) -> None:
         return
     settings: Settings = request.app.state.settings
     value = _serializer(_secret(request), _SESSION_SALT).dumps(
-        {"k": session.key_digest, "s": session.sid, "c": session.csrf}
+        {
+            "k": session.key_digest,
+            "s": session.sid,
+            "c": session.csrf,
+            "p": session.person_id,
+            "o": session.pending_sso,
+        }
     )
     response.set_cookie(
         COOKIE,

@@ -30,7 +30,7 @@ from app.models import Spec, TestCase
 from app.registry import service
 from app.security.store import Principal
 from app.serving.context import Runtime
-from app.web.deps import CsrfDep, UserDep, redirect, render
+from app.web.deps import CsrfDep, UserDep, page, redirect, render
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
 
@@ -64,13 +64,13 @@ async def _tests_page(
     )
 
 
-@router.get("/agents/{name}/tests")
+@router.get("/agents/{name}/tests", dependencies=[page("viewer")])
 async def tests_page(request: Request, name: str, user: UserDep, session: SessionDep) -> Response:
     """The cases table (by origin), the latest run, rules no case covers, Run / Generate."""
     return await _tests_page(request, session, name)
 
 
-@router.post("/agents/{name}/cases/generate", dependencies=[CsrfDep])
+@router.post("/agents/{name}/cases/generate", dependencies=[CsrfDep, page("author")])
 async def generate(
     request: Request, name: str, user: UserDep, session: SessionDep, calls: CallsDep
 ) -> Response:
@@ -83,7 +83,7 @@ async def generate(
     return redirect(request, f"/ui/agents/{name}/tests")
 
 
-@router.post("/executions/{execution_id}/promote", dependencies=[CsrfDep])
+@router.post("/executions/{execution_id}/promote", dependencies=[CsrfDep, page("author")])
 async def promote(
     request: Request, execution_id: uuid.UUID, user: UserDep, session: SessionDep
 ) -> Response:
@@ -150,7 +150,7 @@ async def _case_page(
     )
 
 
-@router.get("/agents/{name}/cases/new")
+@router.get("/agents/{name}/cases/new", dependencies=[page("author")])
 async def new_case_page(
     request: Request, name: str, user: UserDep, session: SessionDep
 ) -> Response:
@@ -282,7 +282,7 @@ async def _save_case(
     return redirect(request, f"/ui/agents/{name}/tests")
 
 
-@router.post("/agents/{name}/cases/new", dependencies=[CsrfDep])
+@router.post("/agents/{name}/cases/new", dependencies=[CsrfDep, page("author")])
 async def create_case(
     request: Request, name: str, user: UserDep, session: SessionDep, form: CaseFormDep
 ) -> Response:
@@ -291,7 +291,7 @@ async def create_case(
     return await _save_case(request, session, user, spec, form, None)
 
 
-@router.get("/agents/{name}/cases/{case_id}")
+@router.get("/agents/{name}/cases/{case_id}", dependencies=[page("viewer")])
 async def case_page(
     request: Request, name: str, case_id: uuid.UUID, user: UserDep, session: SessionDep
 ) -> Response:
@@ -301,7 +301,7 @@ async def case_page(
     return await _case_page(request, session, spec, _case_form(case), case_id=case.id)
 
 
-@router.post("/agents/{name}/cases/{case_id}", dependencies=[CsrfDep])
+@router.post("/agents/{name}/cases/{case_id}", dependencies=[CsrfDep, page("author")])
 async def update_case(
     request: Request,
     name: str,
@@ -316,7 +316,7 @@ async def update_case(
     return await _save_case(request, session, user, spec, form, case)
 
 
-@router.post("/agents/{name}/cases/{case_id}/delete", dependencies=[CsrfDep])
+@router.post("/agents/{name}/cases/{case_id}/delete", dependencies=[CsrfDep, page("author")])
 async def delete_case(
     request: Request, name: str, case_id: uuid.UUID, user: UserDep, session: SessionDep
 ) -> Response:
@@ -328,7 +328,7 @@ async def delete_case(
     return redirect(request, f"/ui/agents/{name}/tests")
 
 
-@router.post("/agents/{name}/test-runs", dependencies=[CsrfDep])
+@router.post("/agents/{name}/test-runs", dependencies=[CsrfDep, page("author")])
 async def start_run(
     request: Request,
     name: str,
@@ -379,7 +379,7 @@ def _redacted(view: RunRead, document: dict[str, Any]) -> RunRead:
     return view
 
 
-@router.get("/test-runs/{run_id}")
+@router.get("/test-runs/{run_id}", dependencies=[page("viewer")])
 async def run_page(
     request: Request, run_id: uuid.UUID, user: UserDep, session: SessionDep
 ) -> Response:
@@ -387,7 +387,7 @@ async def run_page(
     return render(request, "ui/run.html", await _run_context(session, run_id))
 
 
-@router.get("/test-runs/{run_id}/progress")
+@router.get("/test-runs/{run_id}/progress", dependencies=[page("viewer")])
 async def run_progress(
     request: Request, run_id: uuid.UUID, user: UserDep, session: SessionDep
 ) -> Response:

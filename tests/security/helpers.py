@@ -11,6 +11,7 @@ import httpx
 from fastapi import FastAPI
 from starlette.routing import Mount
 
+from app.serving.openapi import route_contexts
 from tests.factories import create_spec
 
 
@@ -52,21 +53,17 @@ async def live_spec(admin: httpx.AsyncClient, name: str) -> None:
 
 def app_routes(app: FastAPI) -> Iterator[tuple[str, str]]:
     """(method, path template) of every route the app serves, however routers are nested."""
-    for method, path in _app_routes(app):
-        yield method, re.sub(r"\{(\w+):\w+\}", r"{\1}", path)  # `{id:uuid}` is `{id}`
+    for method, path, _ in routes_with_objects(app):
+        yield method, path
 
 
-def _app_routes(app: FastAPI) -> Iterator[tuple[str, str]]:
-    for route in app.routes:
-        contexts = getattr(route, "effective_route_contexts", None)
-        if contexts is not None:  # FastAPI's included router: flatten it
-            for context in contexts():
-                for method in sorted(getattr(context, "methods", None) or ()):
-                    if method != "HEAD":
-                        yield method, context.path
-        elif isinstance(route, Mount):
-            yield "GET", route.path + "/{path}"
-        else:
-            for method in sorted(getattr(route, "methods", None) or ()):
-                if method != "HEAD":
-                    yield method, getattr(route, "path", "")
+def routes_with_objects(app: FastAPI) -> list[tuple[str, str, Any]]:
+    """(method, path template, route) of every route; `{id:uuid}` is `{id}`."""
+    rows: list[tuple[str, str, Any]] = []
+    for route in route_contexts(app):
+        path = re.sub(r"\{(\w+):\w+\}", r"{\1}", getattr(route, "path", ""))
+        if isinstance(route, Mount):
+            rows.append(("GET", path + "/{path}", route))
+            continue
+        rows.extend((m, path, route) for m in sorted(getattr(route, "methods", None) or ()))
+    return [row for row in rows if row[0] != "HEAD"]

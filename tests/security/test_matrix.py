@@ -1,11 +1,14 @@
-"""The authorization matrix: every route of the app, for every kind of caller.
+"""The authorization matrix: every route of the app, for every kind of caller and role.
 
-Routes are enumerated from the app itself, so a new route without a row in SAMPLES fails
-here until someone decides who may call it.
+Routes are enumerated from the app itself, so a new route without a row in SAMPLES, or
+without a declared role (`requires(...)`, `PUBLIC`, `page(...)`), fails here until someone
+decides who may call it. For the roles, what a route declared is what is tested: a role at or
+above it gets past authorization (any status but 401/403), a role below it gets 403.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,14 +18,15 @@ from fastapi import FastAPI
 
 from app.core.settings import Settings
 from app.main import create_app
+from app.security.roles import ROLES, Requirement, requirement_of, satisfies
 from tests.conftest import ADMIN_KEY
 from tests.factories import make_document
-from tests.security.helpers import app_routes, live_spec, make_key
+from tests.security.helpers import app_routes, live_spec, make_key, routes_with_objects
 from tests.security.test_web_matrix import WEB_SAMPLES
 
 AGENT = "alpha"
 INPUT = {"subject": "Refund", "body": "I was charged twice"}
-NO_SUCH_ID = "00000000-0000-4000-8000-000000000000"
+NO_ID = "00000000-0000-4000-8000-000000000000"
 
 
 @dataclass(frozen=True)
@@ -84,23 +88,23 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ),
     ("GET", "/api/specs/{name}/rollouts"): Sample(f"/api/specs/{AGENT}/rollouts", 200),
     ("GET", "/api/specs/{name}/rollouts/{rollout_id}"): Sample(
-        f"/api/specs/{AGENT}/rollouts/{NO_SUCH_ID}", 404
+        f"/api/specs/{AGENT}/rollouts/{NO_ID}", 404
     ),
     ("POST", "/api/specs/{name}/rollouts/{rollout_id}/promote"): Sample(
-        f"/api/specs/{AGENT}/rollouts/{NO_SUCH_ID}/promote", 404
+        f"/api/specs/{AGENT}/rollouts/{NO_ID}/promote", 404
     ),
     ("POST", "/api/specs/{name}/rollouts/{rollout_id}/abort"): Sample(
-        f"/api/specs/{AGENT}/rollouts/{NO_SUCH_ID}/abort", 404
+        f"/api/specs/{AGENT}/rollouts/{NO_ID}/abort", 404
     ),
     ("POST", "/api/specs/{name}/shadows"): Sample(
         f"/api/specs/{AGENT}/shadows", 409, {"version": 1, "sample": 0.5}
     ),
     ("GET", "/api/specs/{name}/shadows"): Sample(f"/api/specs/{AGENT}/shadows", 200),
     ("GET", "/api/specs/{name}/shadows/{shadow_id}"): Sample(
-        f"/api/specs/{AGENT}/shadows/{NO_SUCH_ID}", 404
+        f"/api/specs/{AGENT}/shadows/{NO_ID}", 404
     ),
     ("POST", "/api/specs/{name}/shadows/{shadow_id}/stop"): Sample(
-        f"/api/specs/{AGENT}/shadows/{NO_SUCH_ID}/stop", 404
+        f"/api/specs/{AGENT}/shadows/{NO_ID}/stop", 404
     ),
     # the model matrix: admin only; a version that does not exist is past authorization
     ("POST", "/api/specs/{name}/versions/{number}/model-matrix"): Sample(
@@ -108,7 +112,7 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ),
     ("GET", "/api/specs/{name}/model-matrix"): Sample(f"/api/specs/{AGENT}/model-matrix", 200),
     ("GET", "/api/specs/{name}/model-matrix/{matrix_id}"): Sample(
-        f"/api/specs/{AGENT}/model-matrix/{NO_SUCH_ID}", 404
+        f"/api/specs/{AGENT}/model-matrix/{NO_ID}", 404
     ),
     ("POST", "/v1/agents/{name}"): Sample(f"/v1/agents/{AGENT}", 200, INPUT, invoke=200),
     ("GET", "/v1/agents/{name}/openapi.json"): Sample(
@@ -178,13 +182,100 @@ SAMPLES: dict[tuple[str, str], Sample] = {
         "/v1/jobs/{job_id}/cancel", 200, invoke=200, limited=404
     ),
     ("GET", "/api/jobs"): Sample("/api/jobs", 200),
+    # people (admin)
+    ("POST", "/api/people/invitations"): Sample(
+        "/api/people/invitations", 201, {"email": "x@example.com", "role": "author"}
+    ),
+    ("GET", "/api/people/invitations"): Sample("/api/people/invitations", 200),
+    ("GET", "/api/people"): Sample("/api/people", 200),
+    ("DELETE", "/api/people/invitations/{invitation_id}"): Sample(
+        f"/api/people/invitations/{NO_ID}", 404
+    ),
+    ("PATCH", "/api/people/{person_id}"): Sample(f"/api/people/{NO_ID}", 404, {"role": "viewer"}),
+    # guardrails and release requests (an unknown request: past authorization, a 404)
+    ("GET", "/api/specs/{name}/guardrails"): Sample(f"/api/specs/{AGENT}/guardrails", 200),
+    ("PUT", "/api/specs/{name}/guardrails"): Sample(f"/api/specs/{AGENT}/guardrails", 200, {}),
+    ("GET", "/api/specs/{name}/release-requests"): Sample(
+        f"/api/specs/{AGENT}/release-requests", 200
+    ),
+    ("GET", "/api/specs/{name}/release-requests/{request_id}"): Sample(
+        f"/api/specs/{AGENT}/release-requests/{NO_ID}", 404
+    ),
+    ("POST", "/api/specs/{name}/release-requests/{request_id}/approve"): Sample(
+        f"/api/specs/{AGENT}/release-requests/{NO_ID}/approve", 404, {}
+    ),
+    ("POST", "/api/specs/{name}/release-requests/{request_id}/reject"): Sample(
+        f"/api/specs/{AGENT}/release-requests/{NO_ID}/reject", 404, {}
+    ),
 }
 
-ALL_ROUTES = sorted(
-    set(app_routes(create_app(Settings(database_url="postgresql://unused/x", admin_key="x"))))
-)
+_APP = create_app(Settings(database_url="postgresql://unused/x", admin_key="x"))
+ALL_ROUTES = sorted(set(app_routes(_APP)))
 # Web pages take a session cookie, not bearer keys: tests/security/test_web_matrix.py.
 ROUTES = [route for route in ALL_ROUTES if route not in WEB_SAMPLES]
+
+
+def declared_roles(app: FastAPI) -> dict[tuple[str, str], Requirement | None]:
+    """(method, path) → what the route declared it requires (None: nothing)."""
+    return {
+        (method, path): requirement_of(route) for method, path, route in routes_with_objects(app)
+    }
+
+
+DECLARED = declared_roles(_APP)
+
+
+def test_every_route_declares_the_role_it_needs() -> None:
+    assert set(DECLARED) == set(ALL_ROUTES)
+    undeclared = sorted(route for route, need in DECLARED.items() if need is None)
+    assert not undeclared, (
+        "declare who may call these routes: dependencies=[requires(role)] (or PUBLIC, or "
+        f"page(role) for a page): {undeclared}"
+    )
+    public = {route for route, need in DECLARED.items() if need == "public"}
+    pages = {route for route in public if route[1].startswith("/ui/")}
+    assert public - pages == {
+        ("GET", "/"),
+        ("GET", "/docs"),
+        ("GET", "/healthz"),
+        ("GET", "/metrics"),
+        ("GET", "/openapi.json"),
+        ("GET", "/readyz"),
+    }
+    # signing in (and joining) only; every other page needs a role
+    assert all(p.startswith(("/ui/login", "/ui/logout", "/ui/invite", "/ui/sso")) for _, p in pages)
+
+
+def test_the_declarations_are_the_ones_intended() -> None:
+    """A few anchors, so a slip in a declaration shows here by name."""
+    assert DECLARED[("POST", "/api/specs/{name}/publish")] == "publisher"
+    assert DECLARED[("POST", "/api/specs/{name}/rollback")] == "publisher"
+    assert DECLARED[("POST", "/api/specs/{name}/versions")] == "author"
+    assert DECLARED[("POST", "/api/specs/{name}/versions/{number}/test-runs")] == "author"
+    assert DECLARED[("GET", "/api/specs/{name}/versions")] == "viewer"
+    assert DECLARED[("POST", "/api/keys")] == "admin"
+    assert DECLARED[("POST", "/v1/agents/{name}")] == "invoke"
+    assert DECLARED[("POST", "/ui/agents/{name}/publish")] == "publisher"
+    assert DECLARED[("POST", "/ui/agents/{name}/edit")] == "author"
+
+
+def test_the_openapi_document_states_each_operations_role() -> None:
+    from fastapi.openapi.utils import get_openapi
+
+    from app.serving.openapi import _add_roles
+
+    document = get_openapi(title="t", version="1", routes=_APP.routes)
+    _add_roles(document, _APP)
+    operations = [
+        (m.upper(), p, op) for p, ops in document["paths"].items() for m, op in ops.items()
+    ]
+    assert len(operations) >= 30
+    for method, path, operation in operations:
+        need = DECLARED[(method, re.sub(r"\{(\w+):\w+\}", r"{\1}", path))]
+        assert operation["x-required-role"] == need, (method, path)
+        assert f"Required role: `{need}`" in operation["description"] or need == "public"
+    publish = document["paths"]["/api/specs/{name}/publish"]["post"]
+    assert publish["description"].endswith("Required role: `publisher` (or `admin`).")
 
 
 def test_every_route_has_a_sample() -> None:
@@ -198,6 +289,7 @@ async def _setup(client: httpx.AsyncClient) -> tuple[dict[str, dict[str, str]], 
     await live_spec(client, AGENT)
     invoke = await make_key(client, "invoke", name="invoker")
     limited = await make_key(client, "invoke", name="limited", agents=["other-agent"])
+    roles = {role: await make_key(client, role, name=role) for role in ROLES[:-1]}
     revoked = await make_key(client, "admin", name="revoked")
     assert (await client.delete(f"/api/keys/{revoked.id}")).status_code == 204
     spare = await make_key(client, "invoke", name="spare")
@@ -221,7 +313,8 @@ async def _setup(client: httpx.AsyncClient) -> tuple[dict[str, dict[str, str]], 
         "revoked key": revoked.headers,
         "invoke key": invoke.headers,
         "invoke key for another agent": limited.headers,
-        "admin key": {"Authorization": f"Bearer {ADMIN_KEY}"},  # last: it may change state
+        **{f"{role} key": key.headers for role, key in roles.items()},
+        "admin key": {"Authorization": f"Bearer {ADMIN_KEY}"},
     }
     ids = {
         "execution_id": call.headers["x-specloom-execution-id"],
@@ -234,9 +327,13 @@ async def _setup(client: httpx.AsyncClient) -> tuple[dict[str, dict[str, str]], 
     return callers, ids
 
 
-def _expected(sample: Sample, caller: str) -> int:
+def _expected(sample: Sample, caller: str, need: Requirement | None) -> int | None:
+    """The status `caller` gets; None: anything past authorization (not 401 or 403)."""
     if sample.public:
         return sample.admin
+    role = caller.removesuffix(" key")
+    if role in ROLES[:-1]:
+        return None if need is not None and satisfies({role}, need) else 403
     return {
         "no key": 401,
         "bad key": 401,
@@ -252,10 +349,25 @@ async def test_authorization_matrix(client: httpx.AsyncClient, method: str, path
     sample = SAMPLES[(method, path)]
     callers, ids = await _setup(client)
     url = sample.url.format(**ids)
+    need = DECLARED[(method, path)]
     wrong: list[str] = []
-    for caller, headers in callers.items():
+
+    # Refusals first, then the admin (its status is exact), then the roles let in, which may
+    # find the state the admin's call left (a spec created twice is a 409).
+    def phase(caller: str) -> int:
+        if caller == "admin key":
+            return 1
+        return 2 if _expected(sample, caller, need) is None else 0
+
+    order = sorted(callers, key=phase)
+    for caller in order:
+        headers = callers[caller]
         response = await client.request(method, url, json=sample.body, headers=headers)
-        expected = _expected(sample, caller)
+        expected = _expected(sample, caller, need)
+        if expected is None:
+            if response.status_code in (401, 403):
+                wrong.append(f"{caller}: {response.status_code}, but {need!r} lets it in")
+            continue
         if response.status_code != expected:
             wrong.append(f"{caller}: {response.status_code} (expected {expected}) {response.text}")
             continue

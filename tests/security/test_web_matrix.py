@@ -14,12 +14,13 @@ import pytest
 from fastapi import FastAPI
 from itsdangerous import URLSafeTimedSerializer
 
+from app.security.roles import ROLES, requirement_of, satisfies
 from tests.conftest import ADMIN_KEY
-from tests.security.helpers import live_spec, make_key
+from tests.security.helpers import live_spec, make_key, routes_with_objects
 
 AGENT = "alpha"
 INPUT = {"subject": "Refund", "body": "I was charged twice"}
-NO_SUCH_ID = "00000000-0000-4000-8000-000000000000"
+NO_ID = "00000000-0000-4000-8000-000000000000"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -76,13 +77,13 @@ WEB_SAMPLES: dict[tuple[str, str], WebSample] = {
         {"version": "1", "percent": "10", "max_failure_rate": "0.1", "min_calls": "5"},
     ),
     ("POST", "/ui/agents/{name}/rollouts/{rollout_id}/{verb}"): WebSample(
-        f"/ui/agents/{AGENT}/rollouts/{NO_SUCH_ID}/abort", 404, {}
+        f"/ui/agents/{AGENT}/rollouts/{NO_ID}/abort", 404, {}
     ),
     ("POST", "/ui/agents/{name}/shadows"): WebSample(
         f"/ui/agents/{AGENT}/shadows", 409, {"version": "1", "sample": "0.5"}
     ),
     ("POST", "/ui/agents/{name}/shadows/{shadow_id}/stop"): WebSample(
-        f"/ui/agents/{AGENT}/shadows/{NO_SUCH_ID}/stop", 404, {}
+        f"/ui/agents/{AGENT}/shadows/{NO_ID}/stop", 404, {}
     ),
     ("GET", "/ui/agents/{name}/tests"): WebSample(f"/ui/agents/{AGENT}/tests"),
     ("POST", "/ui/agents/{name}/test-runs"): WebSample(f"/ui/agents/{AGENT}/test-runs", 303, {}),
@@ -125,6 +126,23 @@ WEB_SAMPLES: dict[tuple[str, str], WebSample] = {
     ("GET", "/ui/keys"): WebSample("/ui/keys"),
     ("POST", "/ui/keys"): WebSample("/ui/keys", 200, {"name": "new", "scope": "invoke"}),
     ("POST", "/ui/keys/{key_id}/revoke"): WebSample("/ui/keys/{key_id}/revoke", 303, {}),
+    # people: joining and signing in need no session; the People page is the admins'
+    ("GET", "/ui/invite"): WebSample("/ui/invite?token=nope", 410, public=True),
+    ("POST", "/ui/invite"): WebSample("/ui/invite", 410, {"token": "nope"}, public=True),
+    ("POST", "/ui/login/password"): WebSample(
+        "/ui/login/password", 401, {"email": "a@b.c", "password": "wrong"}, public=True
+    ),
+    ("GET", "/ui/sso/start"): WebSample("/ui/sso/start", 404, public=True),  # no SSO set up
+    ("GET", "/ui/sso/callback"): WebSample("/ui/sso/callback", 403, public=True),
+    ("GET", "/ui/people"): WebSample("/ui/people"),
+    ("POST", "/ui/people/invite"): WebSample(
+        "/ui/people/invite", 200, {"email": "new@example.com", "role": "author"}
+    ),
+    ("POST", "/ui/people/{person_id}"): WebSample(f"/ui/people/{NO_ID}", 404, {"role": "viewer"}),
+    ("POST", "/ui/agents/{name}/release-requests/{request_id}/{decision}"): WebSample(
+        f"/ui/agents/{AGENT}/release-requests/{NO_ID}/approve", 404, {}
+    ),
+    ("POST", "/ui/agents/{name}/guardrails"): WebSample(f"/ui/agents/{AGENT}/guardrails", 303, {}),
 }
 
 
@@ -142,7 +160,7 @@ async def sign_in(http: httpx.AsyncClient, key: str) -> tuple[httpx.Response, st
     token = _CSRF.search(form.text)
     assert token is not None
     answer = await http.post("/ui/login", data={"key": key, "csrf_token": token.group(1)})
-    page = await http.get("/ui/keys")
+    page = await http.get("/ui")
     fresh = _CSRF.search(page.text) if page.status_code == 200 else token
     assert fresh is not None
     return answer, fresh.group(1)
@@ -209,13 +227,43 @@ async def test_web_routes_need_a_session_and_csrf(
     assert not wrong, "\n".join(wrong)
 
 
+async def test_each_role_sees_the_pages_it_may_use_and_is_refused_the_rest(
+    client: httpx.AsyncClient, app: FastAPI
+) -> None:
+    """Every page for every role, from what each page declared: a role below it gets 403,
+    one at or above it gets the page (whatever it says), never the login form."""
+    ids = await _ids(client)
+    declared = {(m, p): requirement_of(r) for m, p, r in routes_with_objects(app)}
+    wrong: list[str] = []
+    for role in ROLES[:-1]:
+        key = await make_key(client, role, name=f"web {role}")
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as browser:
+            answer, token = await sign_in(browser, key.secret)
+            assert answer.status_code == 303, answer.text
+            for (method, path), sample in WEB_SAMPLES.items():
+                need = declared[(method, path)]
+                if sample.public or sample.url == "/ui/logout":
+                    continue
+                url = sample.url.format(**ids)
+                data = {**(sample.form or {}), "csrf_token": token} if method == "POST" else None
+                got = await browser.request(method, url, data=data)
+                allowed = need is not None and satisfies({role}, need)
+                refused = got.status_code == 403 or (
+                    got.status_code == 303 and "/ui/login" in got.headers.get("location", "")
+                )
+                if allowed == refused:
+                    wrong.append(f"{role} {method} {url}: {got.status_code} (needs {need})")
+    assert not wrong, "\n".join(wrong)
+
+
 async def test_an_invoke_key_cannot_sign_in(
     client: httpx.AsyncClient, browser_like: httpx.AsyncClient
 ) -> None:
     invoke = await make_key(client, "invoke", name="caller")
     answer, _ = await sign_in(browser_like, invoke.secret)
     assert answer.status_code == 403
-    assert "no &#39;admin&#39; scope" in answer.text
+    assert "That key has no role" in answer.text
     assert (await browser_like.get("/ui")).status_code == 303
 
 

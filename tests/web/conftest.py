@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import (
     Browser,
@@ -52,16 +53,33 @@ def web_server(
 ) -> Iterator[WebServer]:
     """`specloom serve` on loopback with its own database, served by the offline model."""
     data = tmp_path_factory.mktemp("web-data")
-    with fresh_database(pg_server) as url:
-        env = {
-            "SPECLOOM_DATABASE_URL": url,
-            "SPECLOOM_DATA_DIR": str(data),
-            "SPECLOOM_ADMIN_KEY": ADMIN_KEY,
-            "SPECLOOM_SPECS_DIR": str(data / "no-specs"),
-            "SPECLOOM_LOG_LEVEL": "WARNING",
-        }
-        with running_server(env, log_path=data / "serve.log") as process:
-            yield WebServer(process)
+    with (
+        fresh_database(pg_server) as url,
+        running_server(server_env(url, data), log_path=data / "serve.log") as process,
+    ):
+        yield WebServer(process)
+
+
+def server_env(database_url: str, data: Path, **extra: str) -> dict[str, str]:
+    """The environment of a browser test's `specloom serve`: its own database and data dir,
+    the known admin key, no spec files; `extra` adds variables."""
+    return {
+        "SPECLOOM_DATABASE_URL": database_url,
+        "SPECLOOM_DATA_DIR": str(data),
+        "SPECLOOM_ADMIN_KEY": ADMIN_KEY,
+        "SPECLOOM_SPECS_DIR": str(data / "no-specs"),
+        "SPECLOOM_LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+@pytest.fixture
+def api(web_server: WebServer) -> Iterator[httpx.Client]:
+    """The admin API of the server the browser uses."""
+    with httpx.Client(
+        base_url=web_server.base_url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+    ) as client:
+        yield client
 
 
 @pytest.fixture(scope="package")

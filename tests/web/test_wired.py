@@ -4,31 +4,19 @@ contract change asks for confirmation, the Jobs pages, and a file picker in the 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import yaml
 from playwright.sync_api import Page, expect
 
-from tests.conftest import ADMIN_KEY
 from tests.factories import make_document
 from tests.files.samples import make_pdf, make_png
 from tests.servers import ROOT
 from tests.web.conftest import WebServer, shot, sign_in
 
 PURCHASE_ORDER = ROOT / "specs" / "purchase-order-extraction.yaml"
-
-
-@pytest.fixture
-def api(web_server: WebServer) -> Iterator[httpx.Client]:
-    """The admin API of the server the browser uses."""
-    with httpx.Client(
-        base_url=web_server.base_url, headers={"Authorization": f"Bearer {ADMIN_KEY}"}
-    ) as client:
-        yield client
 
 
 def _live(api: httpx.Client, document: dict[str, Any]) -> None:
