@@ -87,7 +87,7 @@ async def detect(deployment: Deployment, *, timeout_s: float = 5.0) -> Capabilit
     if not deployment.api_base:
         return Capabilities(reachable=False, error="no api_base: a hosted provider")
     base = deployment.api_base.rstrip("/")
-    root = base.removesuffix("/v1")
+    root = deployment.server_root or base
     headers = {"Authorization": f"Bearer {deployment.api_key() or 'no-key'}"}
     async with httpx.AsyncClient(timeout=timeout_s, headers=headers) as http:
         try:
@@ -95,7 +95,7 @@ async def detect(deployment: Deployment, *, timeout_s: float = 5.0) -> Capabilit
         except httpx.HTTPError as exc:
             return Capabilities(reachable=False, error=f"{type(exc).__name__}: {exc}")
         cards = _cards(_json(listed)) if listed.status_code == 200 else []
-        server = await _which_server(http, root, served_name(deployment), cards)
+        server = await _which_server(http, root, deployment.served_name, cards)
     models = [str(card["id"]) for card in cards]
     if server is None:
         return Capabilities(reachable=True, models=models)
@@ -108,12 +108,6 @@ async def detect(deployment: Deployment, *, timeout_s: float = 5.0) -> Capabilit
         grammar=True,
     )
     return replace(found, warnings=[*server.notes, *_warnings(deployment, found)])
-
-
-def served_name(deployment: Deployment) -> str:
-    """The model's name at its server: the models file's model without litellm's provider
-    prefix (`openai/`, `ollama_chat/`, `hosted_vllm/`, `lm_studio/` …)."""
-    return deployment.model.split("/", 1)[-1]
 
 
 async def _which_server(

@@ -100,6 +100,18 @@ class Deployment:
         return self.model.startswith(OFFLINE_PREFIX)
 
     @property
+    def served_name(self) -> str:
+        """The model's name at its server: `model` without litellm's provider prefix
+        (`openai/`, `ollama_chat/`, `hosted_vllm/`, `lm_studio/` …)."""
+        return self.model.split("/", 1)[-1]
+
+    @property
+    def server_root(self) -> str | None:
+        """The server's own root, where its native routes live (`/props`, `/tokenize`,
+        `/api/...`): `api_base` without the OpenAI-compatible `/v1`."""
+        return self.api_base.rstrip("/").removesuffix("/v1") if self.api_base else None
+
+    @property
     def local(self) -> bool:
         """Served by a machine of one's own (a loopback or private address, `localhost`).
         Its cost is what the models file prices it at: a local proxy to a hosted provider

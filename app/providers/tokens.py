@@ -52,16 +52,14 @@ class ServerCounts:
 
     async def count(self, deployment: Deployment, messages: list[dict[str, Any]]) -> int | None:
         """The prompt's tokens as `deployment`'s server counts them (None: it cannot)."""
-        if not deployment.api_base or deployment.offline:
-            return None
-        root = deployment.api_base.rstrip("/").removesuffix("/v1")
-        if root in self._without:
+        root = deployment.server_root
+        if root is None or deployment.offline or root in self._without:
             return None
         text = "\n".join(_text(m) for m in messages)
         body = {
             "content": text,  # llama.cpp
             "prompt": text,  # vLLM
-            "model": deployment.model.split("/", 1)[-1],
+            "model": deployment.served_name,
             "add_special": True,
         }
         headers = {"Authorization": f"Bearer {deployment.api_key() or 'no-key'}"}
